@@ -1,0 +1,38 @@
+"""Production: every secret from the environment with no default, JSON logs, secure cookies.
+
+A missing variable stops start-up with django-environ's ImproperlyConfigured, which names it
+("Set the STRIPE_SECRET_KEY environment variable").
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.checks import check_stripe_keys
+
+from .base import *  # noqa: F403
+from .base import LOGGING, env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
+SITE_URL = env("SITE_URL")
+DATABASES = {"default": env.db("DATABASE_URL")}
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY")
+STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRETS")
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+if not STRIPE_WEBHOOK_SECRETS:
+    raise ImproperlyConfigured("Set the STRIPE_WEBHOOK_SECRETS environment variable")
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")
+
+check_stripe_keys(secret_key=STRIPE_SECRET_KEY, publishable_key=STRIPE_PUBLISHABLE_KEY, debug=DEBUG)

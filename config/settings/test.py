@@ -1,0 +1,20 @@
+"""Tests: PostgreSQL (row locks and constraints are under test), in-memory broker unless a test
+starts a real worker, fast password hashing, email kept in memory."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/payments")}
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_payments")}
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STRIPE_SECRET_KEY = "sk_test_suite"
+STRIPE_PUBLISHABLE_KEY = "pk_test_suite"
+STRIPE_WEBHOOK_SECRETS = ["whsec_test_suite_current", "whsec_test_suite_previous"]
+# Tests point the gateway at the emulator fixture's address; nothing may reach api.stripe.com.
+STRIPE_API_BASE = "http://127.0.0.1:9"
+STRIPE_RETRY_BASE_DELAY = 0.01
+STRIPE_RETRY_MAX_DELAY = 0.05
+LOG_LEVEL = "WARNING"
