@@ -1,0 +1,405 @@
+"""The one module that talks to Stripe.
+
+Everything else in the project calls the functions here and gets plain dicts back, or one of the
+exceptions below. Rules this module keeps (DESIGN.md, "Gateway"):
+
+- One `StripeClient`, built from settings: key, pinned API version, base address (empty means
+  real Stripe), explicit `max_network_retries` (a StripeClient without it retries nothing),
+  connect and read timeouts.
+- Every write carries an idempotency key chosen by the caller from the business operation
+  (`idempotency_key("order", 12, "payment-intent")` → `order:12:payment-intent:v1`), so the SDK's
+  own retries, ours and a Celery retry all reach Stripe as the same request.
+- The SDK retries connection errors, 409s, 5xx and 429s marked `Stripe-Should-Retry: true`.
+  It does not retry rate-limit 429s: we do, with exponential backoff, jitter and a cap, unless
+  Stripe says `Stripe-Should-Retry: false`.
+- Every call is logged with Stripe's request id, the operation and our ids; never a key, a
+  client secret or card data (the logging filter masks them as a second line of defence).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import stripe
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+# Error messages are shown to staff and logged: they name the operation, never the request body.
+MESSAGE_UNAVAILABLE = "Stripe did not answer {operation}; the outcome is unknown, retry with the same key."
+MESSAGE_RATE_LIMITED = "Stripe rate-limited {operation} {attempts} times in a row."
+MESSAGE_INVALID = "Stripe refused {operation}: {code}."
+MESSAGE_SIGNATURE = "The Stripe-Signature header does not match any configured webhook secret."
+
+
+# ---------------------------------------------------------------------------- exceptions
+
+
+class StripeGatewayError(Exception):
+    """Base of every error this module raises. `str()` is safe to log and to show staff."""
+
+    def __init__(self, message: str, *, request_id: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+        self.code = code
+
+
+class CardDeclined(StripeGatewayError):
+    """The card was declined (402). `code` is Stripe's error code, `decline_code` the issuer's."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        code: str | None = None,
+        decline_code: str | None = None,
+        payment_intent: JsonDict | None = None,
+    ) -> None:
+        super().__init__(message, request_id=request_id, code=code)
+        self.decline_code = decline_code
+        self.payment_intent = payment_intent
+
+
+class AuthenticationRequired(CardDeclined):
+    """The payment needs the customer to authenticate (3-D Secure) before it can go through."""
+
+
+class RateLimited(StripeGatewayError):
+    """Stripe kept answering 429 after our retries."""
+
+
+class StripeUnavailable(StripeGatewayError):
+    """Network failure, timeout, 5xx or a 409 key-in-use: the outcome is unknown. Retry the same
+    operation with the same idempotency key, or look the object up."""
+
+
+class InvalidRequest(StripeGatewayError):
+    """Stripe refused the request (400/404, including an idempotency key reused with other
+    parameters). Retrying the same request will not help."""
+
+    def __init__(
+        self, message: str, *, request_id: str | None = None, code: str | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message, request_id=request_id, code=code)
+        self.param = param
+
+
+class SignatureInvalid(StripeGatewayError):
+    """A webhook body whose signature or timestamp does not verify."""
+
+
+# ---------------------------------------------------------------------------- client
+
+
+@functools.cache
+def get_client() -> stripe.StripeClient:
+    base_addresses: dict[str, str] = {}
+    if settings.STRIPE_API_BASE:
+        base_addresses = {"api": settings.STRIPE_API_BASE.rstrip("/")}
+    return stripe.StripeClient(
+        settings.STRIPE_SECRET_KEY,
+        stripe_version=settings.STRIPE_API_VERSION,
+        base_addresses=base_addresses,  # type: ignore[arg-type]
+        max_network_retries=settings.STRIPE_MAX_NETWORK_RETRIES,
+        http_client=stripe.RequestsClient(
+            timeout=(settings.STRIPE_CONNECT_TIMEOUT, settings.STRIPE_READ_TIMEOUT)
+        ),
+    )
+
+
+@receiver(setting_changed)
+def _reset_client(*, setting: str, **kwargs: Any) -> None:
+    if setting.startswith("STRIPE_"):
+        get_client.cache_clear()
+
+
+def idempotency_key(entity: str, pk: int | str, operation: str, *, version: int = 1) -> str:
+    """The key of one business operation, e.g. `order:12:payment-intent:v1`.
+
+    Bump `version` only when the operation itself changes (for example a new PaymentIntent for
+    an order whose amount changed); every retry of the same operation must reuse the same key.
+    """
+    return f"{entity}:{pk}:{operation}:v{version}"
+
+
+# ---------------------------------------------------------------------------- calling
+
+
+def _sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def backoff_delay(attempt: int) -> float:
+    """Exponential backoff with jitter: base·2^(attempt-1), capped, times U[0.5, 1]."""
+    ceiling = min(settings.STRIPE_RETRY_BASE_DELAY * 2 ** (attempt - 1), settings.STRIPE_RETRY_MAX_DELAY)
+    return ceiling * random.uniform(0.5, 1.0)
+
+
+def _header(error: stripe.StripeError, name: str) -> str | None:
+    headers = error.headers or {}
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _translate(error: stripe.StripeError, operation: str) -> StripeGatewayError:
+    """Turn an SDK error into one of ours, keeping Stripe's codes and never the request body."""
+    request_id = error.request_id
+    details = error.error
+    code = getattr(details, "code", None) or error.code
+    if isinstance(error, stripe.CardError):
+        payment_intent = getattr(details, "payment_intent", None)
+        pi_dict = payment_intent.to_dict() if isinstance(payment_intent, stripe.StripeObject) else None
+        cls = AuthenticationRequired if code == "authentication_required" else CardDeclined
+        return cls(
+            f"Card declined during {operation}: {code}.",
+            request_id=request_id,
+            code=code,
+            decline_code=getattr(details, "decline_code", None),
+            payment_intent=pi_dict,
+        )
+    if isinstance(error, stripe.RateLimitError):
+        return RateLimited(MESSAGE_RATE_LIMITED.format(operation=operation, attempts=1), request_id=request_id)
+    if isinstance(error, stripe.APIConnectionError | stripe.APIError):
+        return StripeUnavailable(MESSAGE_UNAVAILABLE.format(operation=operation), request_id=request_id, code=code)
+    if isinstance(error, stripe.IdempotencyError):
+        code = "idempotency_error"
+    return InvalidRequest(
+        MESSAGE_INVALID.format(operation=operation, code=code or type(error).__name__),
+        request_id=request_id,
+        code=code,
+        param=getattr(details, "param", None),
+    )
+
+
+def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None) -> Any:
+    """Run one SDK call with our rate-limit retry around it, log it, translate its errors."""
+    max_attempts = 1 + settings.STRIPE_RATE_LIMIT_RETRIES
+    for attempt in range(1, max_attempts + 1):
+        started = time.monotonic()
+        try:
+            result = fn()
+        except stripe.RateLimitError as error:
+            if _header(error, "Stripe-Should-Retry") == "false" or attempt == max_attempts:
+                logger.warning(
+                    "stripe %s rate-limited, giving up",
+                    operation,
+                    extra={"operation": operation, "request_id": error.request_id, "attempt": attempt, **(ids or {})},
+                )
+                raise RateLimited(
+                    MESSAGE_RATE_LIMITED.format(operation=operation, attempts=attempt), request_id=error.request_id
+                ) from None
+            delay = backoff_delay(attempt)
+            logger.info(
+                "stripe %s rate-limited, retrying in %.2fs",
+                operation,
+                delay,
+                extra={"operation": operation, "request_id": error.request_id, "attempt": attempt, **(ids or {})},
+            )
+            _sleep(delay)
+            continue
+        except stripe.StripeError as error:
+            translated = _translate(error, operation)
+            logger.warning(
+                "stripe %s failed: %s",
+                operation,
+                type(translated).__name__,
+                extra={
+                    "operation": operation,
+                    "request_id": error.request_id,
+                    "code": translated.code,
+                    "attempt": attempt,
+                    **(ids or {}),
+                },
+            )
+            raise translated from None
+        response = getattr(result, "last_response", None)
+        logger.info(
+            "stripe %s ok",
+            operation,
+            extra={
+                "operation": operation,
+                "request_id": getattr(response, "request_id", None),
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                "attempt": attempt,
+                **(ids or {}),
+            },
+        )
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _plain(obj: Any) -> JsonDict:
+    return obj.to_dict(for_json=True)  # type: ignore[no-any-return]
+
+
+def _write(operation: str, service: Callable[..., Any], *, params: JsonDict, key: str, ids: JsonDict) -> JsonDict:
+    if not key:
+        raise ValueError("every write to Stripe needs an idempotency key from its business operation")
+    return _plain(
+        _call(operation, lambda: service(params=params, options={"idempotency_key": key}), ids=ids)
+    )
+
+
+def _read(operation: str, service: Callable[..., Any], *, params: JsonDict | None, ids: JsonDict) -> JsonDict:
+    return _plain(_call(operation, lambda: service(params=params or {}), ids=ids))
+
+
+# ---------------------------------------------------------------------------- operations
+# Each takes the business operation's idempotency key (writes) and our identifiers for the log.
+
+
+def customer_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write("customer.create", get_client().v1.customers.create, params=params, key=idempotency_key, ids=ids or {})
+
+
+def payment_intent_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write(
+        "payment_intent.create", get_client().v1.payment_intents.create, params=params, key=idempotency_key, ids=ids or {}
+    )
+
+
+def payment_intent_update(
+    *, payment_intent_id: str, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None
+) -> JsonDict:
+    service = functools.partial(get_client().v1.payment_intents.update, payment_intent_id)
+    return _write("payment_intent.update", service, params=params, key=idempotency_key, ids=ids or {})
+
+
+def payment_intent_confirm(
+    *, payment_intent_id: str, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None
+) -> JsonDict:
+    service = functools.partial(get_client().v1.payment_intents.confirm, payment_intent_id)
+    return _write("payment_intent.confirm", service, params=params, key=idempotency_key, ids=ids or {})
+
+
+def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    service = functools.partial(get_client().v1.payment_intents.cancel, payment_intent_id)
+    return _write("payment_intent.cancel", service, params={}, key=idempotency_key, ids=ids or {})
+
+
+def payment_intent_retrieve(*, payment_intent_id: str, expand: list[str] | None = None) -> JsonDict:
+    service = functools.partial(get_client().v1.payment_intents.retrieve, payment_intent_id)
+    params = {"expand": expand} if expand else None
+    return _read("payment_intent.retrieve", service, params=params, ids={"payment_intent": payment_intent_id})
+
+
+def checkout_session_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write(
+        "checkout_session.create", get_client().v1.checkout.sessions.create, params=params, key=idempotency_key, ids=ids or {}
+    )
+
+
+def checkout_session_retrieve(*, session_id: str, expand: list[str] | None = None) -> JsonDict:
+    service = functools.partial(get_client().v1.checkout.sessions.retrieve, session_id)
+    params = {"expand": expand} if expand else None
+    return _read("checkout_session.retrieve", service, params=params, ids={"checkout_session": session_id})
+
+
+def checkout_session_expire(*, session_id: str, idempotency_key: str) -> JsonDict:
+    service = functools.partial(get_client().v1.checkout.sessions.expire, session_id)
+    return _write(
+        "checkout_session.expire", service, params={}, key=idempotency_key, ids={"checkout_session": session_id}
+    )
+
+
+def charge_retrieve(*, charge_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.charges.retrieve, charge_id)
+    return _read("charge.retrieve", service, params=None, ids={"charge": charge_id})
+
+
+def refund_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write("refund.create", get_client().v1.refunds.create, params=params, key=idempotency_key, ids=ids or {})
+
+
+def refund_retrieve(*, refund_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.refunds.retrieve, refund_id)
+    return _read("refund.retrieve", service, params=None, ids={"refund": refund_id})
+
+
+def event_retrieve(*, event_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.events.retrieve, event_id)
+    return _read("event.retrieve", service, params=None, ids={"event": event_id})
+
+
+def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
+    """Every event matching `params`, following pagination (newest first, as Stripe lists them;
+    with `ending_before` the SDK walks towards newer events)."""
+    page = _call("event.list", lambda: get_client().v1.events.list(params=params))
+    for event in page.auto_paging_iter():
+        yield _plain(event)
+
+
+# Re-sync: fetch any object we mirror by its id prefix.
+_RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
+    "pi_": lambda object_id: payment_intent_retrieve(payment_intent_id=object_id),
+    "ch_": lambda object_id: charge_retrieve(charge_id=object_id),
+    "re_": lambda object_id: refund_retrieve(refund_id=object_id),
+    "cs_": lambda object_id: checkout_session_retrieve(session_id=object_id),
+    "evt_": lambda object_id: event_retrieve(event_id=object_id),
+}
+
+
+def object_retrieve(*, object_id: str) -> JsonDict:
+    """Fetch a Stripe object by id (pi_, ch_, re_, cs_, evt_). Unknown prefixes are refused."""
+    for prefix, retrieve in _RETRIEVERS.items():
+        if object_id.startswith(prefix):
+            return retrieve(object_id)
+    raise InvalidRequest(MESSAGE_INVALID.format(operation="object.retrieve", code="unsupported_object"))
+
+
+# ---------------------------------------------------------------------------- webhooks
+
+
+def webhook_verify(*, payload: bytes, sig_header: str) -> None:
+    """Check `Stripe-Signature` against every configured secret (rotation), with the SDK's
+    tolerance. Raises SignatureInvalid; never says which secret or what was expected."""
+    for secret in settings.STRIPE_WEBHOOK_SECRETS:
+        try:
+            stripe.WebhookSignature.verify_header(
+                payload.decode("utf-8"), sig_header, secret, settings.STRIPE_WEBHOOK_TOLERANCE
+            )
+            return
+        except (stripe.SignatureVerificationError, UnicodeDecodeError):
+            continue
+    raise SignatureInvalid(MESSAGE_SIGNATURE)
+
+
+def webhook_sign(*, payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` header for `payload`, as Stripe computes it (for tests and benches)."""
+    timestamp = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={signature}"
+
+
+def dashboard_url(*, object_id: str, livemode: bool) -> str:
+    """Link to the same object in the Stripe Dashboard."""
+    paths = {
+        "pi_": "payments",
+        "ch_": "payments",
+        "cus_": "customers",
+        "re_": "refunds",
+        "po_": "payouts",
+        "txn_": "balance/transactions",
+        "dp_": "disputes",
+        "du_": "disputes",
+        "evt_": "events",
+        "cs_": "checkout/sessions",
+    }
+    mode = "" if livemode else "test/"
+    section = next((path for prefix, path in paths.items() if object_id.startswith(prefix)), "search?query=")
+    separator = "" if section.endswith("=") else "/"
+    return f"https://dashboard.stripe.com/{mode}{section}{separator}{object_id}"
