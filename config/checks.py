@@ -3,7 +3,9 @@
 from django.core.exceptions import ImproperlyConfigured
 
 LIVE_KEY_IN_DEBUG = "Refusing to start: STRIPE_SECRET_KEY is a live key while DJANGO_DEBUG is on."
-MIXED_MODES = "Refusing to start: STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY are not both test or both live."
+MIXED_MODES = (
+    "Refusing to start: STRIPE_SECRET_KEY and STRIPE_PUBLISHABLE_KEY are not both test or both live."
+)
 
 
 def key_mode(key: str) -> str | None:

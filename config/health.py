@@ -31,5 +31,8 @@ def _broker_ok() -> bool:
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database_ok(), "broker": _broker_ok()}
     healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "degraded", **{k: "ok" if v else "down" for k, v in checks.items()}}
+    body = {
+        "status": "ok" if healthy else "degraded",
+        **{k: "ok" if v else "down" for k, v in checks.items()},
+    }
     return JsonResponse(body, status=200 if healthy else 503)

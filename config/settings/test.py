@@ -7,14 +7,16 @@ from .base import env
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/payments")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_payments")}
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
-CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}  # type: ignore[no-redef]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-STRIPE_SECRET_KEY = "sk_test_suite"
-STRIPE_PUBLISHABLE_KEY = "pk_test_suite"
-STRIPE_WEBHOOK_SECRETS = ["whsec_test_suite_current", "whsec_test_suite_previous"]
+# Environment overrides exist for the worker processes that some tests start.
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_suite")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_suite")
+STRIPE_WEBHOOK_SECRETS = env.list(
+    "STRIPE_WEBHOOK_SECRETS", default=["whsec_test_suite_current", "whsec_test_suite_previous"]
+)
 # Tests point the gateway at the emulator fixture's address; nothing may reach api.stripe.com.
-STRIPE_API_BASE = "http://127.0.0.1:9"
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="http://127.0.0.1:9")
 STRIPE_RETRY_BASE_DELAY = 0.01
 STRIPE_RETRY_MAX_DELAY = 0.05
-LOG_LEVEL = "WARNING"

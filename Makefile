@@ -1,0 +1,10 @@
+# Shortcuts for the README's commands. Only bash and Python 3.11 are needed; make is optional.
+.PHONY: run test bench-emulator bench-webhook
+run:
+	bash scripts/run
+test:
+	bash scripts/test
+bench-emulator:
+	.venv/bin/python bench/emulator_bench.py
+bench-webhook:
+	.venv/bin/python bench/webhook_bench.py
