@@ -26,7 +26,9 @@ class Dispute(StripeMirror):
     evidence_due_by = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="dispute_amount_non_negative")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="dispute_amount_non_negative")
+        ]
 
     def __str__(self) -> str:
         return f"{self.stripe_id} · {self.status} · {format_money(self.amount, self.currency)}"

@@ -90,7 +90,12 @@ class InvalidRequest(StripeGatewayError):
     parameters). Retrying the same request will not help."""
 
     def __init__(
-        self, message: str, *, request_id: str | None = None, code: str | None = None, param: str | None = None
+        self,
+        message: str,
+        *,
+        request_id: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         super().__init__(message, request_id=request_id, code=code)
         self.param = param
@@ -172,9 +177,13 @@ def _translate(error: stripe.StripeError, operation: str) -> StripeGatewayError:
             payment_intent=pi_dict,
         )
     if isinstance(error, stripe.RateLimitError):
-        return RateLimited(MESSAGE_RATE_LIMITED.format(operation=operation, attempts=1), request_id=request_id)
+        return RateLimited(
+            MESSAGE_RATE_LIMITED.format(operation=operation, attempts=1), request_id=request_id
+        )
     if isinstance(error, stripe.APIConnectionError | stripe.APIError):
-        return StripeUnavailable(MESSAGE_UNAVAILABLE.format(operation=operation), request_id=request_id, code=code)
+        return StripeUnavailable(
+            MESSAGE_UNAVAILABLE.format(operation=operation), request_id=request_id, code=code
+        )
     if isinstance(error, stripe.IdempotencyError):
         code = "idempotency_error"
     return InvalidRequest(
@@ -182,6 +191,19 @@ def _translate(error: stripe.StripeError, operation: str) -> StripeGatewayError:
         request_id=request_id,
         code=code,
         param=getattr(details, "param", None),
+    )
+
+
+def _log(
+    level: int, operation: str, outcome: str, *, request_id: str | None, ids: JsonDict | None, **more: Any
+) -> None:
+    """One line per call: operation, outcome, Stripe's request id and our own identifiers.
+
+    The identifiers go both into the text (readable locally) and into `extra` (JSON fields)."""
+    fields = {"request_id": request_id, **(ids or {}), **more}
+    rendered = " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+    logger.log(
+        level, "stripe %s %s %s", operation, outcome, rendered, extra={"operation": operation, **fields}
     )
 
 
@@ -194,64 +216,65 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
             result = fn()
         except stripe.RateLimitError as error:
             if _header(error, "Stripe-Should-Retry") == "false" or attempt == max_attempts:
-                logger.warning(
-                    "stripe %s rate-limited, giving up",
+                _log(
+                    logging.WARNING,
                     operation,
-                    extra={"operation": operation, "request_id": error.request_id, "attempt": attempt, **(ids or {})},
+                    "rate-limited, giving up",
+                    request_id=error.request_id,
+                    ids=ids,
+                    attempt=attempt,
                 )
                 raise RateLimited(
-                    MESSAGE_RATE_LIMITED.format(operation=operation, attempts=attempt), request_id=error.request_id
+                    MESSAGE_RATE_LIMITED.format(operation=operation, attempts=attempt),
+                    request_id=error.request_id,
                 ) from None
             delay = backoff_delay(attempt)
-            logger.info(
-                "stripe %s rate-limited, retrying in %.2fs",
+            _log(
+                logging.INFO,
                 operation,
-                delay,
-                extra={"operation": operation, "request_id": error.request_id, "attempt": attempt, **(ids or {})},
+                f"rate-limited, retrying in {delay:.2f}s",
+                request_id=error.request_id,
+                ids=ids,
+                attempt=attempt,
             )
             _sleep(delay)
             continue
         except stripe.StripeError as error:
             translated = _translate(error, operation)
-            logger.warning(
-                "stripe %s failed: %s",
+            _log(
+                logging.WARNING,
                 operation,
-                type(translated).__name__,
-                extra={
-                    "operation": operation,
-                    "request_id": error.request_id,
-                    "code": translated.code,
-                    "attempt": attempt,
-                    **(ids or {}),
-                },
+                f"failed: {type(translated).__name__}",
+                request_id=error.request_id,
+                ids=ids,
+                code=translated.code,
+                attempt=attempt,
             )
             raise translated from None
         response = getattr(result, "last_response", None)
-        logger.info(
-            "stripe %s ok",
+        _log(
+            logging.INFO,
             operation,
-            extra={
-                "operation": operation,
-                "request_id": getattr(response, "request_id", None),
-                "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                "attempt": attempt,
-                **(ids or {}),
-            },
+            "ok",
+            request_id=getattr(response, "request_id", None),
+            ids=ids,
+            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            attempt=attempt,
         )
         return result
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _plain(obj: Any) -> JsonDict:
-    return obj.to_dict(for_json=True)  # type: ignore[no-any-return]
+    return obj.to_dict(for_json=True)  # type: ignore[no-any-return,unused-ignore]
 
 
-def _write(operation: str, service: Callable[..., Any], *, params: JsonDict, key: str, ids: JsonDict) -> JsonDict:
+def _write(
+    operation: str, service: Callable[..., Any], *, params: JsonDict, key: str, ids: JsonDict
+) -> JsonDict:
     if not key:
         raise ValueError("every write to Stripe needs an idempotency key from its business operation")
-    return _plain(
-        _call(operation, lambda: service(params=params, options={"idempotency_key": key}), ids=ids)
-    )
+    return _plain(_call(operation, lambda: service(params=params, options={"idempotency_key": key}), ids=ids))
 
 
 def _read(operation: str, service: Callable[..., Any], *, params: JsonDict | None, ids: JsonDict) -> JsonDict:
@@ -263,12 +286,18 @@ def _read(operation: str, service: Callable[..., Any], *, params: JsonDict | Non
 
 
 def customer_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
-    return _write("customer.create", get_client().v1.customers.create, params=params, key=idempotency_key, ids=ids or {})
+    return _write(
+        "customer.create", get_client().v1.customers.create, params=params, key=idempotency_key, ids=ids or {}
+    )
 
 
 def payment_intent_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
     return _write(
-        "payment_intent.create", get_client().v1.payment_intents.create, params=params, key=idempotency_key, ids=ids or {}
+        "payment_intent.create",
+        get_client().v1.payment_intents.create,
+        params=params,
+        key=idempotency_key,
+        ids=ids or {},
     )
 
 
@@ -286,7 +315,9 @@ def payment_intent_confirm(
     return _write("payment_intent.confirm", service, params=params, key=idempotency_key, ids=ids or {})
 
 
-def payment_intent_cancel(*, payment_intent_id: str, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+def payment_intent_cancel(
+    *, payment_intent_id: str, idempotency_key: str, ids: JsonDict | None = None
+) -> JsonDict:
     service = functools.partial(get_client().v1.payment_intents.cancel, payment_intent_id)
     return _write("payment_intent.cancel", service, params={}, key=idempotency_key, ids=ids or {})
 
@@ -297,9 +328,15 @@ def payment_intent_retrieve(*, payment_intent_id: str, expand: list[str] | None 
     return _read("payment_intent.retrieve", service, params=params, ids={"payment_intent": payment_intent_id})
 
 
-def checkout_session_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+def checkout_session_create(
+    *, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None
+) -> JsonDict:
     return _write(
-        "checkout_session.create", get_client().v1.checkout.sessions.create, params=params, key=idempotency_key, ids=ids or {}
+        "checkout_session.create",
+        get_client().v1.checkout.sessions.create,
+        params=params,
+        key=idempotency_key,
+        ids=ids or {},
     )
 
 
@@ -312,7 +349,11 @@ def checkout_session_retrieve(*, session_id: str, expand: list[str] | None = Non
 def checkout_session_expire(*, session_id: str, idempotency_key: str) -> JsonDict:
     service = functools.partial(get_client().v1.checkout.sessions.expire, session_id)
     return _write(
-        "checkout_session.expire", service, params={}, key=idempotency_key, ids={"checkout_session": session_id}
+        "checkout_session.expire",
+        service,
+        params={},
+        key=idempotency_key,
+        ids={"checkout_session": session_id},
     )
 
 
@@ -322,7 +363,9 @@ def charge_retrieve(*, charge_id: str) -> JsonDict:
 
 
 def refund_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
-    return _write("refund.create", get_client().v1.refunds.create, params=params, key=idempotency_key, ids=ids or {})
+    return _write(
+        "refund.create", get_client().v1.refunds.create, params=params, key=idempotency_key, ids=ids or {}
+    )
 
 
 def refund_retrieve(*, refund_id: str) -> JsonDict:
@@ -338,7 +381,7 @@ def event_retrieve(*, event_id: str) -> JsonDict:
 def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
     """Every event matching `params`, following pagination (newest first, as Stripe lists them;
     with `ending_before` the SDK walks towards newer events)."""
-    page = _call("event.list", lambda: get_client().v1.events.list(params=params))
+    page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
     for event in page.auto_paging_iter():
         yield _plain(event)
 
