@@ -93,6 +93,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(BASE_DIR / "var" / "broker"),
         "data_folder_out": str(BASE_DIR / "var" / "broker"),
         "processed_folder": str(BASE_DIR / "var" / "broker-processed"),
+        "control_folder": str(BASE_DIR / "var" / "broker-control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
