@@ -22,3 +22,6 @@ def emulator(stripe_emulator: Any, settings: Any) -> Any:
     settings.STRIPE_API_BASE = stripe_emulator.url
     settings.STRIPE_SECRET_KEY = stripe_emulator.secret_key
     return stripe_emulator
+
+
+pytest_plugins = ["stripe_emulator.testing"]

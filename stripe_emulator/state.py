@@ -1,0 +1,369 @@
+"""State: the object store (memory, optionally written through to SQLite), the clock, idempotency
+records, and the `Emulator` that ties them together with events and webhook delivery.
+
+Objects are plain dicts shaped like Stripe's. Keys starting with `_` are private to the emulator
+(card behaviour, secrets, delivery state) and are stripped when an object is rendered. Every
+object kind lives in one table keyed by id, so later kinds (payouts, disputes) need no schema work.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+import string
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .faults import Faults
+    from .webhooks import WebhookDispatcher
+
+DEFAULT_API_VERSION = "2026-08-26.dahlia"
+EVENT_RETENTION_SECONDS = 30 * 24 * 3600
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+_ALPHABET = string.ascii_letters + string.digits
+
+
+class Clock:
+    """Emulator time = real time + an offset that tests move forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    def now(self) -> int:
+        return int(self.time())
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def reset(self) -> None:
+        self.offset = 0.0
+
+
+class Store:
+    """Objects by id plus per-kind creation order (for newest-first lists).
+
+    With a path, every put/delete is written through to SQLite at once, so a restart (or a crash)
+    keeps everything that was answered.
+    """
+
+    def __init__(self, path: str | None = None) -> None:
+        self.path = path
+        self.objects: dict[str, dict[str, Any]] = {}
+        self.seq: dict[str, int] = {}
+        self.by_kind: dict[str, dict[str, None]] = {}  # insertion-ordered "set" per kind
+        self.meta: dict[str, Any] = {}
+        self._next = 0
+        self._db: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()
+        if path:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT, seq INTEGER, body TEXT)"
+            )
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, body TEXT)")
+            self._load()
+
+    def _load(self) -> None:
+        assert self._db is not None
+        for obj_id, _kind, seq, body in self._db.execute(
+            "SELECT id, kind, seq, body FROM objects ORDER BY seq"
+        ):
+            obj = json.loads(body)
+            self._index(obj_id, obj, seq)
+            self._next = max(self._next, seq + 1)
+        for key, body in self._db.execute("SELECT key, body FROM meta"):
+            self.meta[key] = json.loads(body)
+
+    def _index(self, obj_id: str, obj: dict[str, Any], seq: int) -> None:
+        self.objects[obj_id] = obj
+        self.seq[obj_id] = seq
+        self.by_kind.setdefault(obj["object"], {})[obj_id] = None
+
+    def get(self, obj_id: str, kind: str | None = None) -> dict[str, Any] | None:
+        obj = self.objects.get(obj_id)
+        if obj is not None and kind is not None and obj["object"] != kind:
+            return None
+        return obj
+
+    def put(self, obj: dict[str, Any]) -> dict[str, Any]:
+        obj_id = obj["id"]
+        if obj_id not in self.objects:
+            self._index(obj_id, obj, self._next)
+            self._next += 1
+        else:
+            self.objects[obj_id] = obj
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO objects (id, kind, seq, body) VALUES (?, ?, ?, ?)",
+                    (obj_id, obj["object"], self.seq[obj_id], json.dumps(obj)),
+                )
+        return obj
+
+    def delete(self, obj_id: str) -> None:
+        obj = self.objects.pop(obj_id, None)
+        if obj is None:
+            return
+        self.seq.pop(obj_id, None)
+        self.by_kind.get(obj["object"], {}).pop(obj_id, None)
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute("DELETE FROM objects WHERE id = ?", (obj_id,))
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        """Objects of a kind, newest first."""
+        ids = list(self.by_kind.get(kind, {}))
+        ids.reverse()
+        return [self.objects[i] for i in ids]
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self.meta[key] = value
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, body) VALUES (?, ?)", (key, json.dumps(value))
+                )
+
+    def wipe(self) -> None:
+        self.objects.clear()
+        self.seq.clear()
+        self.by_kind.clear()
+        self.meta.clear()
+        self._next = 0
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute("DELETE FROM objects")
+                self._db.execute("DELETE FROM meta")
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+@dataclass
+class IdempotencyRecord:
+    method: str
+    path: str
+    params_fingerprint: str
+    created: float  # emulator time
+    status: int | None = None  # None while the first request is still in flight
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Idempotency:
+    """Stripe's idempotency layer: per (API key, Idempotency-Key) records, forgotten after 24h."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.records: dict[tuple[str, str], IdempotencyRecord] = {}
+        for key, rec in store.meta.get("idempotency", {}).items():
+            account, _, idem = key.partition("\x00")
+            self.records[(account, idem)] = IdempotencyRecord(
+                rec["method"],
+                rec["path"],
+                rec["fp"],
+                rec["created"],
+                rec["status"],
+                rec["body"].encode(),
+                rec["headers"],
+            )
+
+    def begin(
+        self, account: str, key: str, method: str, path: str, fingerprint: str
+    ) -> IdempotencyRecord | str:
+        """Reserve the key. Returns the stored record to replay, or "new", "in_flight", "mismatch"."""
+        with self.lock:
+            rec = self.records.get((account, key))
+            if rec is not None and self.clock.time() - rec.created >= IDEMPOTENCY_TTL_SECONDS:
+                rec = None
+            if rec is None:
+                self.records[(account, key)] = IdempotencyRecord(method, path, fingerprint, self.clock.time())
+                return "new"
+            if rec.status is None:
+                return "in_flight"
+            if rec.method != method or rec.path != path or rec.params_fingerprint != fingerprint:
+                return "mismatch"
+            return rec
+
+    def finish(self, account: str, key: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        with self.lock:
+            rec = self.records.get((account, key))
+            if rec is None:
+                return
+            rec.status, rec.body, rec.headers = status, body, headers
+            self._persist()
+
+    def forget(self, account: str, key: str) -> None:
+        with self.lock:
+            self.records.pop((account, key), None)
+
+    def _persist(self) -> None:
+        if self.store.path is None:
+            return
+        now = self.clock.time()
+        self.store.set_meta(
+            "idempotency",
+            {
+                f"{a}\x00{k}": {
+                    "method": r.method,
+                    "path": r.path,
+                    "fp": r.params_fingerprint,
+                    "created": r.created,
+                    "status": r.status,
+                    "body": r.body.decode(),
+                    "headers": r.headers,
+                }
+                for (a, k), r in self.records.items()
+                if r.status is not None and now - r.created < IDEMPOTENCY_TTL_SECONDS
+            },
+        )
+
+    def clear(self) -> None:
+        with self.lock:
+            self.records.clear()
+
+
+@dataclass
+class RequestContext:
+    """What events record about the API request that caused them."""
+
+    request_id: str | None = None
+    idempotency_key: str | None = None
+    livemode: bool = False
+    api_version: str | None = None
+
+
+class Emulator:
+    """The whole emulated account: store, clock, idempotency, events and webhooks, faults."""
+
+    def __init__(self, *, data_path: str | None = None, seed: int | None = None, base_url: str = "") -> None:
+        from .faults import Faults
+        from .webhooks import WebhookDispatcher
+
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.base_url = base_url
+        self.clock = Clock()
+        self.store = Store(data_path)
+        self.clock.offset = float(self.store.meta.get("clock_offset", 0.0))
+        self.idempotency = Idempotency(self.store, self.clock)
+        # One lock for all object state: handlers are short, and it makes every state machine
+        # transition atomic without per-object locking.
+        self.lock = threading.RLock()
+        self._local = threading.local()
+        self.faults: Faults = Faults(seed)
+        self.webhooks: WebhookDispatcher = WebhookDispatcher(self)
+        self.timers: list[threading.Timer] = []
+
+    # ids and clock -------------------------------------------------------------------------
+
+    def new_id(self, prefix: str, length: int = 24) -> str:
+        return f"{prefix}_" + "".join(self.rng.choice(_ALPHABET) for _ in range(length))
+
+    def now(self) -> int:
+        return self.clock.now()
+
+    def advance_clock(self, seconds: float) -> None:
+        with self.lock:
+            self.clock.advance(seconds)
+            self.store.set_meta("clock_offset", self.clock.offset)
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Time-driven transitions: expire checkout sessions past `expires_at`."""
+        from .resources import checkout
+
+        with self.lock:
+            checkout.expire_due_sessions(self)
+
+    # request context -----------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> RequestContext:
+        ctx = getattr(self._local, "ctx", None)
+        if ctx is None:
+            ctx = RequestContext()
+            self._local.ctx = ctx
+        return ctx
+
+    @contextmanager
+    def request_context(self, ctx: RequestContext) -> Iterator[None]:
+        previous = getattr(self._local, "ctx", None)
+        self._local.ctx = ctx
+        try:
+            yield
+        finally:
+            self._local.ctx = previous
+
+    # objects ---------------------------------------------------------------------------------
+
+    def base_object(self, prefix: str, kind: str, **fields: Any) -> dict[str, Any]:
+        obj: dict[str, Any] = {"id": self.new_id(prefix), "object": kind}
+        obj.update(fields)
+        obj.setdefault("created", self.now())
+        obj.setdefault("livemode", self.ctx.livemode)
+        return obj
+
+    def emit(
+        self, event_type: str, obj: dict[str, Any], previous_attributes: dict[str, Any] | None = None
+    ) -> None:
+        from .resources.events import create_event
+
+        create_event(self, event_type, obj, previous_attributes)
+
+    def later(self, seconds: float, fn: Callable[[], None]) -> None:
+        """Run `fn` under the state lock after a real-time delay (async refunds and the like)."""
+
+        def run() -> None:
+            with self.lock:
+                fn()
+
+        timer = threading.Timer(seconds, run)
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
+
+    def reset(self) -> None:
+        with self.lock:
+            for timer in self.timers:
+                timer.cancel()
+            self.timers.clear()
+            self.webhooks.reset()
+            self.store.wipe()
+            self.idempotency.clear()
+            self.clock.reset()
+            self.faults.clear()
+            self.rng = random.Random(self.seed)
+
+    def close(self) -> None:
+        self.webhooks.stop()
+        for timer in self.timers:
+            timer.cancel()
+        self.store.close()
+
+
+def render(obj: dict[str, Any]) -> dict[str, Any]:
+    """The public view of an object: private `_` keys removed (top level only)."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def checkout_session_pay(emu: Emulator, session_id: str, card_number_or_pm: str) -> dict[str, Any]:
+    """Pay an open Checkout Session the way the hosted page does (see resources.checkout.pay)."""
+    from .resources import checkout
+
+    return checkout.pay(emu, session_id, card_number_or_pm)

@@ -1,0 +1,209 @@
+"""Pytest plugin: `pytest_plugins = ["stripe_emulator.testing"]`.
+
+Fixtures:
+- `stripe_emulator_server` (session): the emulator on a free loopback port, in a background thread.
+- `stripe_emulator` (function): resets all state first and returns an `EmulatorHandle`.
+- `webhook_receiver` (function): a loopback HTTP server that records webhook deliveries and
+  answers with scripted status codes.
+
+Nothing here imports Django.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from .server import EmulatorServer, make_server, serve_in_thread
+from .state import Emulator
+
+SECRET_KEY = "sk_test_emulator_0000000000000000"
+PUBLISHABLE_KEY = "pk_test_emulator_0000000000000000"
+
+
+class EmulatorHandle:
+    """Drives an emulator through its control endpoints (so it works against any emulator URL)."""
+
+    def __init__(self, url: str, emulator: Emulator | None = None, secret_key: str = SECRET_KEY) -> None:
+        self.url = url.rstrip("/")
+        self.secret_key = secret_key
+        self.publishable_key = PUBLISHABLE_KEY
+        self.emulator = emulator  # the in-process object, when there is one
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        data = json.dumps(body or {}).encode() if method != "GET" else None
+        req = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise AssertionError(f"{method} {path} → {exc.code}: {exc.read().decode()}") from None
+
+    def reset(self) -> None:
+        self._call("POST", "/_emulator/reset")
+
+    def set_faults(self, **spec: Any) -> dict[str, Any]:
+        """`set_faults(drop_rate=0.5)`, `set_faults(api=[{"kind": "error", "path": "^/v1/refunds", "count": 2}])`."""
+        return self._call("POST", "/_emulator/faults", spec)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/_emulator/faults")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self._call("POST", "/_emulator/clock/advance", {"seconds": seconds})
+
+    def configure_webhooks(self, **policy: Any) -> dict[str, Any]:
+        """first_retry (s), factor, max_attempts, timeout (s)."""
+        return self._call("POST", "/_emulator/webhooks/config", policy)
+
+    def add_webhook_endpoint(
+        self, url: str, events: list[str] | None = None, secret: str | None = None
+    ) -> dict[str, Any]:
+        """Returns the endpoint with its `id` and `secret`."""
+        return self._call(
+            "POST", "/_emulator/webhook_endpoints", {"url": url, "events": events or ["*"], "secret": secret}
+        )
+
+    def roll_webhook_secret(self, endpoint_id: str, expire_in: float = 0) -> dict[str, Any]:
+        return self._call(
+            "POST", f"/_emulator/webhook_endpoints/{endpoint_id}/roll_secret", {"expire_in": expire_in}
+        )
+
+    def complete_3ds(self, pi_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/payment_intents/{pi_id}/3ds", {"outcome": "complete"})
+
+    def fail_3ds(self, pi_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/payment_intents/{pi_id}/3ds", {"outcome": "fail"})
+
+    def pay_checkout_session(self, cs_id: str, card: str = "4242424242424242") -> dict[str, Any]:
+        """Pay as the hosted page does; `card` is a raw test number or a `pm_card_*` id."""
+        return self._call("POST", f"/_emulator/checkout/sessions/{cs_id}/pay", {"card": card})
+
+    def deliveries(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/_emulator/deliveries")["data"]
+
+    def wait_for_deliveries(self, timeout: float = 10) -> bool:
+        return bool(self._call("POST", "/_emulator/deliveries/wait", {"timeout": timeout})["idle"])
+
+    def client(self, **kwargs: Any) -> Any:
+        import stripe
+
+        kwargs.setdefault("max_network_retries", 0)
+        return stripe.StripeClient(self.secret_key, base_addresses={"api": self.url}, **kwargs)
+
+
+@dataclass
+class ReceivedWebhook:
+    body: bytes
+    headers: dict[str, str]
+    time: float
+
+    @property
+    def signature(self) -> str:
+        return self.headers.get("stripe-signature", "")
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.body)
+
+
+@dataclass
+class WebhookReceiver:
+    """A loopback endpoint. `statuses` is consumed one per request, then `default_status` applies."""
+
+    url: str = ""
+    received: list[ReceivedWebhook] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    default_status: int = 200
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_status(self) -> int:
+        with self.lock:
+            return self.statuses.pop(0) if self.statuses else self.default_status
+
+    def record(self, body: bytes, headers: dict[str, str]) -> None:
+        with self.lock:
+            self.received.append(ReceivedWebhook(body, headers, time.time()))
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r.json() for r in self.received]
+
+    def wait_for(self, count: int, timeout: float = 10) -> bool:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(self.received) >= count:
+                return True
+            time.sleep(0.01)
+        return False
+
+
+def start_receiver() -> tuple[WebhookReceiver, ThreadingHTTPServer]:
+    receiver = WebhookReceiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            receiver.record(body, {k.lower(): v for k, v in self.headers.items()})
+            if receiver.delay:
+                time.sleep(receiver.delay)
+            status = receiver.next_status()
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}/webhook"
+    return receiver, server
+
+
+@dataclass
+class RunningEmulator:
+    emulator: Emulator
+    server: EmulatorServer
+    url: str
+
+
+@pytest.fixture(scope="session")
+def stripe_emulator_server() -> Iterator[RunningEmulator]:
+    emu = Emulator(seed=1234)
+    server = make_server(emu, "127.0.0.1", 0)
+    serve_in_thread(server)
+    yield RunningEmulator(emu, server, emu.base_url)
+    server.shutdown()
+    server.server_close()
+    emu.close()
+
+
+@pytest.fixture
+def stripe_emulator(stripe_emulator_server: RunningEmulator) -> EmulatorHandle:
+    handle = EmulatorHandle(stripe_emulator_server.url, stripe_emulator_server.emulator)
+    handle.reset()
+    return handle
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver, server = start_receiver()
+    yield receiver
+    server.shutdown()
+    server.server_close()
