@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--webhook-secret", default=None, help="signing secret for --webhook (whsec_...)")
     ap.add_argument(
+        "--api-key", action="append", default=None, help="accept only these keys (repeatable; default: any)"
+    )
+    ap.add_argument(
         "--fault", action="append", default=[], help="fault spec, e.g. webhook:drop_rate=0.1 (repeatable)"
     )
     ap.add_argument("--webhook-first-retry", type=float, default=None, help="seconds before the first retry")
@@ -34,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--webhook-timeout", type=float, default=None, help="per-attempt delivery timeout (s)")
     args = ap.parse_args(argv)
 
-    emu = Emulator(data_path=args.data, seed=args.seed)
+    keys = set(args.api_key) if args.api_key else None
+    emu = Emulator(data_path=args.data, seed=args.seed, api_keys=keys)
     for spec in args.fault:
         emu.faults.configure(parse_cli(spec))
     policy: dict[str, Any] = {}

@@ -155,7 +155,7 @@ def _authenticate(req: Request) -> None:
     key = _api_key(req.headers)
     if key is None:
         raise StripeError(401, "invalid_request_error", NO_KEY)
-    if not KEY_RE.match(key):
+    if not KEY_RE.match(key) or (req.emu.api_keys is not None and key not in req.emu.api_keys):
         masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else key
         raise StripeError(
             401, "invalid_request_error", f"Invalid API Key provided: {masked}", code="api_key_invalid"

@@ -251,13 +251,23 @@ class RequestContext:
 class Emulator:
     """The whole emulated account: store, clock, idempotency, events and webhooks, faults."""
 
-    def __init__(self, *, data_path: str | None = None, seed: int | None = None, base_url: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        data_path: str | None = None,
+        seed: int | None = None,
+        base_url: str = "",
+        api_keys: set[str] | None = None,
+    ) -> None:
         from .faults import Faults
         from .webhooks import WebhookDispatcher
 
         self.seed = seed
         self.rng = random.Random(seed)
         self.base_url = base_url
+        # None: any well-formed sk_/rk_/pk_ key is accepted (the dev server). A set: only those keys,
+        # so a wrong key gets Stripe's 401 (the test fixture).
+        self.api_keys = api_keys
         self.clock = Clock()
         self.store = Store(data_path)
         self.clock.offset = float(self.store.meta.get("clock_offset", 0.0))

@@ -28,6 +28,9 @@ from .state import Emulator
 
 SECRET_KEY = "sk_test_emulator_0000000000000000"
 PUBLISHABLE_KEY = "pk_test_emulator_0000000000000000"
+RESTRICTED_KEY = "rk_test_emulator_0000000000000000"
+LIVE_SECRET_KEY = "sk_live_emulator_0000000000000000"
+API_KEYS = (SECRET_KEY, PUBLISHABLE_KEY, RESTRICTED_KEY, LIVE_SECRET_KEY)
 
 
 class EmulatorHandle:
@@ -185,7 +188,7 @@ class RunningEmulator:
 
 @pytest.fixture(scope="session")
 def stripe_emulator_server() -> Iterator[RunningEmulator]:
-    emu = Emulator(seed=1234)
+    emu = Emulator(seed=1234, api_keys=set(API_KEYS))
     server = make_server(emu, "127.0.0.1", 0)
     serve_in_thread(server)
     yield RunningEmulator(emu, server, emu.base_url)

@@ -104,6 +104,7 @@ def new_card_pm(
             "wallet": None,
         },
         customer=None,
+        customer_account=None,
         metadata={},
         type="card",
         _number=number,

@@ -22,6 +22,7 @@ from ..server import Request
 from ..state import Emulator, render
 from . import payment_methods
 from .common import (
+    VIRTUAL,
     apply_metadata,
     as_bool,
     as_dict,
@@ -286,6 +287,7 @@ def new_charge(
         receipt_number=None,
         receipt_url=f"{emu.base_url}/_emulator/receipts/{pi['id']}",
         refunded=False,
+        refunds=None,
         review=None,
         shipping=copy.deepcopy(pi.get("shipping")),
         source=None,
@@ -373,11 +375,13 @@ def new_payment_intent(emu: Emulator, p: dict[str, Any]) -> dict[str, Any]:
         "created": emu.now(),
         "currency": cur,
         "customer": customer,
+        "customer_account": None,
         "description": as_str(p, "description"),
         "excluded_payment_method_types": None,
         "last_payment_error": None,
         "latest_charge": None,
         "livemode": emu.ctx.livemode,
+        "managed_payments": None,
         "metadata": {},
         "next_action": None,
         "on_behalf_of": None,
@@ -886,9 +890,10 @@ def create_refund(req: Request) -> dict[str, Any]:
         balance_transaction=None,
         charge=ch["id"],
         currency=ch["currency"],
+        customer=ch.get("customer"),
+        customer_account=None,
         destination_details={
             "card": {
-                "reference": None,
                 "reference_status": "pending",
                 "reference_type": "acquirer_reference_number",
                 "type": "refund",
@@ -897,6 +902,7 @@ def create_refund(req: Request) -> dict[str, Any]:
         },
         metadata={},
         payment_intent=ch.get("payment_intent"),
+        payment_method=ch.get("payment_method"),
         reason=reason,
         receipt_number=None,
         source_transfer_reversal=None,
@@ -1008,3 +1014,12 @@ route(
     "/v1/balance_transactions/{id}",
     lambda req: render(get_object(req.emu, "balance_transaction", req.args["id"], "balance transaction")),
 )
+
+
+def _charge_refunds(emu: Emulator, ch: dict[str, Any]) -> dict[str, Any]:
+    refunds = [render(r) for r in emu.store.all("refund") if r["charge"] == ch["id"]]
+    return {"object": "list", "data": refunds, "has_more": False, "url": f"/v1/charges/{ch['id']}/refunds"}
+
+
+# `refunds` is null on a charge unless expanded (Stripe stopped embedding it in 2022-11-15).
+VIRTUAL["charge"] = {"refunds": _charge_refunds}
