@@ -14,6 +14,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -38,6 +39,21 @@ def schema_name(obj: dict[str, Any]) -> str:
     return f"deleted_{name}" if obj.get("deleted") is True else name
 
 
+def expandable_ids(name: str) -> list[str]:
+    """Fields that are an id unless expanded: `anyOf` a string and a `$ref`.
+
+    (`x-expandableFields` also lists plain sub-objects that merely contain expandables, such as
+    `billing_details`, so it is not the list wanted here.)
+    """
+    props = pruned_spec()["components"]["schemas"][name].get("properties", {})
+    return [
+        field
+        for field, schema in props.items()
+        if any(alt.get("type") == "string" for alt in schema.get("anyOf", ()))
+        and any("$ref" in alt for alt in schema.get("anyOf", ()))
+    ]
+
+
 class Api:
     """Talks to the emulator and records every way its answers differ from the spec."""
 
@@ -54,7 +70,7 @@ class Api:
         """A successful call through the SDK; the raw body is checked and returned."""
         response = self.sdk.raw_request(method.lower(), path, **params)
         body: dict[str, Any] = json.loads(response.body)
-        self.record(method, path, response.code, body)
+        self.record(method, path, response.code, body, params.get("expand", ()))
         return body
 
     def wire(
@@ -83,25 +99,44 @@ class Api:
 
     # -- checks -----------------------------------------------------------------------------
 
-    def record(self, method: str, path: str, status: int, body: dict[str, Any]) -> None:
+    def record(
+        self, method: str, path: str, status: int, body: dict[str, Any], expand: Iterable[str] = ()
+    ) -> None:
         if status >= 400:
             # Every error, whatever the route, is Stripe's error envelope.
             self.problems += self.schemas.errors("error", body)
             return
         self.problems += self.schemas.response_errors(method, path, status, body)
-        self.complete(body)
+        self.complete(body, frozenset(expand))
 
-    def complete(self, obj: dict[str, Any]) -> None:
-        """Fields Stripe always sends are there, on the object and on each item of a list."""
+    def complete(self, obj: dict[str, Any], expand: frozenset[str] = frozenset()) -> None:
+        """Fields Stripe always sends are there and expandables are ids unless expanded; lists too."""
         if obj.get("object") == "list":
+            inner = frozenset(path[5:] for path in expand if path.startswith("data."))
             for item in obj.get("data", ()):
-                self.complete(item)
+                self.complete(item, inner)
             return
         name = schema_name(obj)
         if name in self.schemas.names():
             self.gaps += missing_fields(name, obj)
+            self.check_expandables(name, obj, expand)
         if name == "event":
             self.check_event_data(obj)
+
+    def check_expandables(self, name: str, obj: dict[str, Any], expand: frozenset[str]) -> None:
+        """Stripe sends an id for an expandable field unless asked to expand it, an object if asked.
+
+        Both shapes satisfy the schema's anyOf, so this is checked apart: code that reads
+        `pi.latest_charge` as an id breaks on an object, and `pi.latest_charge.amount` on an id.
+        """
+        for field in expandable_ids(name):
+            value = obj.get(field)
+            if value is None:
+                continue
+            if field in expand and not isinstance(value, dict):
+                self.problems.append(f"{name}.{field}: not expanded although expand[]={field} was asked")
+            elif field not in expand and isinstance(value, dict):
+                self.problems.append(f"{name}.{field}: an object although not expanded (Stripe sends the id)")
 
     def check_event_data(self, event: dict[str, Any]) -> None:
         """An event's `data.object` is a whole object of its kind; previous_attributes its fields."""
@@ -114,6 +149,9 @@ class Api:
         where = f"event {event.get('type')} data.object"
         self.problems += [f"{where}: {line}" for line in self.schemas.errors(name, obj)]
         self.gaps += [f"{where}: {line}" for line in missing_fields(name, obj)]
+        before = len(self.problems)
+        self.check_expandables(name, obj, frozenset())
+        self.problems[before:] = [f"{where}: {line}" for line in self.problems[before:]]
         previous = data.get("previous_attributes") or {}
         known = set(pruned_spec()["components"]["schemas"][name].get("properties", {}))
         if name in SDK_CLASSES:
