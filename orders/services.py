@@ -1,0 +1,343 @@
+"""Writes to orders: creation, the forward-only state changes applied from Stripe objects, and
+fulfillment.
+
+Every state change from Stripe goes through `order_apply_*` here, whoever calls it: the webhook
+handlers, the checkout return page, the staff re-sync action. They lock the order row
+(`select_for_update`); callers that also hold an event row lock it first (lock order: event row,
+then order row). `seen_at` is the Stripe time (unix seconds) of the snapshot: an event's
+`created`, or now for an object the server has just fetched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from orders.models import STATUS_RANK, UNSETTLED_RANK, Fulfillment, Order, OrderItem
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+# What each PaymentIntent status means for the order. `requires_payment_method` with a
+# `last_payment_error` is a failed attempt; without one it is a fresh intent.
+PAYMENT_INTENT_STATUS_TO_ORDER: dict[str, str] = {
+    "requires_payment_method": Order.Status.AWAITING_PAYMENT,
+    "requires_confirmation": Order.Status.AWAITING_PAYMENT,
+    "requires_action": Order.Status.AWAITING_PAYMENT,
+    "processing": Order.Status.AWAITING_PAYMENT,
+    "requires_capture": Order.Status.AWAITING_PAYMENT,
+    "canceled": Order.Status.CANCELED,
+    "succeeded": Order.Status.PAID,
+}
+THREE_DS_FAILURE_CODE = "payment_intent_authentication_failure"
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What one `order_apply_*` call did: `changed` when the order moved (or learned a new decline
+    code), `fulfilled` when this very call created the fulfillment."""
+
+    order: Order
+    changed: bool = False
+    fulfilled: bool = False
+    previous_status: str = ""
+
+
+@dataclass(frozen=True)
+class ItemInput:
+    product_name: str
+    unit_amount: int
+    quantity: int
+    sku: str = ""
+
+
+def order_create(
+    *,
+    email: str,
+    name: str,
+    currency: str,
+    items: Iterable[ItemInput],
+    billing_address: JsonDict | None = None,
+    shipping_address: JsonDict | None = None,
+    customer_ip: str | None = None,
+    user_agent: str = "",
+    stripe_customer_id: str = "",
+) -> Order:
+    """Create a pending order from catalog prices (never from a form's amount) and store the
+    idempotency key of its PaymentIntent operation before any Stripe call."""
+    from payments.stripe_gateway import idempotency_key
+
+    items = list(items)
+    currency = currency.lower()
+    with transaction.atomic():
+        order = Order.objects.create(
+            email=email,
+            name=name,
+            currency=currency,
+            amount=sum(item.unit_amount * item.quantity for item in items),
+            billing_address=billing_address or {},
+            shipping_address=shipping_address or {},
+            customer_ip=customer_ip,
+            user_agent=user_agent[:1000],
+            stripe_customer_id=stripe_customer_id,
+        )
+        OrderItem.objects.bulk_create(
+            OrderItem(
+                order=order,
+                product_name=item.product_name,
+                sku=item.sku,
+                unit_amount=item.unit_amount,
+                quantity=item.quantity,
+                currency=currency,
+            )
+            for item in items
+        )
+        order.payment_intent_idempotency_key = idempotency_key("order", order.pk, "payment-intent")
+        order.save(update_fields=["payment_intent_idempotency_key", "updated_at"])
+    return order
+
+
+def _lock(order: Order) -> Order:
+    return Order.objects.select_for_update().get(pk=order.pk)
+
+
+def _advance(order: Order, *, status: str, seen_at: int) -> bool:
+    """Move a locked order to `status` if the forward-only rules allow it (see orders.models)."""
+    current, new = STATUS_RANK[order.status], STATUS_RANK[status]
+    if new > current or (new == current == UNSETTLED_RANK and seen_at >= order.payment_state_at):
+        moved = order.status != status
+        order.status = status
+        order.payment_state_at = max(order.payment_state_at, seen_at)
+        return moved
+    return False
+
+
+def _now_seconds() -> int:
+    return int(time.time())
+
+
+def _id_of(value: Any) -> str:
+    """Stripe fields like `latest_charge` are an id or, when expanded, an object."""
+    if isinstance(value, dict):
+        return str(value.get("id") or "")
+    return str(value or "")
+
+
+def _decline_code(error: JsonDict | None) -> str:
+    if not error:
+        return ""
+    return str(error.get("decline_code") or error.get("code") or "")[:64]
+
+
+def _link_payment_intent(order: Order, payment_intent_id: str) -> list[str]:
+    if payment_intent_id and not order.payment_intent_id:
+        order.payment_intent_id = payment_intent_id
+        return ["payment_intent_id"]
+    return []
+
+
+def _save(order: Order, fields: set[str]) -> None:
+    if fields:
+        order.save(update_fields=[*sorted(fields), "updated_at"])
+
+
+def _mark_paid(order: Order, *, seen_at: int, source: str) -> tuple[set[str], bool]:
+    """Paid, then fulfilled exactly once. Returns the changed fields and whether it fulfilled."""
+    fields: set[str] = set()
+    if _advance(order, status=Order.Status.PAID, seen_at=seen_at):
+        fields |= {"status", "payment_state_at"}
+    if order.paid_at is None:
+        order.paid_at = timezone.now()
+        fields.add("paid_at")
+    if order.last_decline_code:
+        order.last_decline_code = ""
+        fields.add("last_decline_code")
+    _save(order, fields)
+    fulfilled = order_fulfill(order=order, source=source) is not None
+    return fields, fulfilled
+
+
+def order_apply_payment_intent(
+    *, order: Order, payment_intent: JsonDict, seen_at: int | None = None, source: str = ""
+) -> OrderChange:
+    """Apply a PaymentIntent snapshot (from a verified event or fetched by the server) to its
+    order. The single idempotent state change for PaymentIntents: never backwards, and a paid
+    order is fulfilled exactly once."""
+    seen_at = _now_seconds() if seen_at is None else seen_at
+    pi_status = str(payment_intent.get("status") or "")
+    if pi_status not in PAYMENT_INTENT_STATUS_TO_ORDER:
+        raise ValueError(f"unknown PaymentIntent status {pi_status!r}")
+    with transaction.atomic():
+        order = _lock(order)
+        previous = order.status
+        fields = set(_link_payment_intent(order, str(payment_intent.get("id") or "")))
+        charge_id = _id_of(payment_intent.get("latest_charge"))
+        if charge_id and (not order.charge_id or (pi_status == "succeeded" and order.charge_id != charge_id)):
+            order.charge_id = charge_id
+            fields.add("charge_id")
+        if payment_intent.get("livemode") and not order.livemode:
+            order.livemode = True
+            fields.add("livemode")
+
+        if pi_status == "succeeded":
+            if order.payment_intent_status != pi_status:
+                order.payment_intent_status = pi_status
+                fields.add("payment_intent_status")
+            _save(order, fields)
+            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
+            return OrderChange(order, bool(fields | paid_fields) or fulfilled, fulfilled, previous)
+
+        status = PAYMENT_INTENT_STATUS_TO_ORDER[pi_status]
+        error = payment_intent.get("last_payment_error")
+        if pi_status == "requires_payment_method" and error:
+            status = Order.Status.PAYMENT_FAILED
+        before = (order.payment_state_at, order.last_decline_code)
+        if _advance(order, status=status, seen_at=seen_at):
+            fields |= {"status"}
+        if order.status == status and order.payment_state_at == seen_at:
+            # This snapshot is the newest one applied: its details are the order's.
+            if order.payment_intent_status != pi_status:
+                order.payment_intent_status = pi_status
+                fields.add("payment_intent_status")
+            code = _decline_code(error) if status == Order.Status.PAYMENT_FAILED else order.last_decline_code
+            if code != order.last_decline_code:
+                order.last_decline_code = code
+                fields.add("last_decline_code")
+            if status == Order.Status.CANCELED and order.canceled_at is None:
+                order.canceled_at = timezone.now()
+                fields.add("canceled_at")
+        if (order.payment_state_at, order.last_decline_code) != before:
+            fields |= {"payment_state_at"}
+        _save(order, fields)
+        changed = "status" in fields or "last_decline_code" in fields
+        return OrderChange(order, changed, False, previous)
+
+
+def order_apply_charge(
+    *, order: Order, charge: JsonDict, seen_at: int | None = None, source: str = ""
+) -> OrderChange:
+    """Apply a Charge snapshot: a succeeded charge means paid, a failed one a failed attempt, and
+    `amount_refunded` (which only grows) the refunded state."""
+    seen_at = _now_seconds() if seen_at is None else seen_at
+    charge_status = str(charge.get("status") or "")
+    with transaction.atomic():
+        order = _lock(order)
+        previous = order.status
+        fields = set(_link_payment_intent(order, _id_of(charge.get("payment_intent"))))
+        fulfilled = False
+        if charge_status == "succeeded" and charge.get("paid", True):
+            if order.charge_id != charge.get("id"):
+                order.charge_id = str(charge.get("id") or "")
+                fields.add("charge_id")
+            _save(order, fields)
+            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
+            fields |= paid_fields
+        elif charge_status == "failed":
+            if _advance(order, status=Order.Status.PAYMENT_FAILED, seen_at=seen_at):
+                fields |= {"status", "payment_state_at"}
+            if order.status == Order.Status.PAYMENT_FAILED and order.payment_state_at == seen_at:
+                outcome = charge.get("outcome") or {}
+                code = str(charge.get("failure_code") or outcome.get("reason") or "")[:64]
+                if code and code != order.last_decline_code:
+                    order.last_decline_code = code
+                    fields |= {"last_decline_code", "payment_state_at"}
+            _save(order, fields)
+        else:
+            _save(order, fields)
+        refunded = int(charge.get("amount_refunded") or 0)
+        if refunded:
+            refund_change = order_apply_refunded_amount(order=order, amount_refunded=refunded)
+            order = refund_change.order
+            fields |= {"amount_refunded"} if refund_change.changed else set()
+        changed = bool(fields & {"status", "last_decline_code", "amount_refunded"}) or fulfilled
+        return OrderChange(order, changed, fulfilled, previous)
+
+
+def order_apply_checkout_session(
+    *,
+    order: Order,
+    session: JsonDict,
+    seen_at: int | None = None,
+    source: str = "",
+    async_payment_failed: bool = False,
+) -> OrderChange:
+    """Apply a Checkout Session snapshot: `complete` + `paid` is paid; `complete` + `unpaid` is an
+    asynchronous payment still on its way, or failed when the event says so
+    (`checkout.session.async_payment_failed`: the session itself still reads complete/unpaid);
+    `expired` cancels an order not yet paid."""
+    seen_at = _now_seconds() if seen_at is None else seen_at
+    with transaction.atomic():
+        order = _lock(order)
+        previous = order.status
+        fields: set[str] = set()
+        if session.get("id") and not order.checkout_session_id:
+            order.checkout_session_id = str(session["id"])
+            fields.add("checkout_session_id")
+        fields |= set(_link_payment_intent(order, _id_of(session.get("payment_intent"))))
+        customer = _id_of(session.get("customer"))
+        if customer and not order.stripe_customer_id:
+            order.stripe_customer_id = customer
+            fields.add("stripe_customer_id")
+        session_status, payment_status = session.get("status"), session.get("payment_status")
+        fulfilled = False
+        if session_status == "complete" and payment_status in ("paid", "no_payment_required"):
+            _save(order, fields)
+            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
+            fields |= paid_fields
+        else:
+            if session_status == "expired":
+                target = Order.Status.CANCELED
+            elif async_payment_failed:
+                target = Order.Status.PAYMENT_FAILED
+            else:
+                target = Order.Status.AWAITING_PAYMENT
+            if _advance(order, status=target, seen_at=seen_at):
+                fields |= {"status", "payment_state_at"}
+                if target == Order.Status.CANCELED:
+                    order.canceled_at = timezone.now()
+                    fields.add("canceled_at")
+            _save(order, fields)
+        changed = "status" in fields or fulfilled
+        return OrderChange(order, changed, fulfilled, previous)
+
+
+def order_apply_refunded_amount(*, order: Order, amount_refunded: int) -> OrderChange:
+    """Record how much of the order Stripe has refunded (it only grows) and the refund status."""
+    with transaction.atomic():
+        order = _lock(order)
+        previous = order.status
+        if amount_refunded <= order.amount_refunded:
+            return OrderChange(order, False, False, previous)
+        order.amount_refunded = amount_refunded
+        target = Order.Status.REFUNDED if amount_refunded >= order.amount else Order.Status.PARTIALLY_REFUNDED
+        fields = {"amount_refunded"}
+        if _advance(order, status=target, seen_at=order.payment_state_at):
+            fields.add("status")
+        _save(order, fields)
+        return OrderChange(order, True, False, previous)
+
+
+def order_fulfill(*, order: Order, source: str = "") -> Fulfillment | None:
+    """Fulfill a paid order exactly once (invariant 3). The unique order column of Fulfillment is
+    the guard: a second attempt, concurrent or not, hits the constraint and returns None."""
+    try:
+        with transaction.atomic():
+            fulfillment = Fulfillment.objects.create(order=order, source=source[:255])
+    except IntegrityError:
+        return None
+    now = timezone.now()
+    # Conditional UPDATE: only a paid order becomes fulfilled; a refunded one keeps its status.
+    Order.objects.filter(pk=order.pk, status=Order.Status.PAID).update(
+        status=Order.Status.FULFILLED, fulfilled_at=now, updated_at=now
+    )
+    Order.objects.filter(pk=order.pk, fulfilled_at__isnull=True).update(fulfilled_at=now, updated_at=now)
+    order.refresh_from_db(fields=["status", "fulfilled_at", "updated_at"])
+    logger.info("order fulfilled order=%s source=%s", order.number, source)
+    return fulfillment
