@@ -1,4 +1,8 @@
 from django.urls import path
 
+from payments.views import stripe_webhook
+
 app_name = "payments"
-urlpatterns: list = []
+urlpatterns = [
+    path("webhook/", stripe_webhook, name="webhook"),
+]

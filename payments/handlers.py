@@ -1,0 +1,88 @@
+"""Event handlers: the table from event type to a small function that calls services.
+
+Every handler runs inside the processing transaction with the event row locked, takes the
+stored `StripeEvent`, and returns an optional note for staff. Handlers are idempotent on the
+object, not only on the event id (Stripe can send two Event objects for one change): the order
+services only move forward and fulfillment is a unique row. Payout, dispute and billing handlers
+go in the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from orders.services import THREE_DS_FAILURE_CODE
+from payments.alerts import AlertKind, alert_send_on_commit
+from payments.models import StripeEvent
+from payments.services.objects import ApplyResult, stripe_object_apply
+
+Handler = Callable[[StripeEvent], str | None]
+
+
+def _object(event: StripeEvent) -> dict[str, Any]:
+    return event.payload["data"]["object"]
+
+
+def _apply(event: StripeEvent) -> ApplyResult:
+    return stripe_object_apply(
+        obj=_object(event),
+        seen_at=int(event.stripe_created.timestamp()) if event.stripe_created else None,
+        source=event.stripe_id,
+        event_type=event.type,
+    )
+
+
+def handle_object(event: StripeEvent) -> str | None:
+    """The snapshot in the event carries the new state: apply it."""
+    return _apply(event).note or None
+
+
+def handle_payment_failed(event: StripeEvent) -> str | None:
+    """A failed attempt: record it, and tell people once (not again for a second Event object)."""
+    result = _apply(event)
+    if result.changed and result.order is not None:
+        obj = _object(event)
+        error = obj.get("last_payment_error") or {}
+        three_ds = error.get("code") == THREE_DS_FAILURE_CODE
+        payment_intent = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
+        code = result.order.last_decline_code or error.get("code") or "no code"
+        what = "3-D Secure authentication failed" if three_ds else "payment failed"
+        alert_send_on_commit(
+            kind=AlertKind.THREE_DS_FAILED if three_ds else AlertKind.PAYMENT_FAILED,
+            message=f"Order {result.order.number}: {what}, {code}, {payment_intent or obj.get('id')}",
+            ids={"order": result.order.number, "payment_intent": payment_intent, "object": obj.get("id")},
+        )
+    return result.note or None
+
+
+def handle_refund_failed(event: StripeEvent) -> str | None:
+    result = _apply(event)
+    refund = _object(event)
+    reason = refund.get("failure_reason") or "no code"
+    order = result.order.number if result.order else "(no order)"
+    alert_send_on_commit(
+        kind=AlertKind.REFUND_FAILED,
+        message=f"Order {order}: refund {refund.get('id')} failed, {reason}",
+        ids={"order": order, "refund": refund.get("id")},
+    )
+    return result.note or None
+
+
+HANDLERS: dict[str, Handler] = {
+    "payment_intent.succeeded": handle_object,
+    "payment_intent.payment_failed": handle_payment_failed,
+    "payment_intent.requires_action": handle_object,
+    "payment_intent.processing": handle_object,
+    "payment_intent.canceled": handle_object,
+    "charge.succeeded": handle_object,
+    "charge.failed": handle_object,
+    "charge.refunded": handle_object,
+    "refund.created": handle_object,
+    "refund.updated": handle_object,
+    "refund.failed": handle_refund_failed,
+    "checkout.session.completed": handle_object,
+    "checkout.session.async_payment_succeeded": handle_object,
+    "checkout.session.async_payment_failed": handle_payment_failed,
+    "checkout.session.expired": handle_object,
+}

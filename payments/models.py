@@ -1,0 +1,117 @@
+"""The Stripe event inbox, the refund mirror, the event-recovery checkpoint and the staff audit
+trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from config.models import StripeMirror, TimeStampedModel
+from config.money import format_money
+
+
+class StripeEvent(StripeMirror):
+    """One Stripe Event, stored once (unique `stripe_id` = `evt_…`) before we answer 2xx.
+
+    `stripe_created` is the event's `created`; `created_at` is when we stored it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RETRYING = "retrying", "Failed, retrying"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored (type not handled)"
+        DEAD = "dead", "Dead letter"
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        RECOVERY = "recovery", "Recovered from GET /v1/events"
+        REPLAY = "replay", "Replayed by staff"
+
+    type = models.CharField(max_length=128, db_index=True)
+    # data.object.id: with `type`, the second dedup key Stripe recommends (two Event objects can be
+    # sent for one change), and what staff search by.
+    object_id = models.CharField(max_length=255, blank=True, db_index=True)
+    api_version = models.CharField(max_length=64, blank=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-pk"]
+        indexes = [
+            # The re-queue job looks for rows left pending or retrying, oldest first.
+            models.Index(fields=["status", "updated_at"], name="stripeevent_status_updated"),
+            models.Index(fields=["object_id", "type"], name="stripeevent_object_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} · {self.type} · {self.status}"
+
+
+class Refund(StripeMirror):
+    """Mirror of a Stripe Refund (`re_…`), kept by the refund.* and charge.refunded handlers."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        REQUIRES_ACTION = "requires_action", "Requires action"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELED = "canceled", "Canceled"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refunds", null=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    amount = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    failure_reason = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="refund_amount_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="refund_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} · {self.status} · {format_money(self.amount, self.currency)}"
+
+
+# A refund's status only moves forward too; failed/canceled are final (a refund can fail after it
+# looked succeeded, so they rank above it).
+REFUND_STATUS_RANK: dict[str, int] = {
+    Refund.Status.PENDING: 0,
+    Refund.Status.REQUIRES_ACTION: 1,
+    Refund.Status.SUCCEEDED: 2,
+    Refund.Status.FAILED: 3,
+    Refund.Status.CANCELED: 3,
+}
+
+
+class EventCheckpoint(TimeStampedModel):
+    """Where the missed-event recovery job got to: the newest `created` it has seen."""
+
+    name = models.CharField(max_length=64, unique=True)
+    last_created = models.BigIntegerField(default=0, help_text="Unix seconds of the newest event seen.")
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_created}"
+
+
+class StaffAction(TimeStampedModel):
+    """Audit trail: who did what to which Stripe object, from the admin."""
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=255, help_text="The id acted on (evt_…, pi_…, ORD-…).")
+    outcome = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.target}"

@@ -1,0 +1,77 @@
+"""Applying a Stripe object to our books, whoever brought it: a verified event (handlers) or an
+object the server fetched itself (staff re-sync, the checkout return page)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from orders.models import Order
+from orders.selectors import order_find_for_stripe_object
+from orders.services import (
+    OrderChange,
+    order_apply_charge,
+    order_apply_checkout_session,
+    order_apply_payment_intent,
+)
+from payments import stripe_gateway
+from payments.services.refunds import refund_apply
+from payments.services.staff import staff_action_record
+
+JsonDict = dict[str, Any]
+
+NOTE_NO_ORDER = "no order matches this object"
+NOTE_UNSUPPORTED = "objects of this kind are not applied"
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    order: Order | None = None
+    change: OrderChange | None = None
+    note: str = ""
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.change and self.change.changed)
+
+
+def stripe_object_apply(
+    *, obj: JsonDict, seen_at: int | None, source: str, event_type: str = ""
+) -> ApplyResult:
+    """Apply one PaymentIntent, Charge, Refund or Checkout Session snapshot to its order through
+    the forward-only order services. `seen_at` None means "just fetched from Stripe"."""
+    kind = obj.get("object")
+    order = order_find_for_stripe_object(obj=obj)
+    if kind == "refund":
+        _, change = refund_apply(refund=obj, order=order)
+        return ApplyResult(order=order, change=change, note="" if order else NOTE_NO_ORDER)
+    if kind not in ("payment_intent", "charge", "checkout.session"):
+        return ApplyResult(order=order, note=NOTE_UNSUPPORTED)
+    if order is None:
+        return ApplyResult(note=NOTE_NO_ORDER)
+    if kind == "payment_intent":
+        change = order_apply_payment_intent(order=order, payment_intent=obj, seen_at=seen_at, source=source)
+    elif kind == "charge":
+        change = order_apply_charge(order=order, charge=obj, seen_at=seen_at, source=source)
+    else:
+        change = order_apply_checkout_session(
+            order=order,
+            session=obj,
+            seen_at=seen_at,
+            source=source,
+            async_payment_failed=event_type == "checkout.session.async_payment_failed",
+        )
+    return ApplyResult(order=change.order, change=change)
+
+
+def stripe_object_resync(*, object_id: str, actor: Any = None) -> ApplyResult:
+    """Fetch an object from Stripe (by id, or the object of an `evt_…`) and apply it: the state
+    Stripe has now goes through the same idempotent change as a webhook."""
+    obj = stripe_gateway.object_retrieve(object_id=object_id)
+    if obj.get("object") == "event":
+        inner_id = str(((obj.get("data") or {}).get("object") or {}).get("id") or "")
+        obj = stripe_gateway.object_retrieve(object_id=inner_id)
+    result = stripe_object_apply(obj=obj, seen_at=None, source=f"resync:{obj.get('id')}")
+    outcome = result.note or (f"{result.order.number} {result.order.status}" if result.order else "")
+    staff_action_record(actor=actor, action="resync", target=object_id, outcome=outcome)
+    return result

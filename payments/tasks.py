@@ -1,0 +1,44 @@
+"""Celery tasks: thin, take ids, call one service, safe to run twice.
+
+`acks_late` (and the project's `task_reject_on_worker_lost`) leave the message on the broker when
+a worker dies half-way, so it runs again; processing locks the event row and skips done events.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from payments.services.events import (
+    MAX_ATTEMPTS,
+    TRANSIENT_ERRORS,
+    stripe_event_process,
+    stripe_event_recover,
+    stripe_event_requeue_stale,
+)
+
+# Exponential backoff with jitter between attempts, capped well under the re-queue job's
+# threshold (payments.services.events.REQUEUE_AFTER).
+RETRY_BACKOFF_MAX_SECONDS = 120
+
+
+@shared_task(
+    name="payments.process_stripe_event",
+    acks_late=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=MAX_ATTEMPTS,
+)
+def process_stripe_event(event_pk: int) -> str:
+    return stripe_event_process(event_pk=event_pk)
+
+
+@shared_task(name="payments.requeue_stale_stripe_events", acks_late=True)
+def requeue_stale_stripe_events() -> int:
+    return stripe_event_requeue_stale()
+
+
+@shared_task(name="payments.recover_missed_stripe_events", acks_late=True)
+def recover_missed_stripe_events() -> int:
+    return len(stripe_event_recover().recovered)
