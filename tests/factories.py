@@ -21,6 +21,7 @@ _seq = itertools.count(1)
 class OrderFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Order
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"customer{n}@example.com")
     name = "Ada Lovelace"

@@ -1,0 +1,296 @@
+"""Each handled event type, applied to an order through the handler table."""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core import mail
+
+from orders.models import Fulfillment, Order
+from payments.handlers import HANDLERS
+from payments.models import Refund, StripeEvent
+from tests.factories import OrderFactory, charge, event, payment_intent
+
+pytestmark = pytest.mark.django_db
+
+Process = Callable[..., StripeEvent]
+T0 = int(time.time()) - 100
+
+
+@pytest.fixture(autouse=True)
+def alert_emails(settings: Any) -> None:
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    settings.ALERT_CHAT_WEBHOOK_URL = ""
+
+
+def declined(
+    order: Order, code: str = "card_declined", decline_code: str | None = "insufficient_funds"
+) -> dict:
+    return payment_intent(
+        order,
+        status="requires_payment_method",
+        last_payment_error={"type": "card_error", "code": code, "decline_code": decline_code},
+    )
+
+
+def refund(order: Order, *, status: str, amount: int, refund_id: str = "re_1", **fields: Any) -> dict:
+    return {
+        "id": refund_id,
+        "object": "refund",
+        "amount": amount,
+        "currency": order.currency,
+        "status": status,
+        "payment_intent": order.payment_intent_id,
+        "charge": f"ch_for_{order.payment_intent_id}",
+        "created": T0,
+        "livemode": False,
+        "metadata": {},
+        **fields,
+    }
+
+
+def session(order: Order, *, status: str = "complete", payment_status: str = "paid") -> dict:
+    return {
+        "id": f"cs_for_{order.pk}",
+        "object": "checkout.session",
+        "client_reference_id": order.number,
+        "status": status,
+        "payment_status": payment_status,
+        "payment_intent": order.payment_intent_id,
+        "customer": "cus_123",
+        "amount_total": order.amount,
+        "currency": order.currency,
+        "metadata": {},
+        "livemode": False,
+    }
+
+
+def test_the_table_covers_the_issue_s_event_types() -> None:
+    expected = {
+        "payment_intent.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.requires_action",
+        "payment_intent.processing",
+        "payment_intent.canceled",
+        "charge.succeeded",
+        "charge.failed",
+        "charge.refunded",
+        "refund.created",
+        "refund.updated",
+        "refund.failed",
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.async_payment_failed",
+        "checkout.session.expired",
+    }
+    assert expected <= set(HANDLERS)
+
+
+def test_payment_intent_succeeded_pays_and_fulfills_once(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))  # a second Event object
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert order.paid_at is not None and order.fulfilled_at is not None
+    assert order.charge_id == f"ch_for_{order.payment_intent_id}"
+    assert Fulfillment.objects.filter(order=order).count() == 1
+
+
+def test_payment_failed_records_the_decline_code_and_alerts_once(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.payment_failed", declined(order), created=T0))
+    process(event("payment_intent.payment_failed", declined(order), created=T0))  # a second Event object
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAYMENT_FAILED
+    assert order.last_decline_code == "insufficient_funds"
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].subject.endswith(
+        f"Order {order.number}: payment failed, insufficient_funds, {order.payment_intent_id}"
+    )
+
+
+def test_a_failed_3ds_raises_its_own_alert(process: Process) -> None:
+    order = OrderFactory()
+    failed = declined(order, code="payment_intent_authentication_failure", decline_code=None)
+    process(event("payment_intent.payment_failed", failed, created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAYMENT_FAILED
+    assert order.last_decline_code == "payment_intent_authentication_failure"
+    assert "3-D Secure authentication failed" in mail.outbox[0].subject
+
+
+@pytest.mark.parametrize(
+    ("event_type", "pi_status", "order_status"),
+    [
+        ("payment_intent.requires_action", "requires_action", Order.Status.AWAITING_PAYMENT),
+        ("payment_intent.processing", "processing", Order.Status.AWAITING_PAYMENT),
+        ("payment_intent.canceled", "canceled", Order.Status.CANCELED),
+    ],
+)
+def test_intermediate_payment_intent_states(
+    process: Process, event_type: str, pi_status: str, order_status: str
+) -> None:
+    order = OrderFactory(status=Order.Status.PENDING)
+    process(event(event_type, payment_intent(order, status=pi_status), created=T0))
+    order.refresh_from_db()
+    assert order.status == order_status
+    assert order.payment_intent_status == pi_status
+    assert not Fulfillment.objects.filter(order=order).exists()
+
+
+@pytest.mark.parametrize(
+    ("event_type", "pi_status"),
+    [
+        ("payment_intent.processing", "processing"),
+        ("payment_intent.requires_action", "requires_action"),
+        ("payment_intent.payment_failed", "requires_payment_method"),
+        ("payment_intent.canceled", "canceled"),
+    ],
+)
+def test_a_stale_snapshot_never_undoes_a_succeeded_payment(
+    process: Process, event_type: str, pi_status: str
+) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0 + 10))
+    stale = (
+        declined(order) if pi_status == "requires_payment_method" else payment_intent(order, status=pi_status)
+    )
+    process(event(event_type, stale, created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert order.last_decline_code == ""
+    assert len(mail.outbox) == 0
+
+
+def test_a_retry_after_a_failure_moves_on_but_an_older_failure_does_not_come_back(process: Process) -> None:
+    order = OrderFactory()
+    process(
+        event(
+            "payment_intent.requires_action", payment_intent(order, status="requires_action"), created=T0 + 2
+        )
+    )
+    process(event("payment_intent.payment_failed", declined(order), created=T0 + 1))  # older: arrives late
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert order.payment_intent_status == "requires_action"
+
+
+def test_charge_succeeded_alone_pays_and_fulfills(process: Process) -> None:
+    order = OrderFactory()
+    process(event("charge.succeeded", charge(order), created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert Fulfillment.objects.filter(order=order).count() == 1
+
+
+def test_charge_failed_records_a_failed_attempt(process: Process) -> None:
+    order = OrderFactory()
+    process(event("charge.failed", charge(order, status="failed"), created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAYMENT_FAILED
+    assert order.last_decline_code == "card_declined"
+
+
+def test_charge_refunded_partially_then_fully(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    process(event("charge.refunded", charge(order, amount_refunded=1000), created=T0 + 5))
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1000)
+    process(event("charge.refunded", charge(order, amount_refunded=4200, refunded=True), created=T0 + 6))
+    process(event("charge.refunded", charge(order, amount_refunded=1000), created=T0 + 5))  # stale
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 4200)
+
+
+def test_a_refund_processed_before_the_payment_still_fulfills_once_and_stays_refunded(
+    process: Process,
+) -> None:
+    order = OrderFactory()
+    process(event("charge.refunded", charge(order, amount_refunded=4200, refunded=True), created=T0 + 6))
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert Fulfillment.objects.filter(order=order).count() == 1
+
+
+def test_refund_events_keep_the_mirror_and_the_refunded_amount(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    process(event("refund.updated", refund(order, status="succeeded", amount=1500), created=T0 + 2))
+    process(event("refund.created", refund(order, status="pending", amount=1500), created=T0 + 1))  # late
+    mirror = Refund.objects.get(stripe_id="re_1")
+    order.refresh_from_db()
+    assert mirror.status == Refund.Status.SUCCEEDED
+    assert mirror.order == order
+    assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1500)
+
+
+def test_a_failed_refund_is_recorded_and_alerted(process: Process) -> None:
+    order = OrderFactory()
+    process(event("refund.created", refund(order, status="pending", amount=4200), created=T0))
+    process(
+        event(
+            "refund.failed",
+            refund(order, status="failed", amount=4200, failure_reason="expired_or_canceled_card"),
+        )
+    )
+    assert Refund.objects.get().status == Refund.Status.FAILED
+    assert mail.outbox[-1].subject.endswith(
+        f"Order {order.number}: refund re_1 failed, expired_or_canceled_card"
+    )
+
+
+def test_checkout_session_completed_and_paid_fulfills(process: Process) -> None:
+    order = OrderFactory(payment_intent_id=None, status=Order.Status.AWAITING_PAYMENT)
+    obj = session(order)
+    obj["payment_intent"] = "pi_from_session"
+    process(event("checkout.session.completed", obj, created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert order.checkout_session_id == obj["id"]
+    assert order.payment_intent_id == "pi_from_session"
+    assert order.stripe_customer_id == "cus_123"
+
+
+def test_checkout_async_payment_unpaid_then_succeeded(process: Process) -> None:
+    order = OrderFactory()
+    process(event("checkout.session.completed", session(order, payment_status="unpaid"), created=T0))
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    process(event("checkout.session.async_payment_succeeded", session(order), created=T0 + 60))
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+
+
+def test_checkout_async_payment_failed(process: Process) -> None:
+    order = OrderFactory()
+    obj = session(order, payment_status="unpaid")
+    process(event("checkout.session.async_payment_failed", obj, created=T0 + 60))
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAYMENT_FAILED
+    assert f"Order {order.number}: payment failed" in mail.outbox[0].subject
+
+
+def test_checkout_session_expired_cancels_an_unpaid_order_but_not_a_paid_one(process: Process) -> None:
+    unpaid, paid = OrderFactory(), OrderFactory()
+    process(event("checkout.session.expired", session(unpaid, status="expired", payment_status="unpaid")))
+    process(event("payment_intent.succeeded", payment_intent(paid), created=T0))
+    process(event("checkout.session.expired", session(paid, status="expired", payment_status="unpaid")))
+    unpaid.refresh_from_db()
+    paid.refresh_from_db()
+    assert unpaid.status == Order.Status.CANCELED
+    assert paid.status == Order.Status.FULFILLED
+
+
+def test_orders_are_found_by_metadata_number_or_payment_intent(process: Process) -> None:
+    by_number, by_pi = OrderFactory(), OrderFactory()
+    process(
+        event(
+            "payment_intent.succeeded", payment_intent(by_number, metadata={"order_number": by_number.number})
+        )
+    )
+    process(event("payment_intent.succeeded", payment_intent(by_pi, metadata={})))
+    assert Fulfillment.objects.filter(order__in=[by_number, by_pi]).count() == 2
