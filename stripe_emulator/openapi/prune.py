@@ -9,13 +9,24 @@ Kept: the operations in `OPERATIONS`, every component schema they reach through 
 (transitively), and every schema keyword validation needs. Dropped: prose (`description`,
 `summary`), other operations, and per-schema operation listings, so the file stays small enough to
 load at emulator start-up.
+
+Added: request parameters that the pinned stripe-python knows and the spec does not (the SDK speaks
+a newer API version, and keeps deprecated parameters Stripe still accepts), each as an any-value
+schema marked `"x-sdk-only": true`. Stripe accepts them, so the emulator must not answer
+`parameter_unknown`. They come from the SDK's service methods (`params: "PaymentIntentCreateParams"`
+next to `self._request("post", "/v1/payment_intents")`), read with `ast` because the params
+classes are imported only under TYPE_CHECKING.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib
 import json
+import re
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -134,15 +145,131 @@ def _reachable(schemas: dict[str, Any], roots: set[str]) -> list[str]:
     return sorted(seen)
 
 
+# --- SDK-known request parameters ------------------------------------------------------------
+
+_SDK_ONLY: dict[str, Any] = {"x-sdk-only": True}
+
+
+def _string_constants(node: ast.AST) -> list[str]:
+    return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
+
+
+def _request_call(function: ast.FunctionDef) -> tuple[str, str] | None:
+    """(method, path template) of the `self._request("post", "/v1/...")` call in a service method."""
+    for node in ast.walk(function):
+        if (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", None) == "_request"
+            and len(node.args) >= 2
+        ):
+            method = node.args[0]
+            paths = [text for text in _string_constants(node.args[1]) if text.startswith("/v1/")]
+            if isinstance(method, ast.Constant) and paths:
+                return str(method.value), paths[0]
+    return None
+
+
+def sdk_params_classes() -> dict[tuple[str, str], type]:
+    """(method, template) → the SDK's params TypedDict for that operation, from its services."""
+    import stripe
+
+    found: dict[tuple[str, str], type] = {}
+    for source in sorted(Path(stripe.__file__).parent.rglob("_*_service.py")):
+        tree = ast.parse(source.read_text(encoding="utf-8"))
+        modules = {
+            alias.asname or alias.name: node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+            for alias in node.names
+        }
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef):
+                continue
+            annotations = [arg.annotation for arg in function.args.args if arg.arg == "params"]
+            call = _request_call(function)
+            if not annotations or annotations[0] is None or call is None:
+                continue
+            names = [name for name in _string_constants(annotations[0]) if name in modules]
+            if names:
+                module = importlib.import_module(modules[names[0]])
+                found.setdefault(call, getattr(module, names[0]))
+    return found
+
+
+def _typeddicts(hint: Any, namespace: dict[str, Any]) -> list[type]:
+    """TypedDicts a field's hint mentions directly or as list items (not as dict values)."""
+    if isinstance(hint, typing.ForwardRef):
+        hint = hint.__forward_arg__
+    if isinstance(hint, str):
+        # "Literal['']|PaymentIntentCreateParamsPaymentMethodOptionsCard": the names in it.
+        named = (namespace.get(name) for name in re.findall(r"[A-Za-z_]\w*", hint))
+        return [cls for cls in named if isinstance(cls, type) and hasattr(cls, "__required_keys__")]
+    if isinstance(hint, type) and hasattr(hint, "__required_keys__"):
+        return [hint]
+    if typing.get_origin(hint) is dict:
+        return []
+    return [found for arg in typing.get_args(hint) for found in _typeddicts(arg, namespace)]
+
+
+def _objects(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The object schemas a parameter can take: itself, its anyOf alternatives, its array items."""
+    found = [schema] if "properties" in schema else []
+    for alt in schema.get("anyOf", ()):
+        found += _objects(alt)
+    if isinstance(schema.get("items"), dict):
+        found += _objects(schema["items"])
+    return found
+
+
+def _overlay(schema: dict[str, Any], params: type, skip: frozenset[str]) -> None:
+    objects = _objects(schema)
+    if not objects:
+        return
+    namespace = vars(sys.modules[params.__module__])
+    for field, hint in params.__annotations__.items():
+        if field in skip:
+            continue
+        owner = next((obj for obj in objects if field in obj["properties"]), None)
+        if owner is None:
+            objects[0]["properties"][field] = dict(_SDK_ONLY)
+            continue
+        for nested in _typeddicts(hint, namespace):
+            _overlay(owner["properties"][field], nested, frozenset())
+
+
+def add_sdk_params(method: str, template: str, operation: dict[str, Any], params: type) -> None:
+    """Add the SDK-only parameters of an operation to its (already copied) request description."""
+    from stripe._request_options import RequestOptions
+
+    skip = frozenset(RequestOptions.__annotations__)  # api_key, idempotency_key: not parameters
+    if method != "get":
+        form = operation.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded")
+        if form is not None:
+            _overlay(form["schema"], params, skip)
+        return
+    query = {p["name"]: p for p in operation.get("parameters", ()) if p.get("in") == "query"}
+    schema = {"properties": {name: p["schema"] for name, p in query.items()}}
+    _overlay(schema, params, skip)
+    for name, sub in schema["properties"].items():
+        if name not in query:
+            operation.setdefault("parameters", []).append({"in": "query", "name": name, "schema": sub})
+
+
+# --- the pruned description ------------------------------------------------------------------
+
+
 def prune(spec: dict[str, Any]) -> dict[str, Any]:
-    """The pruned description: kept operations, reachable schemas, no prose."""
+    """The pruned description: kept operations, reachable schemas, no prose, SDK-known params."""
+    sdk_params = sdk_params_classes()
     paths: dict[str, dict[str, Any]] = {}
     for method, template in OPERATIONS:
         try:
-            operation = spec["paths"][template][method]
+            operation = _strip(spec["paths"][template][method])
         except KeyError:
             raise KeyError(f"{method.upper()} {template} is not in the source spec") from None
-        paths.setdefault(template, {})[method] = _strip(operation)
+        if (method, template) in sdk_params:
+            add_sdk_params(method, template, operation, sdk_params[(method, template)])
+        paths.setdefault(template, {})[method] = operation
     roots: set[str] = set(EXTRA_SCHEMAS)
     _refs(paths, roots)
     all_schemas = spec["components"]["schemas"]
@@ -153,10 +280,17 @@ def prune(spec: dict[str, Any]) -> dict[str, Any]:
             "title": spec["info"]["title"],
             "version": spec["info"]["version"],
             "x-pruned-from": "github.com/stripe/openapi spec3.json (MIT licence, see LICENSE)",
+            "x-sdk-params-from": f"stripe-python {_sdk_version()}",
         },
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _sdk_version() -> str:
+    import stripe
+
+    return str(stripe.VERSION)
 
 
 def render(spec: dict[str, Any]) -> str:

@@ -315,3 +315,17 @@ def test_pruned_spec_keeps_every_listed_operation_and_is_small() -> None:
     assert kept == set(prune.OPERATIONS)
     assert "error" in spec["components"]["schemas"]
     assert SPEC_PATH.stat().st_size < 3_000_000
+
+
+def test_parameters_only_the_newer_sdk_knows_are_accepted() -> None:
+    # stripe-python 16 speaks a newer API than the spec: Stripe accepts what its SDK sends.
+    card_options = {"payment_method_options": {"card": {"moto": "true"}}}
+    assert validate_request("POST", "/v1/payment_intents", {**PI_CREATE, **card_options}) is None
+    assert validate_request("POST", "/v1/customers", {"validate": "false"}) is None
+    params = checkout_create(allowed_payment_method_types=["card"])
+    assert validate_request("POST", "/v1/checkout/sessions", params) is None
+    # ...but not anything at all.
+    unknown = {"payment_method_options": {"card": {"mojo": "true"}}}
+    error = validate_request("POST", "/v1/payment_intents", {**PI_CREATE, **unknown})
+    assert error is not None
+    assert error["param"] == "payment_method_options[card][mojo]"
