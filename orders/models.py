@@ -84,6 +84,8 @@ class Order(TimeStampedModel):
     paid_at = models.DateTimeField(null=True, blank=True)
     fulfilled_at = models.DateTimeField(null=True, blank=True)
     canceled_at = models.DateTimeField(null=True, blank=True)
+    # Set by the one UPDATE that claims the confirmation email (orders.tasks): sent exactly once.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-pk"]
@@ -169,3 +171,56 @@ class Fulfillment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"Fulfillment of {self.order.number}"
+
+
+class Product(TimeStampedModel):
+    """A catalog entry. The only source of prices: a cart holds product ids and quantities, and
+    an order's lines are copied from here on the server, never from a form."""
+
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    unit_amount = models.BigIntegerField(help_text="Price in minor units of `currency`.")
+    currency = models.CharField(max_length=3)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="product_currency_iso"
+            ),
+            models.CheckConstraint(condition=models.Q(unit_amount__gt=0), name="product_amount_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} · {format_money(self.unit_amount, self.currency)}"
+
+    @property
+    def price_display(self) -> str:
+        return format_money(self.unit_amount, self.currency)
+
+
+class OrderCheckout(TimeStampedModel):
+    """How the customer is paying for an order, and the checkout's own bookkeeping.
+
+    - `form_token` comes from the checkout form (rendered once per visit): a double submit of the
+      same form finds the same order instead of creating a second one (the unique index decides).
+    - `revision` counts changes of the order's lines; the PaymentIntent update that follows a
+      change carries it in its idempotency key, stored here before the call.
+    - `synced_at` rate-limits the return page's fetches from Stripe (a conditional UPDATE, so it
+      holds across processes).
+    """
+
+    class Method(models.TextChoices):
+        PAYMENT_ELEMENT = "payment_element", "Card on this page"
+        CHECKOUT = "checkout", "Stripe Checkout"
+
+    order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="checkout")
+    form_token = models.CharField(max_length=64, unique=True)
+    method = models.CharField(max_length=32, choices=Method.choices)
+    revision = models.PositiveIntegerField(default=1)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Checkout of {self.order.number} · {self.method} · r{self.revision}"
