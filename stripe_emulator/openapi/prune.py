@@ -60,6 +60,10 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("post", "/v1/payment_intents/{intent}/cancel"),
     ("get", "/v1/charges"),
     ("get", "/v1/charges/{charge}"),
+    (
+        "post",
+        "/v1/charges/{charge}",
+    ),  # served by the emulator (metadata, description) though not in the issue
     ("get", "/v1/refunds"),
     ("post", "/v1/refunds"),
     ("get", "/v1/refunds/{refund}"),
@@ -67,6 +71,7 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/v1/checkout/sessions"),
     ("post", "/v1/checkout/sessions"),
     ("get", "/v1/checkout/sessions/{session}"),
+    ("post", "/v1/checkout/sessions/{session}"),  # likewise served by the emulator
     ("post", "/v1/checkout/sessions/{session}/expire"),
     ("get", "/v1/checkout/sessions/{session}/line_items"),
     ("get", "/v1/events"),

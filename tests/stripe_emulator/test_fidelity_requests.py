@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+import stripe
 
 from stripe_emulator.openapi import prune
 from stripe_emulator.openapi.validate import SPEC_PATH, find_operation, validate_request
@@ -329,3 +330,31 @@ def test_parameters_only_the_newer_sdk_knows_are_accepted() -> None:
     error = validate_request("POST", "/v1/payment_intents", {**PI_CREATE, **unknown})
     assert error is not None
     assert error["param"] == "payment_method_options[card][mojo]"
+
+
+def test_emulator_accepts_what_stripe_accepts(stripe_emulator: Any) -> None:
+    # End to end through the SDK: parameters Stripe takes (some known only to the newer SDK)
+    # must not be refused by the emulator's own checks either.
+    client = stripe_emulator.client()
+    customer = client.v1.customers.create(params={"email": "ada@example.com", "validate": False})
+    assert customer.email == "ada@example.com"
+    pi = client.v1.payment_intents.create(
+        params={
+            "amount": 2000,
+            "currency": "eur",
+            "payment_method_types": ["card"],
+            "payment_method_options": {"card": {"moto": True, "request_three_d_secure": "automatic"}},
+        }
+    )
+    assert pi.status == "requires_payment_method"
+
+
+def test_emulator_answers_with_the_validators_error(stripe_emulator: Any) -> None:
+    client = stripe_emulator.client()
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.create(params={"amount": 2000, "currency": "eur", "capture_method": "x"})
+    assert raised.value.http_status == 400
+    assert raised.value.param == "capture_method"
+    assert raised.value.user_message == (
+        "Invalid capture_method: must be one of automatic, automatic_async, or manual"
+    )
