@@ -398,6 +398,21 @@ def test_refund_responses(api: Api) -> None:
     api.assert_clean()
 
 
+def test_charge_update_and_balance_transactions(api: Api) -> None:
+    pi = succeeded_payment(api)
+    api.call("POST", "/v1/refunds", payment_intent=pi["id"], amount=500)
+    charge = api.call(
+        "POST", f"/v1/charges/{pi['latest_charge']}", metadata={"order": "ORD-1"}, description="x"
+    )
+    api.call("GET", f"/v1/charges/{charge['id']}", expand=["balance_transaction"])
+    transactions = api.call("GET", "/v1/balance_transactions", limit=10)
+    assert transactions["data"], "no balance transaction for a captured charge"
+    for transaction in transactions["data"]:
+        api.call("GET", f"/v1/balance_transactions/{transaction['id']}")
+    api.call("GET", "/v1/balance_transactions", type="charge", source=charge["id"])
+    api.assert_clean()
+
+
 # --- checkout sessions ---------------------------------------------------------------------
 
 
@@ -425,6 +440,7 @@ def test_checkout_session_open_complete_expired(api: Api) -> None:
     assert complete["status"] == "complete"
     assert complete["payment_status"] == "paid"
 
+    api.call("POST", path, metadata={"paid": "yes"})
     other = new_checkout_session(api)
     expired = api.call("POST", f"/v1/checkout/sessions/{other['id']}/expire")
     assert expired["status"] == "expired"
