@@ -74,7 +74,13 @@ class Api:
         return body
 
     def wire(
-        self, method: str, path: str, params: dict[str, Any] | None = None, *, key: Any = _DEFAULT_KEY
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        *,
+        key: Any = _DEFAULT_KEY,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, dict[str, Any]]:
         """A call over urllib, for error cases the SDK would raise on; the body is checked."""
         encoded = urllib.parse.urlencode(form_encode(params or {}))
@@ -84,7 +90,7 @@ class Api:
             data = encoded.encode()
         elif encoded:
             url += "?" + encoded
-        request = urllib.request.Request(url, data=data, method=method)
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         secret = self.emulator.secret_key if key is _DEFAULT_KEY else key
         if secret is not None:
             request.add_header("Authorization", f"Bearer {secret}")
@@ -591,6 +597,37 @@ def test_error_envelopes(
     got, body = api.wire(method, path, params, key=key)
     assert got == status, body
     assert body["error"]["type"] == error_type
+    api.assert_clean()
+
+
+def test_error_envelopes_of_refused_state_changes(api: Api) -> None:
+    pi = succeeded_payment(api)
+    status, body = api.wire("POST", f"/v1/payment_intents/{pi['id']}/capture")
+    assert status == 400, body
+    assert body["error"].get("code") == "payment_intent_unexpected_state"
+    status, body = api.wire("POST", "/v1/refunds", {"payment_intent": pi["id"], "amount": 999999})
+    assert status == 400, body
+    key = {"Idempotency-Key": "fidelity-1"}
+    status, _ = api.wire("POST", "/v1/customers", {"email": "a@example.com"}, headers=key)
+    assert status == 200
+    status, body = api.wire("POST", "/v1/customers", {"email": "b@example.com"}, headers=key)
+    assert status == 400, body
+    assert body["error"]["type"] == "idempotency_error"
+    api.assert_clean()
+
+
+def test_payment_intent_after_failed_3ds(api: Api) -> None:
+    pi = new_payment_intent(
+        api,
+        payment_method="pm_card_threeDSecure2Required",
+        confirm=True,
+        return_url="https://shop.example/return",
+    )
+    api.emulator.fail_3ds(pi["id"])
+    failed = retrieve_payment_intent(api, pi["id"])
+    assert failed["status"] == "requires_payment_method"
+    assert failed["last_payment_error"] is not None
+    all_events(api)
     api.assert_clean()
 
 
