@@ -243,8 +243,9 @@ def order_apply_charge(
             if _advance(order, status=Order.Status.PAYMENT_FAILED, seen_at=seen_at):
                 fields |= {"status", "payment_state_at"}
             if order.status == Order.Status.PAYMENT_FAILED and order.payment_state_at == seen_at:
+                # outcome.reason is the issuer's reason, the PaymentIntent's decline_code.
                 outcome = charge.get("outcome") or {}
-                code = str(charge.get("failure_code") or outcome.get("reason") or "")[:64]
+                code = str(outcome.get("reason") or charge.get("failure_code") or "")[:64]
                 if code and code != order.last_decline_code:
                     order.last_decline_code = code
                     fields |= {"last_decline_code", "payment_state_at"}

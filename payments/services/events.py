@@ -354,7 +354,7 @@ class RecoverySummary:
 
 
 def stripe_event_recover(
-    *, since: datetime | None = None, progress: Callable[[RecoverySummary], None] | None = None
+    *, since: datetime | None = None, progress: Callable[[RecoverySummary, int], None] | None = None
 ) -> RecoverySummary:
     """Pull `GET /v1/events` and store, through the same insert as the webhook, every event we
     never received. Without `since`, start from the saved checkpoint (minus an overlap) and move
@@ -380,7 +380,7 @@ def stripe_event_recover(
         else:
             summary.recovered.append(envelope.stripe_id)
         if progress is not None:
-            progress(summary)
+            progress(summary, envelope.created)
     if checkpoint is not None and newest > checkpoint.last_created:
         EventCheckpoint.objects.filter(pk=checkpoint.pk, last_created__lt=newest).update(
             last_created=newest, updated_at=timezone.now()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from payments.services.events import RecoverySummary, stripe_event_recover
 
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 WINDOW_RE = re.compile(r"^(\d+)([mhd])$")
+BAR_WIDTH = 40
 MAX_WINDOW = timedelta(days=30)  # Stripe lists events of the last 30 days only.
 
 
@@ -34,16 +34,24 @@ class Command(BaseCommand):
         parser.add_argument("--since", default="3d", help="how far back: 30m, 12h, 3d (default 3d)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        since = timezone.now() - parse_window(options["since"])
-        progress = sys.stderr if options.get("verbosity", 1) > 0 else None
+        now = timezone.now()
+        since = now - parse_window(options["since"])
+        span = max((now - since).total_seconds(), 1.0)
+        quiet = options.get("verbosity", 1) == 0
 
-        def show(summary: RecoverySummary) -> None:
-            if progress is not None and (summary.checked % 25 == 0 or summary.checked < 25):
-                bar = "#" * min(40, summary.checked // 25)
-                progress.write(f"\r[{bar:<40}] checked {summary.checked}, recovered {len(summary.recovered)}")
-                progress.flush()
+        def show(summary: RecoverySummary, created: int) -> None:
+            # Stripe lists newest first: how far back the last event is tells how far we are.
+            if quiet:
+                return
+            done = min(max((now.timestamp() - created) / span, 0.0), 1.0)
+            bar = "#" * int(done * BAR_WIDTH)
+            self.stderr.write(
+                f"\r[{bar:<{BAR_WIDTH}}] {done:4.0%} checked {summary.checked}, "
+                f"recovered {len(summary.recovered)}",
+                ending="",
+            )
 
         summary = stripe_event_recover(since=since, progress=show)
-        if progress is not None:
-            progress.write("\n")
+        if not quiet:
+            self.stderr.write("")
         self.stdout.write(str(summary))
