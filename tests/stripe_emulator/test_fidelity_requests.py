@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 import stripe
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stripe_emulator.openapi import prune
 from stripe_emulator.openapi.validate import SPEC_PATH, find_operation, validate_request
@@ -358,3 +360,30 @@ def test_emulator_answers_with_the_validators_error(stripe_emulator: Any) -> Non
     assert raised.value.user_message == (
         "Invalid capture_method: must be one of automatic, automatic_async, or manual"
     )
+
+
+_FORM_VALUES = st.recursive(
+    st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3)
+    | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=12,
+)
+_OPERATIONS = [(method.upper(), template) for method, template in prune.OPERATIONS]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    operation=st.sampled_from(_OPERATIONS),
+    params=st.dictionaries(
+        st.sampled_from(["amount", "metadata", "expand", "line_items", "created", "limit", "x", ""])
+        | st.text(),
+        _FORM_VALUES,
+        max_size=4,
+    ),
+)
+def test_any_decoded_form_gets_an_answer_not_an_exception(operation: tuple[str, str], params: Any) -> None:
+    # The emulator validates every request before its handlers: an exception here would be a 500.
+    method, template = operation
+    path = template.replace("{", "x_").replace("}", "")
+    error = validate_request(method, path, params)
+    assert error is None or (error["type"] == "invalid_request_error" and error["message"])
