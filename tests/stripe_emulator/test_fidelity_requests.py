@@ -371,7 +371,7 @@ _FORM_VALUES = st.recursive(
 _OPERATIONS = [(method.upper(), template) for method, template in prune.OPERATIONS]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(
     operation=st.sampled_from(_OPERATIONS),
     params=st.dictionaries(
