@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -228,13 +229,18 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
 OPEN_STATUSES = (StripeEvent.Status.PENDING, StripeEvent.Status.RETRYING)
 
 
+EMAIL_RE = re.compile(r"[^\s@'\"]+@[^\s@'\"]+\.[A-Za-z]{2,}")
+
+
 def _safe_error(error: BaseException) -> str:
-    """The error as staff may read it: our gateway's messages are safe by construction; anything
-    else is masked and cut short (a database error can quote row values)."""
+    """The error as staff may read it on the event row: our gateway's messages are safe by
+    construction; anything else is cut to its first line with secrets, card numbers and emails
+    masked (a database error can quote row values)."""
     if isinstance(error, StripeGatewayError):
         text = str(error)
     else:
-        text = mask_secrets(str(error).splitlines()[0] if str(error) else "")[:300]
+        text = str(error).splitlines()[0] if str(error) else ""
+        text = EMAIL_RE.sub("[email]", mask_secrets(text))[:300]
     return f"{type(error).__name__}: {text}"[:1000]
 
 
@@ -288,13 +294,15 @@ def stripe_event_record_failure(*, event_pk: int, error: BaseException) -> str:
         event.status = StripeEvent.Status.DEAD if dead else StripeEvent.Status.RETRYING
         event.last_error = _safe_error(error)
         event.save(update_fields=["attempts", "status", "last_error", "updated_at"])
+    # The log line names the error's class only: its text can quote payload values (a name or an
+    # email); the masked text is on the row, for staff.
     log = logger.error if dead else logger.warning
     log(
         "stripe event %s (%s) attempt %s failed: %s",
         event.stripe_id,
         event.type,
         event.attempts,
-        event.last_error,
+        type(error).__name__,
     )
     if dead:
         alert_send(
