@@ -219,33 +219,41 @@ def _check_object(node: _Node, value: Any, param: str) -> dict[str, Any] | None:
     props = node.props
     extra = node.extra
     if props is not None:
-        for key, item in value.items():
-            sub = props.get(key)
-            if sub is None:
-                if extra is None:
+        # Names before values: an unknown or missing parameter is reported even when a sibling's
+        # value is also wrong (Stripe does not document its order between several errors).
+        if extra is None:
+            for key in value:
+                if key not in props:
                     name = f"{param}[{key}]" if param else key
                     return _error(name, f"Received unknown parameter: {name}", "parameter_unknown")
-                sub = extra
-            error = _check_member(sub, item, param, key, extra is sub)
-            if error is not None:
-                return error
         for key in node.required:
             if key not in value:
                 name = f"{param}[{key}]" if param else key
                 return _error(name, f"Missing required param: {name}.", "parameter_missing")
+        for key, item in value.items():
+            sub = props.get(key)
+            if sub is not None:
+                error = _check(sub, item, f"{param}[{key}]" if param else key)
+            elif extra is not None:
+                error = _check_free_member(extra, item, param, key)
+            else:
+                continue  # unreachable: an undeclared key of a closed object was refused above
+            if error is not None:
+                return error
     elif extra is not None:
         for key, item in value.items():
-            error = _check_member(extra, item, param, key, True)
+            error = _check_free_member(extra, item, param, key)
             if error is not None:
                 return error
     return None
 
 
-def _check_member(sub: _Node, item: Any, param: str, key: str, free_key: bool) -> dict[str, Any] | None:
-    if free_key and sub.kind == _STRING and not isinstance(item, str):
+def _check_free_member(extra: _Node, item: Any, param: str, key: str) -> dict[str, Any] | None:
+    """A value under a key the schema does not name (a metadata entry)."""
+    if extra.kind == _STRING and not isinstance(item, str):
         # Stripe names the hash, not the key, when a metadata value is not a string.
         return _error(param, f"Invalid value type: {_show(item)} must be a string")
-    return _check(sub, item, f"{param}[{key}]" if param else key)
+    return _check(extra, item, f"{param}[{key}]" if param else key)
 
 
 def _check_array(node: _Node, value: Any, param: str) -> dict[str, Any] | None:
