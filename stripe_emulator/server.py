@@ -374,7 +374,7 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         self.wfile.write(head.encode("latin-1") + (b"" if self.command == "HEAD" else payload))
 
-    do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = do_PATCH = _handle
+    do_GET = do_POST = do_DELETE = do_HEAD = do_PUT = do_PATCH = do_OPTIONS = _handle
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -385,7 +385,7 @@ class EmulatorServer(ThreadingHTTPServer):
 
 def make_server(emu: Emulator, host: str = "127.0.0.1", port: int = 12111) -> EmulatorServer:
     """Bind (port 0 = any free port) and point the emulator's own URLs at the bound address."""
-    from . import control, resources  # noqa: F401  (importing registers the routes)
+    from . import browser, control, resources  # noqa: F401  (importing registers the routes)
 
     handler = type("Handler", (_HTTPHandler,), {"emu": emu})
     server = EmulatorServer((host, port), handler)
