@@ -54,6 +54,18 @@ def expandable_ids(name: str) -> list[str]:
     ]
 
 
+def expanded_fields(expand: Iterable[str]) -> frozenset[str]:
+    """The fields an expand list expands on the answer (`data.` kept for lists).
+
+    `latest_charge.balance_transaction` expands `latest_charge` too.
+    """
+    fields: set[str] = set()
+    for path in expand:
+        parts = path.split(".")
+        fields.add(".".join(parts[:2]) if parts[0] == "data" else parts[0])
+    return frozenset(fields)
+
+
 class Api:
     """Talks to the emulator and records every way its answers differ from the spec."""
 
@@ -100,7 +112,7 @@ class Api:
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
         body: dict[str, Any] = json.loads(raw)
-        self.record(method, path, status, body)
+        self.record(method, path, status, body, (params or {}).get("expand", ()))
         return status, body
 
     # -- checks -----------------------------------------------------------------------------
@@ -113,7 +125,7 @@ class Api:
             self.problems += self.schemas.errors("error", body)
             return
         self.problems += self.schemas.response_errors(method, path, status, body)
-        self.complete(body, frozenset(expand))
+        self.complete(body, expanded_fields(expand))
 
     def complete(self, obj: dict[str, Any], expand: frozenset[str] = frozenset()) -> None:
         """Fields Stripe always sends are there and expandables are ids unless expanded; lists too."""
@@ -411,6 +423,8 @@ def test_charge_update_and_balance_transactions(api: Api) -> None:
         "POST", f"/v1/charges/{pi['latest_charge']}", metadata={"order": "ORD-1"}, description="x"
     )
     api.call("GET", f"/v1/charges/{charge['id']}", expand=["balance_transaction"])
+    api.call("GET", f"/v1/payment_intents/{pi['id']}", expand=["latest_charge.balance_transaction"])
+    api.call("GET", "/v1/charges", expand=["data.payment_intent"])
     transactions = api.call("GET", "/v1/balance_transactions", limit=10)
     assert transactions["data"], "no balance transaction for a captured charge"
     for transaction in transactions["data"]:
