@@ -55,6 +55,7 @@ class RetryPolicy:
     factor: float = 2.0
     max_attempts: int = 4
     timeout: float = 5.0  # per-attempt HTTP timeout
+    paused: bool = False  # hold every delivery until unpaused (benchmarks, "webhooks arrive late" tests)
 
     def describe(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -105,7 +106,7 @@ class WebhookDispatcher:
                         self._flush_timer.start()
                 else:
                     heapq.heappush(self.heap, d)
-                self.cond.notify()
+                self.cond.notify_all()
 
     def _flush(self) -> None:
         with self.cond:
@@ -160,10 +161,15 @@ class WebhookDispatcher:
             self.cond.notify_all()
 
     def configure(self, **kw: Any) -> None:
-        for key, value in kw.items():
-            if not hasattr(self.policy, key):
-                raise ValueError(f"unknown webhook setting: {key}")
-            setattr(self.policy, key, type(getattr(self.policy, key))(value))
+        with self.cond:
+            for key, value in kw.items():
+                if not hasattr(self.policy, key):
+                    raise ValueError(f"unknown webhook setting: {key}")
+                current = getattr(self.policy, key)
+                if isinstance(current, bool):
+                    value = value in (True, "true", "1", 1)
+                setattr(self.policy, key, type(current)(value))
+            self.cond.notify_all()
 
     # delivery ------------------------------------------------------------------------------
 
@@ -175,11 +181,12 @@ class WebhookDispatcher:
                     if self.stopped:
                         return
                     now = time.time()
-                    if self.heap and self.heap[0].due <= now:
+                    if self.heap and self.heap[0].due <= now and not self.policy.paused:
                         d = heapq.heappop(self.heap)
                         self.in_progress += 1
                         break
-                    self.cond.wait(self.heap[0].due - now if self.heap else None)
+                    idle = self.policy.paused or not self.heap
+                    self.cond.wait(None if idle else self.heap[0].due - now)
             try:
                 if d.generation == self.generation:
                     self._deliver(d, conns)
@@ -243,7 +250,7 @@ class WebhookDispatcher:
         with self.cond:
             if d.generation == self.generation:
                 heapq.heappush(self.heap, d)
-                self.cond.notify()
+                self.cond.notify_all()
 
     def _post(
         self,

@@ -1,0 +1,161 @@
+"""Benchmark the Stripe emulator: API requests/s and signed webhook deliveries/s.
+
+    .venv/bin/python bench/emulator_bench.py [--seconds 5] [--clients 4] [--events 3000]
+
+Starts `python -m stripe_emulator` as a subprocess (request validation on, as always) and a
+loopback webhook receiver in another process that answers 200 at once. API figure: keep-alive
+http.client clients alternating create/retrieve of customers. Webhook figure: events are created
+with deliveries paused, then released; deliveries/s is measured from release to the last 2xx.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk_test_bench_000000000000000000"
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stripe_emulator", "--port", "0", "--seed", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    url = json.loads(proc.stdout.readline())["stripe_emulator"]
+    return proc, url
+
+
+def _receiver(port_queue: multiprocessing.Queue, count: multiprocessing.Value) -> None:  # type: ignore[type-arg]
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+            with count.get_lock():
+                count.value += 1
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+def call(conn: http.client.HTTPConnection, method: str, path: str, body: str = "", json_body: bool = False) -> dict:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    if method == "POST":
+        headers["Content-Type"] = "application/json" if json_body else "application/x-www-form-urlencoded"
+    conn.request(method, path, body=body or None, headers=headers)
+    resp = conn.getresponse()
+    data = resp.read()
+    if resp.status >= 300:
+        raise RuntimeError(f"{method} {path} → {resp.status}: {data[:200]!r}")
+    return json.loads(data) if data else {}
+
+
+def api_client(url: str, seconds: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    done = 0
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        cus = call(conn, "POST", "/v1/customers", f"email=c{done}%40example.com&metadata[n]={done}")
+        call(conn, "GET", f"/v1/customers/{cus['id']}")
+        done += 2
+    results.put(done)
+
+
+def bench_api(url: str, seconds: float, clients: int) -> float:
+    results: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    procs = [multiprocessing.Process(target=api_client, args=(url, seconds, results)) for _ in range(clients)]
+    start = time.time()
+    for p in procs:
+        p.start()
+    total = sum(results.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return total / (time.time() - start)
+
+
+def bench_webhooks(url: str, events: int) -> tuple[float, int]:
+    port_queue: multiprocessing.Queue = multiprocessing.Queue()  # type: ignore[type-arg]
+    count = multiprocessing.Value("i", 0)
+    recv = multiprocessing.Process(target=_receiver, args=(port_queue, count), daemon=True)
+    recv.start()
+    port = port_queue.get()
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port)
+    call(conn, "POST", "/_emulator/reset", "{}", json_body=True)
+    call(conn, "POST", "/_emulator/webhook_endpoints", json.dumps({"url": f"http://127.0.0.1:{port}/hook"}), True)
+    call(conn, "POST", "/_emulator/webhooks/config", json.dumps({"paused": True}), True)
+
+    def make(n: int) -> None:
+        c = http.client.HTTPConnection(parts.hostname, parts.port)
+        for i in range(n):
+            call(c, "POST", "/v1/customers", f"name=w{i}")
+
+    threads = [threading.Thread(target=make, args=(events // 4,)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expected = (events // 4) * 4
+    start = time.time()
+    call(conn, "POST", "/_emulator/webhooks/config", json.dumps({"paused": False}), True)
+    while count.value < expected and time.time() - start < 120:
+        time.sleep(0.005)
+    elapsed = time.time() - start
+    recv.terminate()
+    return count.value / elapsed, count.value
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=5.0)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--events", type=int, default=3000)
+    args = ap.parse_args()
+    proc, url = start_emulator()
+    try:
+        api_rate = bench_api(url, args.seconds, args.clients)
+        hook_rate, delivered = bench_webhooks(url, args.events)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}")
+    print(f"API: {api_rate:,.0f} requests/s ({args.clients} keep-alive clients, create+retrieve customers, "
+          f"validation on)")
+    print(f"webhooks: {hook_rate:,.0f} signed deliveries/s ({delivered} delivered to a loopback receiver)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
