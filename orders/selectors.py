@@ -76,3 +76,10 @@ def order_find_for_stripe_object(*, obj: dict[str, Any]) -> Order | None:
     if charge:
         return Order.objects.filter(charge_id=str(charge)).first()
     return None
+
+
+def order_get_by_public_token(*, token: str) -> Order | None:
+    """The order behind a customer-facing URL, with its items; None for an unknown token."""
+    if not token or len(token) > 64:
+        return None
+    return Order.objects.prefetch_related("items").filter(public_token=token).first()

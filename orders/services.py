@@ -341,4 +341,9 @@ def order_fulfill(*, order: Order, source: str = "") -> Fulfillment | None:
     Order.objects.filter(pk=order.pk, fulfilled_at__isnull=True).update(fulfilled_at=now, updated_at=now)
     order.refresh_from_db(fields=["status", "fulfilled_at", "updated_at"])
     logger.info("order fulfilled order=%s source=%s", order.number, source)
+    # The confirmation email goes out from the worker once this fulfillment is committed.
+    from orders.emails import order_confirmation_enqueue
+
+    order_pk = order.pk
+    transaction.on_commit(lambda: order_confirmation_enqueue(order_pk=order_pk))
     return fulfillment

@@ -6,7 +6,47 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from orders.models import Product
+
 STAFF_USERNAME = "admin"
+# The demo catalog: prices in minor units. Seeding again updates these rows, never duplicates.
+DEMO_PRODUCTS = [
+    {
+        "sku": "POSTER-ENGINE",
+        "name": "Analytical Engine poster",
+        "description": "A2 print of Babbage's design, on heavy matte paper.",
+        "unit_amount": 2400,
+        "currency": "gbp",
+    },
+    {
+        "sku": "MUG-NOTE-G",
+        "name": "Note G mug",
+        "description": "Ada Lovelace's Bernoulli program, around a 330 ml mug.",
+        "unit_amount": 1250,
+        "currency": "gbp",
+    },
+    {
+        "sku": "CARDS-PUNCHED",
+        "name": "Punched-card notebook",
+        "description": "A5, 96 dotted pages, a cover of Jacquard cards.",
+        "unit_amount": 899,
+        "currency": "gbp",
+    },
+    {
+        "sku": "KIT-DIFFERENCE",
+        "name": "Difference Engine model kit",
+        "description": "A working brass-effect model of a column of the Difference Engine.",
+        "unit_amount": 8999,
+        "currency": "gbp",
+    },
+    {
+        "sku": "TENUGUI-ABACUS",
+        "name": "Soroban tenugui (priced in yen)",
+        "description": "Cotton hand towel printed with a soroban. A cart holds one currency.",
+        "unit_amount": 1800,
+        "currency": "jpy",
+    },
+]
 
 
 class Command(BaseCommand):
@@ -21,3 +61,6 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(f"Staff login       username={STAFF_USERNAME} password={password}")
+        for product in DEMO_PRODUCTS:
+            Product.objects.update_or_create(sku=product["sku"], defaults={**product, "active": True})
+        self.stdout.write(f"Demo catalog      {len(DEMO_PRODUCTS)} products")

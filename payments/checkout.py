@@ -1,0 +1,582 @@
+"""Checkout: turn a cart into an order and the order into a Stripe payment, either through the
+Payment Element on our page (a PaymentIntent) or through Stripe Checkout (a Checkout Session).
+
+Rules kept here (DESIGN.md, "Checkout"; invariants 1 and 2):
+
+- Prices come from the catalog only: order lines are built from `Product` rows by the cart.
+- One order per checkout form: the form's token is unique on `OrderCheckout`, so a double
+  submit finds the first order. One PaymentIntent per order: it is created with the key stored on
+  the order before the call (`order:<pk>:payment-intent:v1`); a retry or a second tab reuses it.
+- A changed cart updates the open PaymentIntent (key `order:<pk>:payment-intent-update:v<revision>`,
+  the revision stored before the call) rather than creating another; a Checkout Session cannot
+  change its lines, so it is expired and the new cart gets a new order.
+- Nothing the browser says is proof of payment: the return pages fetch the PaymentIntent or the
+  Session from Stripe themselves, check that it is this order's, and apply it through the same
+  idempotent order services as the webhook (`order_apply_payment_intent` /
+  `order_apply_checkout_session`), which fulfill exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from config.money import format_money
+from orders.cart import CartLine
+from orders.models import Order, OrderCheckout, OrderItem
+from orders.services import (
+    THREE_DS_FAILURE_CODE,
+    ItemInput,
+    order_apply_checkout_session,
+    order_apply_payment_intent,
+    order_create,
+)
+from payments import stripe_gateway
+from payments.stripe_gateway import InvalidRequest, StripeGatewayError, idempotency_key
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+# The return page asks Stripe at most this often per order (a conditional UPDATE decides).
+SYNC_INTERVAL = timedelta(seconds=2)
+# Checkout Sessions live 30 min to 24 h (stripe-facts §6); ours an hour from the order.
+CHECKOUT_SESSION_LIFETIME = timedelta(hours=1)
+CHECKOUT_SESSION_MIN_LIFETIME = timedelta(minutes=31)
+OPEN_STATUSES = (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.PAYMENT_FAILED)
+# PaymentIntent states in which the amount may still change and the customer may still pay.
+PAYABLE_PI_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
+
+# ---------------------------------------------------------------------------- customer messages
+# Per decline code (`decline_code`, else the error `code`). Lost and stolen cards read as a plain
+# decline: never tell a fraudster the card is flagged.
+MESSAGE_DECLINED = "Your card was declined. Try another card, or contact your bank."
+DECLINE_MESSAGES: dict[str, str] = {
+    "generic_decline": MESSAGE_DECLINED,
+    "card_declined": MESSAGE_DECLINED,
+    "do_not_honor": MESSAGE_DECLINED,
+    "lost_card": MESSAGE_DECLINED,
+    "stolen_card": MESSAGE_DECLINED,
+    "pickup_card": MESSAGE_DECLINED,
+    "fraudulent": MESSAGE_DECLINED,
+    "merchant_blacklist": MESSAGE_DECLINED,
+    "fraud": MESSAGE_DECLINED,
+    "insufficient_funds": "Your card has insufficient funds. Try another card.",
+    "card_velocity_exceeded": "Your card has reached its spending limit. Try another card.",
+    "expired_card": "Your card has expired. Check the expiry date or try another card.",
+    "incorrect_cvc": "Your card's security code (CVC) is incorrect. Check it and try again.",
+    "invalid_cvc": "Your card's security code (CVC) is incorrect. Check it and try again.",
+    "incorrect_number": "Your card number is incorrect. Check it and try again.",
+    "invalid_number": "Your card number is incorrect. Check it and try again.",
+    "processing_error": "An error occurred while processing your card. Try again in a moment.",
+    "authentication_required": "Your bank needs you to confirm this payment. Try again.",
+    THREE_DS_FAILURE_CODE: (
+        "We couldn't confirm it was you: the card's security check (3-D Secure) did not succeed. "
+        "Nothing was charged. Try again, or use another card."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the customer is told about an order: one of `paid`, `processing`, `requires_action`,
+    `awaiting`, `declined`, `authentication_failed`, `canceled`, `expired`, `refunded`,
+    `disputed`. `final` means the state will not change without the customer or staff acting
+    (the return page stops polling)."""
+
+    kind: str
+    title: str
+    message: str
+    final: bool
+    can_pay: bool = False
+
+
+def decline_message(code: str) -> str:
+    return DECLINE_MESSAGES.get(code, MESSAGE_DECLINED)
+
+
+def order_outcome(*, order: Order) -> Outcome:
+    status = order.status
+    amount = format_money(order.amount, order.currency)
+    if status in (Order.Status.PAID, Order.Status.FULFILLED):
+        return Outcome(
+            "paid",
+            "Thank you: your payment went through",
+            f"We received {amount} for order {order.number}. A confirmation email is on its way.",
+            final=True,
+        )
+    if status == Order.Status.PAYMENT_FAILED:
+        code = order.last_decline_code
+        kind = "authentication_failed" if code == THREE_DS_FAILURE_CODE else "declined"
+        title = "Authentication failed" if kind == "authentication_failed" else "Your payment was declined"
+        return Outcome(kind, title, decline_message(code), final=True, can_pay=True)
+    if status == Order.Status.CANCELED:
+        if order.checkout_session_id:
+            return Outcome(
+                "expired",
+                "This payment session expired",
+                "The payment page expired before a payment was made. Nothing was charged; your "
+                "cart is still here if you want to start again.",
+                final=True,
+            )
+        return Outcome(
+            "canceled", "This order was canceled", "Nothing was charged for this order.", final=True
+        )
+    if status in (Order.Status.REFUNDED, Order.Status.PARTIALLY_REFUNDED):
+        refunded = format_money(order.amount_refunded, order.currency)
+        return Outcome("refunded", "Refunded", f"We refunded {refunded} of {amount}.", final=True)
+    if status == Order.Status.DISPUTED:
+        return Outcome("disputed", "Payment disputed", "This payment is disputed with your bank.", final=True)
+    if order.payment_intent_status == "processing":
+        return Outcome(
+            "processing",
+            "Your payment is processing",
+            "Your bank is processing the payment. This page updates when it is done; we will also email you.",
+            final=False,
+        )
+    if order.payment_intent_status == "requires_action":
+        return Outcome(
+            "requires_action",
+            "Waiting for your bank",
+            "Your bank asked you to confirm the payment. Finish the check in the window your bank "
+            "opened, or try again.",
+            final=False,
+            can_pay=True,
+        )
+    return Outcome(
+        "awaiting",
+        "Awaiting payment",
+        f"Order {order.number} for {amount} is not paid yet.",
+        final=False,
+        can_pay=True,
+    )
+
+
+def order_is_final(*, order: Order) -> bool:
+    return order_outcome(order=order).final
+
+
+# ---------------------------------------------------------------------------- placing the order
+
+
+@dataclass(frozen=True)
+class CustomerDetails:
+    email: str
+    name: str
+    billing_address: JsonDict = field(default_factory=dict)
+    shipping_address: JsonDict = field(default_factory=dict)
+
+
+def _address(value: JsonDict) -> JsonDict:
+    """Stripe's address shape without empty values."""
+    keys = ("line1", "line2", "city", "state", "postal_code", "country")
+    return {key: str(value[key]) for key in keys if value.get(key)}
+
+
+def _lines_of_order(order: Order) -> list[tuple[str, int, int]]:
+    return sorted((item.sku, item.unit_amount, item.quantity) for item in order.items.all())
+
+
+def _lines_of_cart(lines: Sequence[CartLine]) -> list[tuple[str, int, int]]:
+    return sorted((line.product.sku, line.product.unit_amount, line.quantity) for line in lines)
+
+
+def _same_details(order: Order, details: CustomerDetails) -> bool:
+    return (
+        order.email == details.email
+        and order.name == details.name
+        and order.billing_address == _address(details.billing_address)
+        and order.shipping_address == _address(details.shipping_address)
+    )
+
+
+def _item_inputs(lines: Sequence[CartLine]) -> list[ItemInput]:
+    return [
+        ItemInput(
+            product_name=line.product.name,
+            unit_amount=line.product.unit_amount,
+            quantity=line.quantity,
+            sku=line.product.sku,
+        )
+        for line in lines
+    ]
+
+
+def _method_of(order: Order) -> str | None:
+    checkout = OrderCheckout.objects.filter(order=order).only("method").first()
+    return checkout.method if checkout else None
+
+
+def checkout_order_place(
+    *,
+    form_token: str,
+    method: str,
+    lines: Sequence[CartLine],
+    details: CustomerDetails,
+    customer_ip: str | None,
+    user_agent: str,
+    open_order: Order | None = None,
+) -> Order:
+    """The order for this checkout submission.
+
+    - The same form submitted twice → the first submission's order (unique `form_token`).
+    - The customer's open order (from their session), same method and currency, not yet paid →
+      that order, with its lines and details updated (Payment Element) when they changed.
+    - Otherwise a new order; an open order being replaced has its PaymentIntent canceled or its
+      Checkout Session expired, so it can no longer take money.
+    """
+    if not lines:
+        raise ValueError("an order needs at least one line")
+    existing = OrderCheckout.objects.select_related("order").filter(form_token=form_token).first()
+    if existing is not None:
+        return existing.order
+    currency = lines[0].product.currency
+    if open_order is not None and open_order.status in OPEN_STATUSES and open_order.currency == currency:
+        open_method = _method_of(open_order)
+        same = _lines_of_order(open_order) == _lines_of_cart(lines) and _same_details(open_order, details)
+        if open_method == method and same:
+            return open_order
+        if open_method == method == OrderCheckout.Method.PAYMENT_ELEMENT:
+            revised = payment_element_revise(order=open_order, lines=lines, details=details)
+            if revised is not None:
+                return revised
+        checkout_order_abandon(order=open_order)
+    try:
+        with transaction.atomic():
+            order = order_create(
+                email=details.email,
+                name=details.name,
+                currency=currency,
+                items=_item_inputs(lines),
+                billing_address=_address(details.billing_address),
+                shipping_address=_address(details.shipping_address),
+                customer_ip=customer_ip,
+                user_agent=user_agent,
+            )
+            OrderCheckout.objects.create(order=order, form_token=form_token, method=method)
+    except IntegrityError:
+        # The same form, submitted at the same moment: the other request's order wins.
+        return OrderCheckout.objects.select_related("order").get(form_token=form_token).order
+    logger.info("checkout order placed order=%s method=%s", order.number, method)
+    return order
+
+
+def checkout_order_abandon(*, order: Order) -> None:
+    """Stop an open order from taking money when the customer starts over with another cart or
+    the other way to pay. Best effort: the webhook then marks the order canceled."""
+    try:
+        if order.checkout_session_id:
+            session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
+            if session.get("status") == "open":
+                stripe_gateway.checkout_session_expire(
+                    session_id=order.checkout_session_id,
+                    idempotency_key=idempotency_key("order", order.pk, "checkout-session-expire"),
+                )
+        elif order.payment_intent_id:
+            intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
+            if intent.get("status") in PAYABLE_PI_STATUSES:
+                stripe_gateway.payment_intent_cancel(
+                    payment_intent_id=order.payment_intent_id,
+                    idempotency_key=idempotency_key("order", order.pk, "payment-intent-cancel"),
+                    ids={"order": order.number},
+                )
+    except StripeGatewayError as error:
+        logger.warning("checkout order not abandoned order=%s error=%s", order.number, type(error).__name__)
+
+
+# ---------------------------------------------------------------------------- what Stripe is told
+
+
+def _description(order: Order) -> str:
+    lines = ", ".join(f"{item.quantity} × {item.product_name}" for item in order.items.all())
+    return f"{order.number}: {lines}"[:1000]
+
+
+def _metadata(order: Order) -> dict[str, str]:
+    lines = ", ".join(f"{item.sku or item.product_name} × {item.quantity}" for item in order.items.all())
+    return {"order_number": order.number, "order_id": str(order.pk), "lines": lines[:500]}
+
+
+def _shipping(order: Order) -> JsonDict | None:
+    address = _address(order.shipping_address)
+    if not address.get("line1"):
+        return None
+    return {"name": order.name or order.email, "address": address}
+
+
+def _statement_descriptor_suffix(order: Order) -> str:
+    return order.number[:22]
+
+
+def _ensure_customer(order: Order) -> str:
+    """The order's Stripe Customer (email, name, billing and shipping address: the data that wins
+    disputes), created once under `order:<pk>:customer:v1`."""
+    if order.stripe_customer_id:
+        return order.stripe_customer_id
+    params: JsonDict = {
+        "email": order.email,
+        "name": order.name,
+        "metadata": {"order_number": order.number, "order_id": str(order.pk)},
+    }
+    if _address(order.billing_address):
+        params["address"] = _address(order.billing_address)
+    shipping = _shipping(order)
+    if shipping:
+        params["shipping"] = shipping
+    customer = stripe_gateway.customer_create(
+        params=params,
+        idempotency_key=idempotency_key("order", order.pk, "customer"),
+        ids={"order": order.number},
+    )
+    Order.objects.filter(pk=order.pk, stripe_customer_id="").update(
+        stripe_customer_id=customer["id"], updated_at=timezone.now()
+    )
+    order.stripe_customer_id = customer["id"]
+    return str(customer["id"])
+
+
+def _payment_intent_params(order: Order) -> JsonDict:
+    params: JsonDict = {
+        "amount": order.amount,
+        "currency": order.currency,
+        "customer": order.stripe_customer_id,
+        "payment_method_types": ["card"],
+        "receipt_email": order.email,
+        "description": _description(order),
+        "metadata": _metadata(order),
+        "statement_descriptor_suffix": _statement_descriptor_suffix(order),
+    }
+    shipping = _shipping(order)
+    if shipping:
+        params["shipping"] = shipping
+    return params
+
+
+# ---------------------------------------------------------------------------- Payment Element
+
+
+def payment_element_intent(*, order: Order) -> JsonDict:
+    """The order's PaymentIntent, created on first use under the key stored on the order (so a
+    double submit, a reload or a second tab all reach Stripe as the same request: one PI)."""
+    if order.payment_intent_id:
+        intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
+    else:
+        if not order.payment_intent_idempotency_key:
+            raise ValueError(f"{order.number} has no stored PaymentIntent key")
+        _ensure_customer(order)
+        intent = stripe_gateway.payment_intent_create(
+            params=_payment_intent_params(order),
+            idempotency_key=order.payment_intent_idempotency_key,
+            ids={"order": order.number},
+        )
+    # Link it (and move pending → awaiting payment) through the one state-change service.
+    order_apply_payment_intent(order=order, payment_intent=intent, source="checkout")
+    return intent
+
+
+def payment_element_revise(
+    *, order: Order, lines: Sequence[CartLine], details: CustomerDetails
+) -> Order | None:
+    """Put a changed cart (or changed customer details) on the open order and its PaymentIntent.
+
+    Stripe first: if the PaymentIntent can no longer change (paid meanwhile, processing,
+    canceled) Stripe refuses, the order is left as it is and None tells the caller to start a
+    new order. The revision (part of the update's idempotency key) is stored before the call."""
+    with transaction.atomic():
+        checkout = OrderCheckout.objects.select_for_update().get(order=order)
+        checkout.revision += 1
+        checkout.save(update_fields=["revision", "updated_at"])
+    revision = checkout.revision
+    items = _item_inputs(lines)
+    amount = sum(item.unit_amount * item.quantity for item in items)
+    draft = Order(
+        pk=order.pk,
+        email=details.email,
+        name=details.name,
+        shipping_address=_address(details.shipping_address),
+        amount=amount,
+        currency=order.currency,
+    )
+    if order.payment_intent_id:
+        lines_text = ", ".join(f"{item.quantity} × {item.product_name}" for item in items)
+        metadata = {
+            "order_number": order.number,
+            "order_id": str(order.pk),
+            "lines": ", ".join(f"{item.sku or item.product_name} × {item.quantity}" for item in items)[:500],
+        }
+        params: JsonDict = {
+            "amount": amount,
+            "receipt_email": details.email,
+            "description": f"{order.number}: {lines_text}"[:1000],
+            "metadata": metadata,
+        }
+        shipping = _shipping(draft)
+        if shipping:
+            params["shipping"] = shipping
+        try:
+            stripe_gateway.payment_intent_update(
+                payment_intent_id=order.payment_intent_id,
+                params=params,
+                idempotency_key=idempotency_key("order", order.pk, "payment-intent-update", version=revision),
+                ids={"order": order.number, "payment_intent": order.payment_intent_id},
+            )
+        except InvalidRequest as error:
+            logger.info("payment intent not revised order=%s code=%s", order.number, error.code)
+            return None
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status not in OPEN_STATUSES:
+            return None
+        locked.email, locked.name = details.email, details.name
+        locked.billing_address = _address(details.billing_address)
+        locked.shipping_address = _address(details.shipping_address)
+        locked.amount = amount
+        locked.save(
+            update_fields=["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
+        )
+        OrderItem.objects.filter(order=locked).delete()
+        OrderItem.objects.bulk_create(
+            OrderItem(
+                order=locked,
+                product_name=item.product_name,
+                sku=item.sku,
+                unit_amount=item.unit_amount,
+                quantity=item.quantity,
+                currency=locked.currency,
+            )
+            for item in items
+        )
+    logger.info("checkout order revised order=%s revision=%s", order.number, revision)
+    return locked
+
+
+# ---------------------------------------------------------------------------- Stripe Checkout
+
+
+def _site_url(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _checkout_session_params(order: Order) -> JsonDict:
+    token = order.public_token
+    expires_at = order.created_at + CHECKOUT_SESSION_LIFETIME
+    success = _site_url(reverse("orders:checkout_success", args=[token]))
+    return {
+        "mode": "payment",
+        "client_reference_id": order.number,
+        "customer": order.stripe_customer_id,
+        "line_items": [
+            {
+                "quantity": item.quantity,
+                "price_data": {
+                    "currency": order.currency,
+                    "unit_amount": item.unit_amount,
+                    "product_data": {"name": item.product_name, "metadata": {"sku": item.sku}},
+                },
+            }
+            for item in order.items.all()
+        ],
+        "metadata": _metadata(order),
+        "payment_intent_data": {
+            "description": _description(order),
+            "metadata": _metadata(order),
+            "receipt_email": order.email,
+            "statement_descriptor_suffix": _statement_descriptor_suffix(order),
+            **({"shipping": _shipping(order)} if _shipping(order) else {}),
+        },
+        "success_url": success + "?session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": _site_url(reverse("orders:checkout_cancel", args=[token])),
+        # From the order's creation, not from now: a retry sends the very same parameters.
+        "expires_at": int(expires_at.timestamp()),
+    }
+
+
+class CheckoutUnavailable(Exception):
+    """The order can no longer be paid through a Checkout Session (expired, paid, too old)."""
+
+
+def checkout_session_open(*, order: Order) -> str:
+    """The hosted page's address for this order: its open session, or a new one created under
+    `order:<pk>:checkout-session:v1`. Raises CheckoutUnavailable when there is none to pay."""
+    if order.checkout_session_id:
+        session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
+        if session.get("status") == "open" and session.get("url"):
+            return str(session["url"])
+        raise CheckoutUnavailable(order.number)
+    if order.status not in OPEN_STATUSES:
+        raise CheckoutUnavailable(order.number)
+    if order.created_at + CHECKOUT_SESSION_LIFETIME - timezone.now() < CHECKOUT_SESSION_MIN_LIFETIME:
+        raise CheckoutUnavailable(order.number)
+    _ensure_customer(order)
+    session = stripe_gateway.checkout_session_create(
+        params=_checkout_session_params(order),
+        idempotency_key=idempotency_key("order", order.pk, "checkout-session"),
+        ids={"order": order.number},
+    )
+    order_apply_checkout_session(order=order, session=session, source="checkout")
+    return str(session["url"])
+
+
+def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
+    """The success page. True when the session is this order's and paid, and was applied (the
+    same idempotent service as the webhook: paid, fulfilled once). A missing, made-up, foreign
+    or unpaid session changes nothing; a made-up id is not even sent to Stripe."""
+    session_id = (session_id or "").strip()
+    if not session_id or not order.checkout_session_id or session_id != order.checkout_session_id:
+        return False
+    try:
+        session = stripe_gateway.checkout_session_retrieve(session_id=session_id)
+    except StripeGatewayError as error:
+        logger.warning("checkout success not confirmed order=%s error=%s", order.number, type(error).__name__)
+        return False
+    if session.get("id") != order.checkout_session_id or session.get("client_reference_id") != order.number:
+        return False
+    if session.get("status") != "complete" or session.get("payment_status") not in (
+        "paid",
+        "no_payment_required",
+    ):
+        return False
+    order_apply_checkout_session(order=order, session=session, source=f"success-page:{session_id}")
+    return True
+
+
+# ---------------------------------------------------------------------------- return page refresh
+
+
+def order_payment_refresh(*, order: Order) -> Order:
+    """While an order is not final, fetch its PaymentIntent (or Session) from Stripe and apply
+    it like a webhook would. At most once per SYNC_INTERVAL per order, whoever asks: one
+    conditional UPDATE claims the slot, across processes."""
+    if order_is_final(order=order) or not (order.payment_intent_id or order.checkout_session_id):
+        return order
+    now = timezone.now()
+    claimed = (
+        OrderCheckout.objects.filter(order=order)
+        .filter(Q(synced_at__isnull=True) | Q(synced_at__lte=now - SYNC_INTERVAL))
+        .update(synced_at=now)
+    )
+    if not claimed:
+        return order
+    try:
+        if order.payment_intent_id:
+            intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
+            if intent.get("id") == order.payment_intent_id:
+                return order_apply_payment_intent(
+                    order=order, payment_intent=intent, source="return-page"
+                ).order
+        elif order.checkout_session_id:
+            session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
+            if session.get("client_reference_id") == order.number:
+                return order_apply_checkout_session(order=order, session=session, source="return-page").order
+    except StripeGatewayError as error:
+        logger.warning("order refresh failed order=%s error=%s", order.number, type(error).__name__)
+    return order
