@@ -1,0 +1,33 @@
+"""A real Celery worker for the fault tests, with one test-only hook and nothing else changed:
+when E2E_CRASH_MARKER names a file that exists, the first `payment_intent.succeeded` handler to
+run deletes it and kills its process half-way (after its writes, before its commit).
+
+Run as `python -m tests.payments.e2e_worker <celery worker args>`."""
+
+import os
+import sys
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+django.setup()
+
+from config.celery import app  # noqa: E402
+from payments import handlers  # noqa: E402
+
+marker = os.environ.get("E2E_CRASH_MARKER")
+if marker:
+    original = handlers.HANDLERS["payment_intent.succeeded"]
+
+    def crash_once(event):  # type: ignore[no-untyped-def]
+        result = original(event)
+        try:
+            os.remove(marker)
+        except FileNotFoundError:
+            return result
+        os._exit(1)  # the worker process dies mid-transaction: nothing it wrote is committed
+
+    handlers.HANDLERS["payment_intent.succeeded"] = crash_once
+
+if __name__ == "__main__":
+    app.worker_main(["worker", *sys.argv[1:]])
