@@ -69,7 +69,9 @@ def _receiver(port_queue: multiprocessing.Queue, count: multiprocessing.Value) -
     server.serve_forever()
 
 
-def call(conn: http.client.HTTPConnection, method: str, path: str, body: str = "", json_body: bool = False) -> dict:
+def call(
+    conn: http.client.HTTPConnection, method: str, path: str, body: str = "", json_body: bool = False
+) -> dict:
     headers = {"Authorization": f"Bearer {KEY}"}
     if method == "POST":
         headers["Content-Type"] = "application/json" if json_body else "application/x-www-form-urlencoded"
@@ -114,7 +116,13 @@ def bench_webhooks(url: str, events: int) -> tuple[float, int]:
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port)
     call(conn, "POST", "/_emulator/reset", "{}", json_body=True)
-    call(conn, "POST", "/_emulator/webhook_endpoints", json.dumps({"url": f"http://127.0.0.1:{port}/hook"}), True)
+    call(
+        conn,
+        "POST",
+        "/_emulator/webhook_endpoints",
+        json.dumps({"url": f"http://127.0.0.1:{port}/hook"}),
+        True,
+    )
     call(conn, "POST", "/_emulator/webhooks/config", json.dumps({"paused": True}), True)
 
     def make(n: int) -> None:
@@ -151,8 +159,10 @@ def main() -> int:
         proc.terminate()
         proc.wait(timeout=10)
     print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), Python {platform.python_version()}")
-    print(f"API: {api_rate:,.0f} requests/s ({args.clients} keep-alive clients, create+retrieve customers, "
-          f"validation on)")
+    print(
+        f"API: {api_rate:,.0f} requests/s ({args.clients} keep-alive clients, create+retrieve customers, "
+        f"validation on)"
+    )
     print(f"webhooks: {hook_rate:,.0f} signed deliveries/s ({delivered} delivered to a loopback receiver)")
     return 0
 

@@ -13,6 +13,9 @@ A handler takes a `Request` and returns a `Response` (or a dict, sent as JSON wi
 from __future__ import annotations
 
 import base64
+import contextlib
+import importlib
+import importlib.util
 import json
 import random
 import re
@@ -121,12 +124,12 @@ def _error(exc: StripeError) -> Response:
 
 NO_KEY = (
     "You did not provide an API key. You need to provide your API key in the Authorization header, "
-    "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication "
-    "for details, or we can help at https://support.stripe.com/."
+    "using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+    "https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/."
 )
 PUBLISHABLE = (
-    "This API call cannot be made with a publishable API key. Please use a secret API key. You can find a list "
-    "of your API keys at https://dashboard.stripe.com/account/apikeys."
+    "This API call cannot be made with a publishable API key. Please use a secret API key. You can find a "
+    "list of your API keys at https://dashboard.stripe.com/account/apikeys."
 )
 KEY_RE = re.compile(r"^(sk|rk|pk)_(test|live)_[A-Za-z0-9_]+$")
 # What Stripe.js does with a publishable key: create PaymentMethods, read and confirm a
@@ -190,7 +193,10 @@ def dispatch(emu: Emulator, req: Request) -> Response:
             break
     if route is None:
         if req.path.startswith("/v1/") or not allowed:
-            msg = f"Unrecognized request URL ({req.method}: {req.path}). Please see https://stripe.com/docs or we can help at https://support.stripe.com/."
+            msg = (
+                f"Unrecognized request URL ({req.method}: {req.path}). Please see https://stripe.com/docs "
+                "or we can help at https://support.stripe.com/."
+            )
             return _error(StripeError(404, "invalid_request_error", msg))
         return _error(
             StripeError(405, "invalid_request_error", f"Method {req.method} not allowed for {req.path}")
@@ -231,10 +237,10 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
                 StripeError(
                     429,
                     "invalid_request_error",
-                    "This object cannot be accessed right now because another API request or Stripe process is "
-                    "currently accessing it. If you see this error intermittently, retry the request. If you see "
-                    "this error frequently and are making multiple concurrent requests to a single object, make "
-                    "your requests serially or at a lower rate.",
+                    "This object cannot be accessed right now because another API request or Stripe process "
+                    "is currently accessing it. If you see this error intermittently, retry the request. If "
+                    "you see this error frequently and are making multiple concurrent requests to a single "
+                    "object, make your requests serially or at a lower rate.",
                     code="lock_timeout",
                     headers={"Stripe-Should-Retry": "true"},
                 )
@@ -276,7 +282,8 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
                 StripeError(
                     409,
                     "invalid_request_error",
-                    "There is currently another in-progress request using this Stripe-Idempotency-Key. Please try again later.",
+                    "There is currently another in-progress request using this Stripe-Idempotency-Key. "
+                    "Please try again later.",
                     code="idempotency_key_in_use",
                 )
             )
@@ -285,8 +292,9 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
                 StripeError(
                     400,
                     "idempotency_error",
-                    "Keys for idempotent requests can only be used with the same parameters they were first used "
-                    f"with. Try using a key other than '{idem_key}' if you meant to execute a different request.",
+                    "Keys for idempotent requests can only be used with the same parameters they were first "
+                    f"used with. Try using a key other than '{idem_key}' if you meant to execute a different "
+                    "request.",
                 )
             )
         if not isinstance(outcome, str):
@@ -353,10 +361,8 @@ class _HTTPHandler(BaseHTTPRequestHandler):
             resp = dispatch(self.emu, req)
         except _DropConnection:
             self.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         payload = resp.encode()
         headers = {
@@ -385,7 +391,11 @@ class EmulatorServer(ThreadingHTTPServer):
 
 def make_server(emu: Emulator, host: str = "127.0.0.1", port: int = 12111) -> EmulatorServer:
     """Bind (port 0 = any free port) and point the emulator's own URLs at the bound address."""
-    from . import browser, control, resources  # noqa: F401  (importing registers the routes)
+    from . import control, resources  # noqa: F401  (importing registers the routes)
+
+    # Browser routes (Stripe.js stand-in, hosted Checkout) live in an optional module.
+    if importlib.util.find_spec(f"{__package__}.browser") is not None:
+        importlib.import_module(f"{__package__}.browser")
 
     handler = type("Handler", (_HTTPHandler,), {"emu": emu})
     server = EmulatorServer((host, port), handler)

@@ -44,11 +44,11 @@ class EmulatorHandle:
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method != "GET" else None
-        req = urllib.request.Request(
+        req = urllib.request.Request(  # noqa: S310 (our own http:// URL)
             self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
+            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (our own http:// URL)
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"{method} {path} → {exc.code}: {exc.read().decode()}") from None
@@ -57,7 +57,7 @@ class EmulatorHandle:
         self._call("POST", "/_emulator/reset")
 
     def set_faults(self, **spec: Any) -> dict[str, Any]:
-        """`set_faults(drop_rate=0.5)`, `set_faults(api=[{"kind": "error", "path": "^/v1/refunds", "count": 2}])`."""
+        """`set_faults(drop_rate=0.5)` or `set_faults(api=[{"kind": "error", "path": "^/v1/refunds"}])`."""
         return self._call("POST", "/_emulator/faults", spec)
 
     def clear_faults(self) -> None:

@@ -375,7 +375,8 @@ def expire_api(req: Request) -> dict[str, Any]:
     cs = get_session(emu, req.args["session"])
     if cs["status"] != "open":
         raise invalid(
-            f'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status '
+            'Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a '
+            "status "
             f'of "{cs["status"]}".',
         )
     expire(emu, cs)

@@ -12,6 +12,7 @@ disputes can later be built on the same ledger.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from typing import Any
@@ -439,7 +440,8 @@ def confirm(
     """Confirm; returns the PI, or raises the 402 card error after recording the decline."""
     if pi.get("_checkout_session") and not via_checkout:
         raise unexpected_state(
-            "This PaymentIntent's payment_method could not be updated because it belongs to a Checkout Session.",
+            "This PaymentIntent's payment_method could not be updated because it belongs to a Checkout "
+            "Session.",
             render(pi),
         )
     if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
@@ -459,7 +461,8 @@ def confirm(
         pm = payment_methods.resolve(emu, pi["payment_method"])
     else:
         raise unexpected_state(
-            "You cannot confirm this PaymentIntent because it's missing a payment method. You can either update "
+            "You cannot confirm this PaymentIntent because it's missing a payment method. You can either "
+            "update "
             "the PaymentIntent with a payment method and then confirm it again, or confirm it again directly "
             "with a payment method.",
             render(pi),
@@ -609,10 +612,9 @@ def authenticate(emu: Emulator, pi_id: str, outcome: str) -> dict[str, Any]:
         raise invalid("outcome must be complete or fail", param="outcome")
     card = payment_methods.card_of(pm)
     if card.behaviour == cards.THREE_DS_THEN_DECLINE:
-        try:
+        # The decline is recorded on the PaymentIntent; the page reports it, nothing is raised.
+        with contextlib.suppress(StripeError):
             decline(emu, pi, pm, card.code or "card_declined", card.decline_code)
-        except StripeError:
-            pass
         return pi
     return succeed(emu, pi, pm, three_ds="challenge")
 
@@ -656,7 +658,8 @@ def update_pi(req: Request) -> dict[str, Any]:
         raise unexpected_state(
             f"This PaymentIntent's {sorted(money_fields & set(p))[0]} could not be updated because it has a "
             f"status of {pi['status']}. You may only update the {sorted(money_fields & set(p))[0]} of a "
-            "PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, "
+            "PaymentIntent with one of the following statuses: requires_payment_method, "
+            "requires_confirmation, "
             "requires_action.",
             render(pi),
         )
@@ -743,7 +746,8 @@ def cancel(
 ) -> dict[str, Any]:
     if pi.get("_checkout_session") and not via_checkout:
         raise unexpected_state(
-            "You cannot cancel this PaymentIntent because it belongs to a Checkout Session. To cancel, expire the "
+            "You cannot cancel this PaymentIntent because it belongs to a Checkout Session. To cancel, "
+            "expire the "
             "Checkout Session instead.",
             render(pi),
         )
@@ -854,7 +858,8 @@ def create_refund(req: Request) -> dict[str, Any]:
         )
     if not ch["captured"]:
         raise invalid(
-            f"Charge {ch['id']} has not been captured and cannot be refunded. Cancel the PaymentIntent to release "
+            f"Charge {ch['id']} has not been captured and cannot be refunded. Cancel the PaymentIntent to "
+            "release "
             "the authorization instead.",
             code="charge_not_refundable",
             param="charge",

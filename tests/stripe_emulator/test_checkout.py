@@ -19,8 +19,14 @@ def _session(client: Any, **extra: Any) -> Any:
     params = {
         "mode": "payment",
         "line_items": [
-            {"price_data": {"currency": "eur", "unit_amount": 1250, "product_data": {"name": "Mug"}}, "quantity": 2},
-            {"price_data": {"currency": "eur", "unit_amount": 500, "product_data": {"name": "Tea"}}, "quantity": 1},
+            {
+                "price_data": {"currency": "eur", "unit_amount": 1250, "product_data": {"name": "Mug"}},
+                "quantity": 2,
+            },
+            {
+                "price_data": {"currency": "eur", "unit_amount": 500, "product_data": {"name": "Tea"}},
+                "quantity": 1,
+            },
         ],
         "success_url": SUCCESS,
         "cancel_url": "https://shop.example/cart",
@@ -61,8 +67,12 @@ def test_create_with_catalog_price(client: Any) -> None:
 def test_validation_errors(client: Any) -> None:
     with pytest.raises(stripe.InvalidRequestError) as exc:
         client.v1.checkout.sessions.create(
-            params={"mode": "payment", "line_items": [{"price_data": {"currency": "eur", "unit_amount": 100,
-                                                                      "product_data": {"name": "x"}}}]}
+            params={
+                "mode": "payment",
+                "line_items": [
+                    {"price_data": {"currency": "eur", "unit_amount": 100, "product_data": {"name": "x"}}}
+                ],
+            }
         )
     assert exc.value.code == "parameter_missing" and exc.value.error.param == "line_items[0][quantity]"
     with pytest.raises(stripe.InvalidRequestError):
@@ -81,14 +91,18 @@ def test_pay_completes_session(stripe_emulator: EmulatorHandle, client: Any) -> 
     assert cs.customer_details.email == "buyer@example.com"
     event = client.v1.events.list(params={"type": "checkout.session.completed"}).data[0]
     assert event.data.object.id == cs.id and event.data.object.payment_status == "paid"
-    assert client.v1.checkout.sessions.list(params={"payment_intent": cs.payment_intent.id}).data[0].id == cs.id
+    assert (
+        client.v1.checkout.sessions.list(params={"payment_intent": cs.payment_intent.id}).data[0].id == cs.id
+    )
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.checkout.sessions.expire(cs.id)
     again = stripe_emulator.pay_checkout_session(cs.id, "4242424242424242")
     assert again["status"] == "complete" and again["error"]
 
 
-def test_decline_keeps_session_open_then_another_card_pays(stripe_emulator: EmulatorHandle, client: Any) -> None:
+def test_decline_keeps_session_open_then_another_card_pays(
+    stripe_emulator: EmulatorHandle, client: Any
+) -> None:
     cs = _session(client)
     result = stripe_emulator.pay_checkout_session(cs.id, "pm_card_visa_chargeDeclined")
     assert result["status"] == "failed" and result["error"]["decline_code"] == "generic_decline"
@@ -133,11 +147,15 @@ def test_expire_and_clock_expiry(stripe_emulator: EmulatorHandle, client: Any) -
     later = _session(client, expires_at=int(cs.created) + 3600)
     stripe_emulator.advance_clock(3601)
     assert client.v1.checkout.sessions.retrieve(later.id).status == "expired"
-    expired_ids = [e.data.object.id for e in client.v1.events.list(params={"type": "checkout.session.expired"}).data]
+    expired_ids = [
+        e.data.object.id for e in client.v1.events.list(params={"type": "checkout.session.expired"}).data
+    ]
     assert later.id in expired_ids
 
 
-def test_expiry_cancels_a_declined_sessions_payment_intent(stripe_emulator: EmulatorHandle, client: Any) -> None:
+def test_expiry_cancels_a_declined_sessions_payment_intent(
+    stripe_emulator: EmulatorHandle, client: Any
+) -> None:
     cs = _session(client)
     result = stripe_emulator.pay_checkout_session(cs.id, "pm_card_visa_chargeDeclined")
     pi_id = result["payment_intent"]["id"]

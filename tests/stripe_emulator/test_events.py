@@ -13,14 +13,24 @@ from stripe_emulator.testing import EmulatorHandle
 def test_filters_and_newest_first(client: Any) -> None:
     cus = client.v1.customers.create(params={"name": "a"})
     client.v1.customers.update(cus.id, params={"name": "b"})
-    client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa",
-                                             "confirm": True})
+    client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
     all_types = [e.type for e in client.v1.events.list().data]
-    assert all_types == ["payment_intent.succeeded", "charge.succeeded", "payment_intent.created",
-                         "customer.updated", "customer.created"]
-    assert [e.type for e in client.v1.events.list(params={"type": "customer.updated"}).data] == ["customer.updated"]
+    assert all_types == [
+        "payment_intent.succeeded",
+        "charge.succeeded",
+        "payment_intent.created",
+        "customer.updated",
+        "customer.created",
+    ]
+    assert [e.type for e in client.v1.events.list(params={"type": "customer.updated"}).data] == [
+        "customer.updated"
+    ]
     assert [e.type for e in client.v1.events.list(params={"type": "customer.*"}).data] == [
-        "customer.updated", "customer.created"]
+        "customer.updated",
+        "customer.created",
+    ]
     got = client.v1.events.list(params={"types": ["charge.succeeded", "customer.created"]}).data
     assert [e.type for e in got] == ["charge.succeeded", "customer.created"]
     first = client.v1.events.list().data[-1]
@@ -30,7 +40,9 @@ def test_filters_and_newest_first(client: Any) -> None:
 
 
 def test_event_shape_previous_attributes_and_request(client: Any) -> None:
-    cus = client.v1.customers.create(params={"name": "a", "metadata": {"k": "1"}}, options={"idempotency_key": "c-1"})
+    cus = client.v1.customers.create(
+        params={"name": "a", "metadata": {"k": "1"}}, options={"idempotency_key": "c-1"}
+    )
     client.v1.customers.update(cus.id, params={"name": "b", "metadata": {"k": "2"}})
     updated, created = client.v1.events.list().data
     assert created.request.idempotency_key == "c-1" and created.request.id.startswith("req_")

@@ -16,8 +16,9 @@ def _customers(client: Any, n: int) -> list[str]:
     return [client.v1.customers.create(params={"name": f"c{i}"}).id for i in range(n)]
 
 
-def test_drop_never_delivers_and_stays_pending(stripe_emulator: EmulatorHandle, client: Any,
-                                               webhook_receiver: Any) -> None:
+def test_drop_never_delivers_and_stays_pending(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     stripe_emulator.set_faults(drop_rate=1.0)
     _customers(client, 2)
@@ -28,7 +29,9 @@ def test_drop_never_delivers_and_stays_pending(stripe_emulator: EmulatorHandle, 
     assert {d["outcome"] for d in stripe_emulator.deliveries()} == {"dropped"}
 
 
-def test_duplicate_delivers_twice(stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any) -> None:
+def test_duplicate_delivers_twice(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     stripe_emulator.set_faults(duplicate_rate=1.0)
     _customers(client, 1)
@@ -56,8 +59,9 @@ def test_reorder_window(stripe_emulator: EmulatorHandle, client: Any, webhook_re
     assert sorted(got) == sorted(created) and got != created
 
 
-def test_two_event_objects_for_one_change(stripe_emulator: EmulatorHandle, client: Any,
-                                          webhook_receiver: Any) -> None:
+def test_two_event_objects_for_one_change(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     stripe_emulator.set_faults(double_event_rate=1.0)
     cus = client.v1.customers.create(params={"name": "twice"})
@@ -68,8 +72,9 @@ def test_two_event_objects_for_one_change(stripe_emulator: EmulatorHandle, clien
     assert len(client.v1.events.list().data) == 2
 
 
-def test_endpoint_down_then_retries_succeed(stripe_emulator: EmulatorHandle, client: Any,
-                                            webhook_receiver: Any) -> None:
+def test_endpoint_down_then_retries_succeed(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.configure_webhooks(first_retry=0.1, max_attempts=6)
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     stripe_emulator.set_faults(endpoint_down_seconds=0.5)
@@ -93,14 +98,18 @@ def test_api_rate_limit_429(stripe_emulator: EmulatorHandle, client: Any, raw: A
 def test_lock_timeout_is_retried_by_the_sdk(stripe_emulator: EmulatorHandle, raw: Any) -> None:
     stripe_emulator.set_faults(api=[{"kind": "lock_timeout", "path": "^/v1/customers$", "count": 1}])
     status, headers, body = raw.request("POST", "/v1/customers", {"name": "x"})
-    assert status == 429 and headers["stripe-should-retry"] == "true" and body["error"]["code"] == "lock_timeout"
+    assert (
+        status == 429 and headers["stripe-should-retry"] == "true" and body["error"]["code"] == "lock_timeout"
+    )
     stripe_emulator.set_faults(api=[{"kind": "lock_timeout", "path": "^/v1/customers$", "count": 1}])
     cus = stripe_emulator.client(max_network_retries=1).v1.customers.create(params={"name": "x"})
     assert cus.name == "x"
 
 
 def test_500_twice_then_success(stripe_emulator: EmulatorHandle) -> None:
-    stripe_emulator.set_faults(api=[{"kind": "error", "path": "^/v1/payment_intents$", "method": "POST", "count": 2}])
+    stripe_emulator.set_faults(
+        api=[{"kind": "error", "path": "^/v1/payment_intents$", "method": "POST", "count": 2}]
+    )
     with pytest.raises(stripe.APIError):
         stripe_emulator.client().v1.payment_intents.create(params={"amount": 1000, "currency": "usd"})
     pi = stripe_emulator.client(max_network_retries=2).v1.payment_intents.create(
@@ -137,9 +146,16 @@ def test_clear_and_cli_specs(stripe_emulator: EmulatorHandle, raw: Any) -> None:
     stripe_emulator.clear_faults()
     assert raw.request("GET", "/v1/customers")[0] == 200
     assert parse_cli("webhook:drop_rate=0.2,delay_range=0.1-0.5") == {
-        "webhook": {"drop_rate": "0.2", "delay_range": [0.1, 0.5]}}
+        "webhook": {"drop_rate": "0.2", "delay_range": [0.1, 0.5]}
+    }
     assert parse_cli("api:kind=error,path=^/v1/refunds,count=2") == {
-        "api": [{"kind": "error", "path": "^/v1/refunds", "count": "2"}]}
-    status, _, body = raw.request("POST", "/_emulator/faults", body='{"nope": 1}', key=None,
-                                  headers={"Content-Type": "application/json"})
+        "api": [{"kind": "error", "path": "^/v1/refunds", "count": "2"}]
+    }
+    status, _, body = raw.request(
+        "POST",
+        "/_emulator/faults",
+        body='{"nope": 1}',
+        key=None,
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 400 and "unknown" in body["error"]["message"]

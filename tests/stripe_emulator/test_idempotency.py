@@ -78,7 +78,9 @@ def test_in_flight_key_gets_409(stripe_emulator: EmulatorHandle, raw: Any) -> No
     # Through the SDK (no retries) a 409 is an APIError carrying the code.
     stripe_emulator.set_faults(api=[{"kind": "slow", "path": "^/v1/customers$", "seconds": 0.6, "count": 1}])
     client = stripe_emulator.client()
-    t = threading.Thread(target=lambda: client.v1.customers.create(params={"name": "z"}, options={"idempotency_key": "b2"}))
+    t = threading.Thread(
+        target=lambda: client.v1.customers.create(params={"name": "z"}, options={"idempotency_key": "b2"})
+    )
     t.start()
     time.sleep(0.2)
     with pytest.raises(stripe.APIError) as exc:
@@ -90,7 +92,10 @@ def test_in_flight_key_gets_409(stripe_emulator: EmulatorHandle, raw: Any) -> No
 def test_keys_expire_after_24h(stripe_emulator: EmulatorHandle, client: Any) -> None:
     first = client.v1.customers.create(params={"name": "a"}, options={"idempotency_key": "day-old"})
     stripe_emulator.advance_clock(23 * 3600)
-    assert client.v1.customers.create(params={"name": "a"}, options={"idempotency_key": "day-old"}).id == first.id
+    assert (
+        client.v1.customers.create(params={"name": "a"}, options={"idempotency_key": "day-old"}).id
+        == first.id
+    )
     stripe_emulator.advance_clock(3600)
     second = client.v1.customers.create(params={"name": "a"}, options={"idempotency_key": "day-old"})
     assert second.id != first.id
@@ -108,7 +113,9 @@ def test_validation_failures_and_429s_are_not_stored(stripe_emulator: EmulatorHa
     assert status == 429 and h["stripe-rate-limited-reason"]
     status, h, _ = raw.request("POST", "/v1/products", {"name": "p"}, headers=headers)
     assert status == 200 and "idempotent-replayed" not in h
-    status, h, _ = raw.request("POST", "/v1/products", {"name": "p"}, key=None, headers={"Idempotency-Key": "noauth"})
+    status, h, _ = raw.request(
+        "POST", "/v1/products", {"name": "p"}, key=None, headers={"Idempotency-Key": "noauth"}
+    )
     assert status == 401
     status, h, _ = raw.request("POST", "/v1/products", {"name": "p"}, headers={"Idempotency-Key": "noauth"})
     assert status == 200 and "idempotent-replayed" not in h

@@ -210,7 +210,7 @@ def test_3ds_via_test_endpoint(stripe_emulator: EmulatorHandle, client: Any) -> 
 )
 def test_3ds_then_decline(stripe_emulator: EmulatorHandle, client: Any, card: str, decline_code: str) -> None:
     pi = _three_ds_pi(client, card)
-    status, location = _post_form(pi.next_action.redirect_to_url.url, {"outcome": "complete"})
+    _, location = _post_form(pi.next_action.redirect_to_url.url, {"outcome": "complete"})
     assert parse_qs(urlsplit(location).query)["redirect_status"] == ["failed"]
     pi = client.v1.payment_intents.retrieve(pi.id)
     assert pi.status == "requires_payment_method"

@@ -43,8 +43,13 @@ def test_data_file_survives_restart(tmp_path: Path) -> None:
         client = _client(url)
         cus = client.v1.customers.create(params={"email": "keep@example.com"})
         pi = client.v1.payment_intents.create(
-            params={"amount": 1234, "currency": "usd", "customer": cus.id, "payment_method": "pm_card_visa",
-                    "confirm": True},
+            params={
+                "amount": 1234,
+                "currency": "usd",
+                "customer": cus.id,
+                "payment_method": "pm_card_visa",
+                "confirm": True,
+            },
             options={"idempotency_key": "persisted-key"},
         )
     with emulator_process("--data", data) as url:
@@ -56,8 +61,13 @@ def test_data_file_survives_restart(tmp_path: Path) -> None:
         assert len(client.v1.events.list(params={"limit": 100}).data) >= 4
         # The idempotency record survived too: a retry after a crash does not charge twice.
         replay = client.v1.payment_intents.create(
-            params={"amount": 1234, "currency": "usd", "customer": cus.id, "payment_method": "pm_card_visa",
-                    "confirm": True},
+            params={
+                "amount": 1234,
+                "currency": "usd",
+                "customer": cus.id,
+                "payment_method": "pm_card_visa",
+                "confirm": True,
+            },
             options={"idempotency_key": "persisted-key"},
         )
         assert replay.id == pi.id
@@ -67,8 +77,14 @@ def test_data_file_survives_restart(tmp_path: Path) -> None:
 
 def test_preregistered_webhook_and_cli_fault(webhook_receiver: Any) -> None:
     secret = "whsec_from_the_command_line"
-    with emulator_process("--webhook", webhook_receiver.url, "--webhook-secret", secret,
-                          "--fault", "api:kind=error,path=^/v1/products$,count=1") as url:
+    with emulator_process(
+        "--webhook",
+        webhook_receiver.url,
+        "--webhook-secret",
+        secret,
+        "--fault",
+        "api:kind=error,path=^/v1/products$,count=1",
+    ) as url:
         client = _client(url)
         client.v1.customers.create(params={"name": "hook"})
         assert webhook_receiver.wait_for(1)

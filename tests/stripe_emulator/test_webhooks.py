@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -11,11 +12,15 @@ from stripe_emulator.testing import EmulatorHandle
 
 
 def test_endpoint_crud_secret_only_on_create(client: Any) -> None:
-    we = client.v1.webhook_endpoints.create(params={"url": "https://shop.example/hook", "enabled_events": ["*"]})
+    we = client.v1.webhook_endpoints.create(
+        params={"url": "https://shop.example/hook", "enabled_events": ["*"]}
+    )
     assert we.secret.startswith("whsec_") and we.status == "enabled" and we.id.startswith("we_")
     got = client.v1.webhook_endpoints.retrieve(we.id)
     assert "secret" not in got
-    got = client.v1.webhook_endpoints.update(we.id, params={"enabled_events": ["charge.succeeded"], "disabled": True})
+    got = client.v1.webhook_endpoints.update(
+        we.id, params={"enabled_events": ["charge.succeeded"], "disabled": True}
+    )
     assert got.enabled_events == ["charge.succeeded"] and got.status == "disabled"
     assert [w.id for w in client.v1.webhook_endpoints.list().data] == [we.id]
     deleted = client.v1.webhook_endpoints.delete(we.id)
@@ -23,10 +28,13 @@ def test_endpoint_crud_secret_only_on_create(client: Any) -> None:
     assert client.v1.webhook_endpoints.list().data == []
 
 
-def test_delivery_verifies_with_sdk(stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any) -> None:
+def test_delivery_verifies_with_sdk(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     we = stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
-    pi = client.v1.payment_intents.create(params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa",
-                                                  "confirm": True})
+    pi = client.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "usd", "payment_method": "pm_card_visa", "confirm": True}
+    )
     assert stripe_emulator.wait_for_deliveries()
     assert len(webhook_receiver.received) == 3
     types = set()
@@ -39,15 +47,19 @@ def test_delivery_verifies_with_sdk(stripe_emulator: EmulatorHandle, client: Any
         assert hook.headers["content-type"].startswith("application/json")
     assert types == {"payment_intent.created", "charge.succeeded", "payment_intent.succeeded"}
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe.Webhook.construct_event(webhook_receiver.received[0].body, webhook_receiver.received[0].signature,
-                                       "whsec_wrong")
+        stripe.Webhook.construct_event(
+            webhook_receiver.received[0].body, webhook_receiver.received[0].signature, "whsec_wrong"
+        )
     assert all(e.pending_webhooks == 0 for e in client.v1.events.list().data)
 
 
-def test_enabled_events_and_disabled_endpoints(stripe_emulator: EmulatorHandle, client: Any,
-                                               webhook_receiver: Any) -> None:
+def test_enabled_events_and_disabled_endpoints(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url, events=["customer.created"])
-    off = client.v1.webhook_endpoints.create(params={"url": webhook_receiver.url + "/off", "enabled_events": ["*"]})
+    off = client.v1.webhook_endpoints.create(
+        params={"url": webhook_receiver.url + "/off", "enabled_events": ["*"]}
+    )
     client.v1.webhook_endpoints.update(off.id, params={"disabled": True})
     cus = client.v1.customers.create(params={"name": "a"})
     client.v1.customers.update(cus.id, params={"name": "b"})
@@ -55,8 +67,9 @@ def test_enabled_events_and_disabled_endpoints(stripe_emulator: EmulatorHandle, 
     assert [e["type"] for e in webhook_receiver.events()] == ["customer.created"]
 
 
-def test_rolled_secret_signs_with_both_until_expiry(stripe_emulator: EmulatorHandle, client: Any,
-                                                   webhook_receiver: Any) -> None:
+def test_rolled_secret_signs_with_both_until_expiry(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     we = stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     rolled = stripe_emulator.roll_webhook_secret(we["id"], expire_in=3600)
     assert rolled["secret"] != we["secret"]
@@ -76,7 +89,9 @@ def test_rolled_secret_signs_with_both_until_expiry(stripe_emulator: EmulatorHan
         stripe.Webhook.construct_event(hook.body, hook.signature, we["secret"])
 
 
-def test_retries_with_backoff_after_500s(stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any) -> None:
+def test_retries_with_backoff_after_500s(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.configure_webhooks(first_retry=0.1, max_attempts=5)
     we = stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     webhook_receiver.statuses = [500, 503, 500]
@@ -84,7 +99,7 @@ def test_retries_with_backoff_after_500s(stripe_emulator: EmulatorHandle, client
     assert stripe_emulator.wait_for_deliveries()
     assert len(webhook_receiver.received) == 4
     times = [h.time for h in webhook_receiver.received]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.39  # 0.1, 0.2, 0.4 s
     sigs = {h.signature for h in webhook_receiver.received}
     assert len({h.body for h in webhook_receiver.received}) == 1
@@ -93,11 +108,17 @@ def test_retries_with_backoff_after_500s(stripe_emulator: EmulatorHandle, client
     assert len(sigs) >= 1
     log = stripe_emulator.deliveries()
     assert [(d["attempt"], d["status"], d["outcome"]) for d in log] == [
-        (1, 500, "retrying"), (2, 503, "retrying"), (3, 500, "retrying"), (4, 200, "succeeded")]
+        (1, 500, "retrying"),
+        (2, 503, "retrying"),
+        (3, 500, "retrying"),
+        (4, 200, "succeeded"),
+    ]
     assert client.v1.events.list().data[0].pending_webhooks == 0
 
 
-def test_gives_up_after_max_attempts(stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any) -> None:
+def test_gives_up_after_max_attempts(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.configure_webhooks(first_retry=0.05, max_attempts=3)
     stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
     webhook_receiver.default_status = 400
@@ -108,8 +129,9 @@ def test_gives_up_after_max_attempts(stripe_emulator: EmulatorHandle, client: An
     assert client.v1.events.list(params={"delivery_success": False}).data[0].pending_webhooks == 1
 
 
-def test_timeout_and_connection_errors_are_retried(stripe_emulator: EmulatorHandle, client: Any,
-                                                   webhook_receiver: Any) -> None:
+def test_timeout_and_connection_errors_are_retried(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
     stripe_emulator.configure_webhooks(first_retry=0.05, max_attempts=3, timeout=0.2)
     stripe_emulator.add_webhook_endpoint("http://127.0.0.1:9/unreachable")
     webhook_receiver.delay = 0.5
