@@ -1,0 +1,108 @@
+"""Shared by the browser tests: Chromium through Playwright, and a tiny "shop" on another origin.
+
+A helper module rather than a conftest, so its fixtures reach only the modules that import them.
+The shop runs on its own loopback port so every call the Stripe.js stand-in makes to the emulator
+is cross-origin, as it is between the Django shop and the emulator.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+browser_marks = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}"),
+]
+
+
+@dataclass
+class Shop:
+    """Serves `pages[path]` (query string ignored); any other path gets `fallback`."""
+
+    url: str = ""
+    pages: dict[str, str] = field(default_factory=dict)
+    fallback: str = "<!doctype html><title>Shop</title><h1>Shop page</h1>"
+
+
+def _start_shop() -> tuple[Shop, ThreadingHTTPServer]:
+    shop = Shop()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            body = shop.pages.get(self.path.split("?", 1)[0], shop.fallback).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    shop.url = f"http://127.0.0.1:{server.server_address[1]}"
+    return shop, server
+
+
+@pytest.fixture(scope="module")
+def shop_server() -> Iterator[Shop]:
+    shop, server = _start_shop()
+    yield shop
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def shop(shop_server: Shop) -> Shop:
+    shop_server.pages.clear()
+    return shop_server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per module: launching costs about a second, a fresh context almost nothing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh page; its final state is saved to test-artifacts/<test name>.png."""
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.js_errors = errors  # type: ignore[attr-defined]
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    finally:
+        context.close()
