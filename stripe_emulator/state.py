@@ -72,6 +72,7 @@ class Store:
                 "CREATE TABLE IF NOT EXISTS objects (id TEXT PRIMARY KEY, kind TEXT, seq INTEGER, body TEXT)"
             )
             self._db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, body TEXT)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS idempotency (key TEXT PRIMARY KEY, body TEXT)")
             self._load()
 
     def _load(self) -> None:
@@ -135,6 +136,26 @@ class Store:
                     "INSERT OR REPLACE INTO meta (key, body) VALUES (?, ?)", (key, json.dumps(value))
                 )
 
+    def load_rows(self, table: str) -> list[tuple[str, Any]]:
+        if self._db is None:
+            return []
+        with self._db_lock:
+            rows = self._db.execute(f"SELECT key, body FROM {table}").fetchall()  # noqa: S608 (fixed names)
+        return [(k, json.loads(b)) for k, b in rows]
+
+    def put_row(self, table: str, key: str, value: Any) -> None:
+        if self._db is not None:
+            with self._db_lock:
+                self._db.execute(
+                    f"INSERT OR REPLACE INTO {table} (key, body) VALUES (?, ?)",  # noqa: S608 (fixed names)
+                    (key, json.dumps(value)),
+                )
+
+    def delete_rows(self, table: str, keys: list[str]) -> None:
+        if self._db is not None and keys:
+            with self._db_lock:
+                self._db.executemany(f"DELETE FROM {table} WHERE key = ?", [(k,) for k in keys])  # noqa: S608
+
     def wipe(self) -> None:
         self.objects.clear()
         self.seq.clear()
@@ -145,6 +166,7 @@ class Store:
             with self._db_lock:
                 self._db.execute("DELETE FROM objects")
                 self._db.execute("DELETE FROM meta")
+                self._db.execute("DELETE FROM idempotency")
 
     def close(self) -> None:
         if self._db is not None:
@@ -164,14 +186,21 @@ class IdempotencyRecord:
 
 
 class Idempotency:
-    """Stripe's idempotency layer: per (API key, Idempotency-Key) records, forgotten after 24h."""
+    """Stripe's idempotency layer: per (API key, Idempotency-Key) records, forgotten after 24h.
+
+    With a data file each finished record is one row, so a restarted emulator still replays a
+    request that was answered before the crash (the case idempotency keys exist for).
+    """
+
+    TABLE = "idempotency"
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self.store = store
         self.clock = clock
         self.lock = threading.Lock()
         self.records: dict[tuple[str, str], IdempotencyRecord] = {}
-        for key, rec in store.meta.get("idempotency", {}).items():
+        self._since_prune = 0
+        for key, rec in store.load_rows(self.TABLE):
             account, _, idem = key.partition("\x00")
             self.records[(account, idem)] = IdempotencyRecord(
                 rec["method"],
@@ -188,6 +217,7 @@ class Idempotency:
     ) -> IdempotencyRecord | str:
         """Reserve the key. Returns the stored record to replay, or "new", "in_flight", "mismatch"."""
         with self.lock:
+            self._maybe_prune()
             rec = self.records.get((account, key))
             if rec is not None and self.clock.time() - rec.created >= IDEMPOTENCY_TTL_SECONDS:
                 rec = None
@@ -206,32 +236,32 @@ class Idempotency:
             if rec is None:
                 return
             rec.status, rec.body, rec.headers = status, body, headers
-            self._persist()
+            row = {
+                "method": rec.method,
+                "path": rec.path,
+                "fp": rec.params_fingerprint,
+                "created": rec.created,
+                "status": status,
+                "body": body.decode(),
+                "headers": headers,
+            }
+        self.store.put_row(self.TABLE, f"{account}\x00{key}", row)
 
     def forget(self, account: str, key: str) -> None:
         with self.lock:
             self.records.pop((account, key), None)
 
-    def _persist(self) -> None:
-        if self.store.path is None:
+    def _maybe_prune(self) -> None:
+        """Drop expired records now and then, so a long-running emulator does not grow forever."""
+        self._since_prune += 1
+        if self._since_prune < 1000:
             return
-        now = self.clock.time()
-        self.store.set_meta(
-            "idempotency",
-            {
-                f"{a}\x00{k}": {
-                    "method": r.method,
-                    "path": r.path,
-                    "fp": r.params_fingerprint,
-                    "created": r.created,
-                    "status": r.status,
-                    "body": r.body.decode(),
-                    "headers": r.headers,
-                }
-                for (a, k), r in self.records.items()
-                if r.status is not None and now - r.created < IDEMPOTENCY_TTL_SECONDS
-            },
-        )
+        self._since_prune = 0
+        cutoff = self.clock.time() - IDEMPOTENCY_TTL_SECONDS
+        old = [k for k, r in self.records.items() if r.created < cutoff and r.status is not None]
+        for k in old:
+            del self.records[k]
+        self.store.delete_rows(self.TABLE, [f"{a}\x00{k}" for a, k in old])
 
     def clear(self) -> None:
         with self.lock:
