@@ -141,6 +141,10 @@ def _v1(req: Request, key: str, method: str, path: str, params: dict[str, Any]) 
     return dispatch(req.emu, inner)
 
 
+def _bad_body(exc: wire.WireError) -> Response:
+    return _trim(Response(400, {"error": {"type": "invalid_request_error", "message": str(exc)}}))
+
+
 def confirm_intent(req: Request) -> Response:
     """Stripe.js's confirm, with the raw card in `payment_method_data[card]`.
 
@@ -148,7 +152,10 @@ def confirm_intent(req: Request) -> Response:
     card becomes a PaymentMethod first and the PaymentIntent is confirmed with it: the customer sees
     the same outcome as one Stripe.js call, and a bad number fails before the PaymentIntent is touched.
     """
-    key, params = _browser_params(req)
+    try:
+        key, params = _browser_params(req)
+    except wire.WireError as exc:
+        return _bad_body(exc)
     pmd = params.get("payment_method_data")
     if isinstance(pmd, dict) and isinstance(pmd.get("card"), dict):
         created = _v1(req, key, "POST", "/v1/payment_methods", pmd)
@@ -160,7 +167,10 @@ def confirm_intent(req: Request) -> Response:
 
 
 def retrieve_intent(req: Request) -> Response:
-    key, params = _browser_params(req)
+    try:
+        key, params = _browser_params(req)
+    except wire.WireError as exc:
+        return _bad_body(exc)
     return _trim(_v1(req, key, "GET", f"/v1/payment_intents/{req.args['pi']}", params))
 
 
@@ -368,7 +378,7 @@ def _form_fields(email: str, locked: bool, form: dict[str, Any], error_field: st
         autocomplete="cc-csc", placeholder="CVC", maxlength="4", **numeric,
     )  # fmt: skip
     name = _field(
-        "Cardholder name", "billingName", "name", str(form.get("name", "")), error_field,
+        "Cardholder name (optional)", "billingName", "name", str(form.get("name", "")), error_field,
         autocomplete="cc-name",
     )  # fmt: skip
     postal = _field(

@@ -196,8 +196,11 @@
     if (document.activeElement === input) input.setSelectionRange(pos, pos);
   }
 
+  // Shaped like Stripe.js's validation errors; which input to flag rides along, hidden from callers.
   function validationError(code, field) {
-    return { type: "validation_error", code: code, message: MESSAGES[code], field: field };
+    var error = { type: "validation_error", code: code, message: MESSAGES[code] };
+    Object.defineProperty(error, "_field", { value: field, enumerable: false });
+    return error;
   }
 
   // ---- the Payment Element --------------------------------------------------------------
@@ -422,7 +425,7 @@
   };
 
   PaymentElement.prototype._markInvalid = function (error) {
-    var input = this._inputs[error.field];
+    var input = this._inputs[error._field];
     if (input) input.setAttribute("aria-invalid", "true");
     if (this._container) this._container.classList.add("StripeElement--invalid");
   };

@@ -228,7 +228,6 @@ def test_incomplete_number_is_refused_without_calling_the_emulator(
         "type": "validation_error",
         "code": "incomplete_number",
         "message": "Your card number is incomplete.",
-        "field": "number",
     }
     assert page.get_attribute('input[name="cardnumber"]', "aria-invalid") == "true"
 
