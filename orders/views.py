@@ -44,6 +44,9 @@ MESSAGE_STRIPE_DOWN = (
     "We couldn't reach our payment provider just now. Nothing was charged. Please try again in a moment."
 )
 MESSAGE_EMPTY_CART = "Your cart is empty."
+MESSAGE_FORM_EXPIRED = "This checkout form has expired. Please check your details and submit it again."
+FORM_TOKENS_KEY = "checkout_form_tokens"
+MAX_FORM_TOKENS = 10
 
 
 def _order_or_404(token: str) -> Order:
@@ -123,10 +126,20 @@ def cart_update(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------- checkout
 
 
+def _issue_form_token(request: HttpRequest) -> str:
+    """A token for one rendering of the checkout form, remembered in this browser's session: a
+    double submit carries it twice and finds the first order; a token from another session is
+    refused (it could otherwise point at someone else's order)."""
+    token = new_form_token()
+    issued = [*request.session.get(FORM_TOKENS_KEY, [])[-(MAX_FORM_TOKENS - 1) :], token]
+    request.session[FORM_TOKENS_KEY] = issued
+    return token
+
+
 def _checkout_initial(request: HttpRequest) -> dict[str, object]:
     """Prefill from the open order, so a customer who comes back to change the cart keeps their
     details (and so their PaymentIntent is updated, not replaced)."""
-    initial: dict[str, object] = {"form_token": new_form_token()}
+    initial: dict[str, object] = {"form_token": _issue_form_token(request)}
     order = order_get_by_public_token(token=request.session.get(OPEN_ORDER_KEY, ""))
     if order is None:
         return initial
@@ -153,7 +166,12 @@ def checkout(request: HttpRequest) -> HttpResponse:
         form = CheckoutForm(initial=_checkout_initial(request))
         return render(request, "shop/checkout.html", {"form": form, "cart": cart})
     form = CheckoutForm(request.POST)
+    if form.is_valid() and form.cleaned_data["form_token"] not in request.session.get(FORM_TOKENS_KEY, []):
+        form.add_error(None, MESSAGE_FORM_EXPIRED)
     if not form.is_valid():
+        data = form.data.copy()
+        data["form_token"] = _issue_form_token(request)
+        form.data = data
         return render(request, "shop/checkout.html", {"form": form, "cart": cart}, status=400)
     data = form.cleaned_data
     order = checkout_order_place(

@@ -380,6 +380,9 @@ def payment_element_intent(*, order: Order) -> JsonDict:
         )
     # Link it (and move pending → awaiting payment) through the one state-change service.
     order_apply_payment_intent(order=order, payment_intent=intent, source="checkout")
+    # A new attempt starts: the return page that follows must not be held back by the rate
+    # limit of the previous attempt's return page (it would show the old decline as final).
+    OrderCheckout.objects.filter(order=order).update(synced_at=None)
     return intent
 
 
@@ -553,10 +556,11 @@ def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
 
 
 def order_payment_refresh(*, order: Order) -> Order:
-    """While an order is not final, fetch its PaymentIntent (or Session) from Stripe and apply
+    """While an order is not settled, fetch its PaymentIntent (or Session) from Stripe and apply
     it like a webhook would. At most once per SYNC_INTERVAL per order, whoever asks: one
     conditional UPDATE claims the slot, across processes."""
-    if order_is_final(order=order) or not (order.payment_intent_id or order.checkout_session_id):
+    # A failed attempt is final for the customer but not for Stripe: a retry may have paid since.
+    if order.status not in OPEN_STATUSES or not (order.payment_intent_id or order.checkout_session_id):
         return order
     now = timezone.now()
     claimed = (

@@ -1,5 +1,8 @@
 """Shared pieces of the checkout tests (imported by tests/orders/test_checkout_*.py and
-tests/payments/test_checkout_*.py): a seeded catalog, a client with a cart, the checkout form."""
+tests/payments/test_checkout_*.py): a seeded catalog, a client with a cart, the checkout form.
+
+Modules that use the fixtures import `catalog_fixture` and `shop_fixture` (named `catalog` and
+`shop` for the tests)."""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from orders.models import Order, Product
 SECRET_MARKERS = re.compile(r"sk_test_|sk_live_|rk_test_|rk_live_|whsec_")
 
 
-@pytest.fixture
-def catalog(db: Any) -> dict[str, Product]:
+@pytest.fixture(name="catalog")
+def catalog_fixture(db: Any) -> dict[str, Product]:
     rows = [
         ("POSTER", "Analytical Engine poster", 2400, "gbp"),
         ("MUG", "Note G mug", 1250, "gbp"),
@@ -27,8 +30,8 @@ def catalog(db: Any) -> dict[str, Product]:
     }
 
 
-@pytest.fixture
-def shop(emulator: Any, settings: Any, catalog: dict[str, Product]) -> Any:
+@pytest.fixture(name="shop")
+def shop_fixture(emulator: Any, settings: Any, catalog: dict[str, Product]) -> Any:
     """The emulator as Stripe, the site at the test client's address."""
     settings.SITE_URL = "http://testserver"
     settings.STRIPE_PUBLISHABLE_KEY = emulator.publishable_key
@@ -56,7 +59,17 @@ def checkout_data(form_token: str = "form-token-0000000000001", **overrides: Any
     return data
 
 
+def form_token(client: Client) -> str:
+    """Open the checkout page as the customer would and read the form's token."""
+    page = client.get("/checkout/").content.decode()
+    match = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert match, page[:2000]
+    return match.group(1)
+
+
 def place(client: Client, **overrides: Any) -> Order:
+    """Submit the checkout form (a fresh one unless `form_token` is given) and return the order."""
+    overrides.setdefault("form_token", form_token(client))
     response = client.post(
         "/checkout/", checkout_data(**overrides), HTTP_USER_AGENT="Mozilla/5.0 (checkout test)"
     )

@@ -1,0 +1,212 @@
+"""Checkout with Stripe Checkout, server side, against the emulator: the session we create, the
+success page that fetches the session itself, and the links that must change nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.test import Client
+
+from orders.models import Fulfillment, Order, Product
+from payments import checkout as checkout_services
+from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
+    add_to_cart,
+    catalog_fixture,
+    place,
+    shop_fixture,
+    stripe_list,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def start(client: Client, product: Product, quantity: int = 1, **overrides: Any) -> tuple[Order, str]:
+    add_to_cart(client, product, quantity)
+    order = place(client, method="checkout", **overrides)
+    response = client.get(f"/orders/{order.public_token}/checkout/")
+    assert response.status_code == 303
+    order.refresh_from_db()
+    return order, response["Location"]
+
+
+def test_the_checkout_session_carries_our_order_and_catalog_prices(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # when the customer chooses Stripe Checkout
+    add_to_cart(client, catalog["MUG"], 2)
+    order = place(client, method="checkout", price="1")
+    redirect = client.get(f"/orders/{order.public_token}/checkout/")
+    order.refresh_from_db()
+    # then they are sent to the session's hosted page
+    assert redirect.status_code == 303
+    [session] = stripe_list(shop, "checkout_sessions")
+    assert redirect["Location"] == session["url"]
+    assert session["id"] == order.checkout_session_id
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    # built from our catalog and order
+    assert session["client_reference_id"] == order.number
+    assert session["metadata"]["order_number"] == order.number
+    assert session["customer"] == order.stripe_customer_id
+    assert session["amount_total"] == 2500
+    assert session["currency"] == "gbp"
+    items = shop.client().v1.checkout.sessions.line_items.list(session["id"]).data
+    assert [(item.description, item.quantity, item.price.unit_amount) for item in items] == [
+        ("Note G mug", 2, 1250)
+    ]
+    assert session["success_url"] == (
+        f"http://testserver/orders/{order.public_token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
+    )
+    assert session["cancel_url"] == f"http://testserver/orders/{order.public_token}/checkout/cancel/"
+    assert 30 * 60 <= session["expires_at"] - time.time() <= 24 * 3600
+    # and the PaymentIntent it makes carries the order number and the dispute data
+    result = shop.pay_checkout_session(session["id"], "pm_card_visa")
+    intent = result["payment_intent"]
+    assert intent["metadata"]["order_number"] == order.number
+    assert intent["receipt_email"] == "ada@example.com"
+    assert intent["shipping"]["address"]["city"] == "London"
+    assert intent["description"].startswith(order.number)
+
+
+def test_the_same_order_reuses_its_open_session(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    order, url = start(client, catalog["POSTER"])
+    again = client.get(f"/orders/{order.public_token}/checkout/")
+    assert again["Location"] == url
+    resubmitted = place(client, method="checkout")
+    assert resubmitted.pk == order.pk
+    assert len(stripe_list(shop, "checkout_sessions")) == 1
+
+
+def test_the_success_page_fetches_the_session_and_fulfills_once(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    order, _ = start(client, catalog["POSTER"])
+    result = shop.pay_checkout_session(order.checkout_session_id, "4242424242424242")
+    success = urlparse(result["redirect_url"])
+    # when the browser lands on the success URL, twice (a reload)
+    first = client.get(success.path, parse_qs(success.query))
+    second = client.get(success.path, parse_qs(success.query))
+    # then the order is paid and fulfilled once, and the customer sees it
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert Fulfillment.objects.filter(order=order).count() == 1
+    assert first.status_code == second.status_code == 302
+    page = client.get(first["Location"]).content.decode()
+    assert 'data-outcome="paid"' in page
+
+
+def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order, _ = start(client, catalog["POSTER"])
+    base = f"/orders/{order.public_token}/checkout/success/"
+    calls: list[str] = []
+    real = checkout_services.stripe_gateway.checkout_session_retrieve
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway,
+        "checkout_session_retrieve",
+        lambda **kw: calls.append(kw["session_id"]) or real(**kw),
+    )
+    # visited directly, with the template placeholder, with a made-up id
+    for query in ("", "?session_id=", "?session_id={CHECKOUT_SESSION_ID}", "?session_id=cs_test_madeup"):
+        response = client.get(base + query)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "We couldn't confirm a payment from this link" in body
+        assert "Thank you" not in body
+        assert order.number not in body
+    assert calls == []  # made-up ids are not even sent to Stripe
+    # with the order's own session, not paid yet
+    response = client.get(base, {"session_id": order.checkout_session_id})
+    assert "We couldn't confirm a payment" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=order).exists()
+
+
+def test_another_orders_paid_session_on_this_orders_success_url_changes_nothing(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # given two orders, the first one paid
+    paid, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(paid.checkout_session_id, "pm_card_visa")
+    other_customer = Client()
+    unpaid, _ = start(other_customer, catalog["MUG"])
+    # when the paid session id is used with the unpaid order's token
+    response = other_customer.get(
+        f"/orders/{unpaid.public_token}/checkout/success/", {"session_id": paid.checkout_session_id}
+    )
+    # and the unpaid session with the paid order's token
+    client.get(f"/orders/{paid.public_token}/checkout/success/", {"session_id": unpaid.checkout_session_id})
+    # then nothing moved
+    assert "We couldn't confirm a payment" in response.content.decode()
+    unpaid.refresh_from_db()
+    assert unpaid.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=unpaid).exists()
+    # an unknown token is the same neutral page
+    assert (
+        "We couldn't confirm" in client.get("/orders/nope/checkout/success/?session_id=cs_x").content.decode()
+    )
+
+
+def test_a_session_whose_reference_is_not_ours_is_refused(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    real = checkout_services.stripe_gateway.checkout_session_retrieve
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway,
+        "checkout_session_retrieve",
+        lambda **kw: {**real(**kw), "client_reference_id": "ORD-999999"},
+    )
+    assert (
+        checkout_services.checkout_session_confirm(order=order, session_id=order.checkout_session_id) is False
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_the_cancel_page_changes_nothing_and_offers_to_go_back(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    order, url = start(client, catalog["POSTER"])
+    page = client.get(f"/orders/{order.public_token}/checkout/cancel/").content.decode()
+    assert "Nothing was charged" in page
+    assert f"/orders/{order.public_token}/checkout/" in page
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert client.get(f"/orders/{order.public_token}/checkout/")["Location"] == url
+
+
+def test_an_expired_session_shows_the_expired_page(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    order, _ = start(client, catalog["POSTER"])
+    shop.client().v1.checkout.sessions.expire(order.checkout_session_id)
+    checkout_services.OrderCheckout.objects.filter(order=order).update(synced_at=None)
+    page = client.get(f"/orders/{order.public_token}/").content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.CANCELED
+    assert 'data-outcome="expired"' in page
+    assert "expired" in page
+    # and going to pay again does not reopen it
+    assert client.get(f"/orders/{order.public_token}/checkout/")["Location"].endswith(
+        f"/orders/{order.public_token}/"
+    )
+
+
+def test_a_changed_cart_expires_the_open_session_and_makes_a_new_order(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    order, _ = start(client, catalog["POSTER"])
+    add_to_cart(client, catalog["MUG"], 1)
+    new, _ = start(client, catalog["MUG"])
+    assert new.pk != order.pk
+    sessions = {s["id"]: s for s in stripe_list(shop, "checkout_sessions")}
+    assert sessions[order.checkout_session_id]["status"] == "expired"
+    assert sessions[new.checkout_session_id]["amount_total"] == 2400 + 2 * 1250
