@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -170,8 +172,18 @@ def test_bad_windows_are_refused(text: str) -> None:
 # ---------------------------------------------------------------------------- schedules
 
 
-def test_a_fresh_database_has_the_schedules() -> None:
+def test_migrating_a_fresh_database_creates_the_schedules() -> None:
+    # given a database without them (transactional tests elsewhere flush migration data)
+    PeriodicTask.objects.all().delete()
+    # when the data migration runs, as `migrate` runs it on a fresh database (twice: idempotent)
+    executor = MigrationExecutor(connection)
+    state = executor.loader.project_state(("payments", "0002_periodic_tasks"))
+    operation = executor.loader.get_migration("payments", "0002_periodic_tasks").operations[0]
+    operation.code(state.apps, None)
+    operation.code(state.apps, None)
+    # then
     tasks = {task.task: task for task in PeriodicTask.objects.filter(enabled=True)}
+    assert len(tasks) == PeriodicTask.objects.count() == 2
     assert tasks["payments.requeue_stale_stripe_events"].interval.every == 60
     assert tasks["payments.recover_missed_stripe_events"].interval.every == 300
 
