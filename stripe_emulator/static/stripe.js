@@ -285,6 +285,11 @@
     }
     if (this._root) this.unmount();
     ensureStyle();
+    // Stripe.js takes over the container: a "Loading…" placeholder inside it goes away.
+    if (container.childNodes.length) {
+      console.warn("Stripe emulator: mount() replaces the child nodes of", container);
+      container.textContent = "";
+    }
     this._container = container;
     this._root = this._build();
     container.appendChild(this._root);

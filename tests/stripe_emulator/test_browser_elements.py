@@ -28,7 +28,7 @@ browser, shop_server, shop, page = (
 PAY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Pay</title>
 <script src="{stripe_js}"></script></head><body>
 <form id="payment-form">
-  <div id="payment-element"></div><div id="payment-message" role="alert"></div>
+  <div id="payment-element"><p>Loading the card form</p></div><div id="payment-message" role="alert"></div>
   <button id="submit">Pay</button>
 </form>
 <p id="result"></p>
@@ -102,6 +102,7 @@ def test_keyboard_payment_with_4242_lands_on_return_url(
     pi = _payment_intent(client)
     return_url = _open_pay_page(page, shop, stripe_emulator, pi.client_secret)
 
+    assert page.get_by_text("Loading the card form").count() == 0  # mount() replaced the placeholder
     # Only the keyboard: labelled inputs in tab order, and Enter submits the shop's form.
     page.get_by_label("Card number").focus()
     page.keyboard.type("4242424242424242")
