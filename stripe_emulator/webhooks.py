@@ -49,12 +49,64 @@ class Delivery:
     duplicate: bool = field(compare=False, default=False)
 
 
+class DeliveryQueues:
+    """Pending deliveries, one heap (by due time, then creation) per endpoint.
+
+    With `ordered`, an endpoint has at most one delivery in flight and gets them earliest-first,
+    so without faults events arrive in the order they were created (tests stay deterministic);
+    the reorder fault is how out-of-order arrival is asked for.
+    """
+
+    def __init__(self) -> None:
+        self.heaps: dict[str, list[Delivery]] = {}
+        self.busy: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return sum(len(h) for h in self.heaps.values())
+
+    def __bool__(self) -> bool:
+        return any(self.heaps.values())
+
+    def push(self, d: Delivery) -> None:
+        heapq.heappush(self.heaps.setdefault(d.endpoint_id, []), d)
+
+    def _candidates(self, ordered: bool) -> list[list[Delivery]]:
+        return [h for ep, h in self.heaps.items() if h and not (ordered and self.busy.get(ep))]
+
+    def pop_ready(self, now: float, ordered: bool) -> Delivery | None:
+        heaps = self._candidates(ordered)
+        if not heaps:
+            return None
+        best = min(heaps, key=lambda h: (h[0].due, h[0].seq))
+        if best[0].due > now:
+            return None
+        d = heapq.heappop(best)
+        self.busy[d.endpoint_id] = self.busy.get(d.endpoint_id, 0) + 1
+        return d
+
+    def done(self, d: Delivery) -> None:
+        left = self.busy.get(d.endpoint_id, 1) - 1
+        if left:
+            self.busy[d.endpoint_id] = left
+        else:
+            self.busy.pop(d.endpoint_id, None)
+
+    def next_due(self, ordered: bool) -> float | None:
+        heaps = self._candidates(ordered)
+        return min(h[0].due for h in heaps) if heaps else None
+
+    def clear(self) -> None:
+        self.heaps.clear()
+        self.busy.clear()
+
+
 @dataclass
 class RetryPolicy:
     first_retry: float = 0.2  # seconds before the 2nd attempt; doubles after each failure
     factor: float = 2.0
     max_attempts: int = 4
     timeout: float = 5.0  # per-attempt HTTP timeout
+    ordered: bool = True  # one delivery in flight per endpoint, in creation order
     paused: bool = False  # hold every delivery until unpaused (benchmarks, "webhooks arrive late" tests)
 
     def describe(self) -> dict[str, Any]:
@@ -66,7 +118,7 @@ class WebhookDispatcher:
         self.emu = emu
         self.policy = RetryPolicy()
         self.cond = threading.Condition()
-        self.heap: list[Delivery] = []
+        self.heap = DeliveryQueues()
         self.buffer: list[Delivery] = []  # reorder-window buffer
         self.in_progress = 0
         self.generation = 0
@@ -105,7 +157,7 @@ class WebhookDispatcher:
                         self._flush_timer.daemon = True
                         self._flush_timer.start()
                 else:
-                    heapq.heappush(self.heap, d)
+                    self.heap.push(d)
                 self.cond.notify_all()
 
     def _flush(self) -> None:
@@ -123,7 +175,7 @@ class WebhookDispatcher:
             # Re-stamp in shuffled order: due times and sequence numbers follow the shuffle.
             d.due = max(d.due, now)
             d.seq = next(self.seq)
-            heapq.heappush(self.heap, d)
+            self.heap.push(d)
             now += 0.002
         self.cond.notify_all()
 
@@ -146,6 +198,7 @@ class WebhookDispatcher:
         with self.cond:
             self.generation += 1
             self.heap.clear()
+            self.in_progress = 0
             self.buffer.clear()
             if self._flush_timer is not None:
                 self._flush_timer.cancel()
@@ -181,12 +234,13 @@ class WebhookDispatcher:
                     if self.stopped:
                         return
                     now = time.time()
-                    if self.heap and self.heap[0].due <= now and not self.policy.paused:
-                        d = heapq.heappop(self.heap)
+                    ready = None if self.policy.paused else self.heap.pop_ready(now, self.policy.ordered)
+                    if ready is not None:
+                        d = ready
                         self.in_progress += 1
                         break
-                    idle = self.policy.paused or not self.heap
-                    self.cond.wait(None if idle else self.heap[0].due - now)
+                    due = None if self.policy.paused else self.heap.next_due(self.policy.ordered)
+                    self.cond.wait(None if due is None else max(0.0, due - now))
             try:
                 if d.generation == self.generation:
                     self._deliver(d, conns)
@@ -194,7 +248,9 @@ class WebhookDispatcher:
                 self._log_raw(d, None, f"internal error: {exc!r}", "failed")
             finally:
                 with self.cond:
-                    self.in_progress -= 1
+                    if d.generation == self.generation:
+                        self.in_progress -= 1
+                        self.heap.done(d)
                     self.cond.notify_all()
 
     def _deliver(self, d: Delivery, conns: dict[tuple[str, str, int], http.client.HTTPConnection]) -> None:
@@ -249,7 +305,7 @@ class WebhookDispatcher:
     def _push(self, d: Delivery) -> None:
         with self.cond:
             if d.generation == self.generation:
-                heapq.heappush(self.heap, d)
+                self.heap.push(d)
                 self.cond.notify_all()
 
     def _post(

@@ -140,3 +140,25 @@ def test_timeout_and_connection_errors_are_retried(
     assert stripe_emulator.wait_for_deliveries()
     outcomes = [(d["error"] is not None, d["outcome"]) for d in stripe_emulator.deliveries()]
     assert outcomes.count((True, "failed")) == 2
+
+
+def test_in_order_per_endpoint_without_faults(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
+    created = [client.v1.customers.create(params={"name": f"c{i}"}).id for i in range(15)]
+    assert stripe_emulator.wait_for_deliveries()
+    assert [e["data"]["object"]["id"] for e in webhook_receiver.events()] == created
+
+
+def test_paused_deliveries_are_held_until_released(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
+    stripe_emulator.configure_webhooks(paused=True)
+    client.v1.customers.create(params={"name": "held"})
+    assert stripe_emulator.wait_for_deliveries(timeout=0.3) is False
+    assert webhook_receiver.received == []
+    stripe_emulator.configure_webhooks(paused=False)
+    assert stripe_emulator.wait_for_deliveries()
+    assert len(webhook_receiver.received) == 1
