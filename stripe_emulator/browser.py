@@ -432,7 +432,7 @@ def _render_checkout(
 
 
 # Optional niceties only: the form works without them. Group the card number, add " / " to the
-# expiry, and stop a double submission.
+# expiry, focus the field to fix, and stop a double submission.
 _CHECKOUT_JS = """
 (function () {
   var form = document.querySelector("form");
@@ -446,6 +446,11 @@ _CHECKOUT_JS = """
     var d = expiry.value.replace(/\\D/g, "").slice(0, 4);
     expiry.value = d.length > 2 ? d.slice(0, 2) + " / " + d.slice(2) : d;
   });
+  // After a refusal, put the keyboard where the customer has to act: the flagged input, or the
+  // card number (cleared) after a decline.
+  if (document.getElementById("error-message").textContent) {
+    (document.querySelector("input[aria-invalid=true]") || number).focus();
+  }
   form.addEventListener("submit", function () {
     var button = document.getElementById("submit-button");
     setTimeout(function () { button.disabled = true; button.textContent = "Processing\\u2026"; }, 0);

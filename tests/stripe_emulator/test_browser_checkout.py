@@ -75,6 +75,7 @@ def test_decline_then_another_card(page: Any, shop: Shop, client: Any) -> None:
     _pay(page, "4000000000000002")
     page.wait_for_selector("#error-message:text('Your card was declined.')")
     assert client.v1.checkout.sessions.retrieve(cs.id).status == "open"
+    assert page.evaluate("document.activeElement.name") == "cardnumber"  # ready for the next card
 
     _pay(page, "4000000000009995")
     page.wait_for_selector("#error-message:text('Your card has insufficient funds.')")
@@ -135,6 +136,11 @@ def test_incomplete_fields_are_refused_before_charging(page: Any, shop: Shop, cl
     page.wait_for_selector("#error-message:text('Your card number is incomplete.')")
     assert page.get_attribute('input[name="cardnumber"]', "aria-invalid") == "true"
     assert page.input_value("#email") == "grace@example.com"
+    page.fill("#email", "")
+    _pay(page, "4242424242424242")
+    page.wait_for_selector("#error-message:text('Your email address is incomplete.')")
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.fill("#email", "grace@example.com")
     _pay(page, "4242424242424242", expiry="12 / 1")
     page.wait_for_selector('#error-message:text("Your card\'s expiration date is incomplete.")')
     assert client.v1.charges.list().data == []
