@@ -169,9 +169,9 @@ def checkout(request: HttpRequest) -> HttpResponse:
     if form.is_valid() and form.cleaned_data["form_token"] not in request.session.get(FORM_TOKENS_KEY, []):
         form.add_error(None, MESSAGE_FORM_EXPIRED)
     if not form.is_valid():
-        data = form.data.copy()
-        data["form_token"] = _issue_form_token(request)
-        form.data = data
+        post = request.POST.copy()
+        post["form_token"] = _issue_form_token(request)
+        form.data = post
         return render(request, "shop/checkout.html", {"form": form, "cart": cart}, status=400)
     data = form.cleaned_data
     order = checkout_order_place(

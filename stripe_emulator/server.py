@@ -399,9 +399,8 @@ def make_server(emu: Emulator, host: str = "127.0.0.1", port: int = 12111) -> Em
 
     handler = type("Handler", (_HTTPHandler,), {"emu": emu})
     server = EmulatorServer((host, port), handler)
-    bound_host, bound_port = server.server_address[:2]
     if not emu.base_url:
-        emu.base_url = f"http://{bound_host}:{bound_port}"
+        emu.base_url = f"http://{host}:{server.server_address[1]}"
     return server
 
 
