@@ -42,13 +42,13 @@ class EmulatorHandle:
         self.publishable_key = PUBLISHABLE_KEY
         self.emulator = emulator  # the in-process object, when there is one
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None, timeout: float = 30) -> Any:
         data = json.dumps(body or {}).encode() if method != "GET" else None
         req = urllib.request.Request(  # noqa: S310 (our own http:// URL)
             self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 (our own http:// URL)
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (our own http:// URL)
                 return json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as exc:
             raise AssertionError(f"{method} {path} → {exc.code}: {exc.read().decode()}") from None
@@ -97,7 +97,9 @@ class EmulatorHandle:
         return self._call("GET", "/_emulator/deliveries")["data"]
 
     def wait_for_deliveries(self, timeout: float = 10) -> bool:
-        return bool(self._call("POST", "/_emulator/deliveries/wait", {"timeout": timeout})["idle"])
+        # the emulator answers when idle or after `timeout`: the socket must wait longer than that
+        answer = self._call("POST", "/_emulator/deliveries/wait", {"timeout": timeout}, timeout=timeout + 30)
+        return bool(answer["idle"])
 
     def client(self, **kwargs: Any) -> Any:
         import stripe
