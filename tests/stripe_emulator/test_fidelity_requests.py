@@ -6,7 +6,6 @@ Params are given as the emulator's form decoder leaves them: nested dicts and li
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -290,17 +289,6 @@ def test_unknown_operations_are_left_to_the_router() -> None:
     assert validate_request("GET", "/v1/nothing_here", {"x": "1"}) is None
     assert validate_request("PATCH", "/v1/customers/cus_1", {"x": "1"}) is None
     assert validate_request("GET", "/v1/customers/cus_1/balance_transactions", {}) is None
-
-
-def test_validation_is_fast() -> None:
-    # The emulator must serve >= 1,000 validated requests/s on 2 shared cores; validation should
-    # be a tiny part of that. Measured ~4 µs; the bound leaves room for a loaded CI machine.
-    runs = 2000
-    started = time.perf_counter()
-    for _ in range(runs):
-        validate_request("POST", "/v1/payment_intents", PI_CREATE)
-    per_call = (time.perf_counter() - started) / runs
-    assert per_call < 100e-6, f"{per_call * 1e6:.1f} µs per PaymentIntent create"
 
 
 def test_pruned_spec_is_in_sync_with_stripes_description() -> None:
