@@ -6,7 +6,7 @@ import smtplib
 
 from celery import shared_task
 
-from orders.emails import order_confirmation_send
+from orders.emails import order_confirmation_send, order_confirmation_send_missed
 
 CONFIRMATION_MAX_RETRIES = 8
 
@@ -21,3 +21,8 @@ CONFIRMATION_MAX_RETRIES = 8
 )
 def order_send_confirmation(order_id: int) -> bool:
     return order_confirmation_send(order_pk=order_id)
+
+
+@shared_task(name="orders.send_missed_confirmations", acks_late=True)
+def send_missed_confirmations() -> int:
+    return order_confirmation_send_missed()

@@ -16,6 +16,11 @@ PERIODIC_TASKS: list[dict[str, Any]] = [
         "task": "payments.recover_missed_stripe_events",
         "every_seconds": 300,
     },
+    {
+        "name": "orders: send missed confirmation emails",
+        "task": "orders.send_missed_confirmations",
+        "every_seconds": 600,
+    },
 ]
 
 

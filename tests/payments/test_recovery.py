@@ -19,6 +19,7 @@ from django_celery_beat.models import PeriodicTask
 from orders.models import Fulfillment, Order
 from payments.management.commands.recover_stripe_events import parse_window
 from payments.models import EventCheckpoint, StripeEvent
+from payments.schedules import PERIODIC_TASKS
 from payments.services import events as event_services
 from payments.stripe_gateway import idempotency_key
 from tests.factories import OrderFactory, event, payment_intent, stored_event
@@ -177,19 +178,21 @@ def test_migrating_a_fresh_database_creates_the_schedules() -> None:
     PeriodicTask.objects.all().delete()
     # when the data migration runs, as `migrate` runs it on a fresh database (twice: idempotent)
     executor = MigrationExecutor(connection)
-    state = executor.loader.project_state(("payments", "0002_periodic_tasks"))
-    operation = executor.loader.get_migration("payments", "0002_periodic_tasks").operations[0]
-    operation.code(state.apps, None)
-    operation.code(state.apps, None)
+    for name in ("0002_periodic_tasks", "0003_confirmation_sweep_schedule"):
+        state = executor.loader.project_state(("payments", name))
+        operation = executor.loader.get_migration("payments", name).operations[0]
+        operation.code(state.apps, None)
+        operation.code(state.apps, None)
     # then
     tasks = {task.task: task for task in PeriodicTask.objects.filter(enabled=True)}
-    assert len(tasks) == PeriodicTask.objects.count() == 2
+    assert len(tasks) == PeriodicTask.objects.count() == 3
     assert tasks["payments.requeue_stale_stripe_events"].interval.every == 60
     assert tasks["payments.recover_missed_stripe_events"].interval.every == 300
+    assert tasks["orders.send_missed_confirmations"].interval.every == 600
 
 
 def test_the_scheduled_task_names_are_registered() -> None:
     from config.celery import app
 
     app.loader.import_default_modules()
-    assert {"payments.requeue_stale_stripe_events", "payments.recover_missed_stripe_events"} <= set(app.tasks)
+    assert {spec["task"] for spec in PERIODIC_TASKS} <= set(app.tasks)

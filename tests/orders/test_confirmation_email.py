@@ -1,0 +1,124 @@
+"""The order confirmation email: once per paid order, whatever runs twice, fails or is lost."""
+
+from __future__ import annotations
+
+import smtplib
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.utils import timezone
+
+from orders.emails import order_confirmation_send, order_confirmation_send_missed
+from orders.models import Fulfillment, Order
+from orders.services import order_fulfill
+from tests.factories import OrderFactory, OrderItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def fulfilled_order(*, ago: timedelta = timedelta(0), **fields: Any) -> Order:
+    order = OrderFactory(status=Order.Status.PAID, **fields)
+    OrderItemFactory(order=order)
+    fulfillment = order_fulfill(order=order, source="evt_test")
+    assert fulfillment is not None
+    Fulfillment.objects.filter(pk=fulfillment.pk).update(created_at=timezone.now() - ago)
+    return order
+
+
+def test_the_email_names_the_order_its_items_and_total_and_nothing_secret() -> None:
+    order = fulfilled_order()
+    assert order_confirmation_send(order_pk=order.pk) is True
+    (message,) = mail.outbox
+    assert message.subject == f"Your order {order.number} is confirmed"
+    assert message.to == [order.email]
+    assert "Analytical Engine poster" in message.body
+    assert "£42.00" in message.body
+    assert f"/orders/{order.public_token}/" in message.body
+    for secret in ("sk_test", "whsec_", "4242"):
+        assert secret not in message.body
+
+
+def test_sending_twice_sends_once() -> None:
+    order = fulfilled_order()
+    assert order_confirmation_send(order_pk=order.pk) is True
+    assert order_confirmation_send(order_pk=order.pk) is False
+    assert len(mail.outbox) == 1
+
+
+def test_an_order_not_fulfilled_gets_no_email() -> None:
+    order = OrderFactory(status=Order.Status.PAYMENT_FAILED)
+    assert order_confirmation_send(order_pk=order.pk) is False
+    assert mail.outbox == []
+
+
+def test_a_failed_send_releases_the_claim_and_the_retry_sends(monkeypatch: pytest.MonkeyPatch) -> None:
+    order = fulfilled_order()
+
+    def refuse(*args: Any, **kwargs: Any) -> int:
+        raise smtplib.SMTPServerDisconnected("mail server went away")
+
+    monkeypatch.setattr("django.core.mail.EmailMultiAlternatives.send", refuse)
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        order_confirmation_send(order_pk=order.pk)
+    order.refresh_from_db()
+    assert order.confirmation_sent_at is None
+    monkeypatch.undo()
+    assert order_confirmation_send(order_pk=order.pk) is True
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_at_once_send_one_email() -> None:
+    order = fulfilled_order()
+    results: list[bool] = []
+    barrier = threading.Barrier(2)
+
+    def send() -> None:
+        barrier.wait()
+        try:
+            results.append(order_confirmation_send(order_pk=order.pk))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, True]
+    assert len(mail.outbox) == 1
+
+
+def test_the_sweep_sends_what_the_queue_lost_once() -> None:
+    lost = fulfilled_order(ago=timedelta(minutes=30))
+    fresh = fulfilled_order()  # its own task is still on the way
+    ancient = fulfilled_order(ago=timedelta(days=30))  # not mailed out of the blue
+    sent = fulfilled_order(ago=timedelta(minutes=30), confirmation_sent_at=timezone.now())
+    assert order_confirmation_send_missed() == 1
+    assert order_confirmation_send_missed() == 0
+    assert [m.to for m in mail.outbox] == [[lost.email]]
+    for order in (fresh, ancient, sent):
+        assert order.email not in mail.outbox[0].to
+
+
+def test_the_sweep_goes_on_past_a_refused_send(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = fulfilled_order(ago=timedelta(minutes=30))
+    second = fulfilled_order(ago=timedelta(minutes=30))
+    calls: list[str] = []
+    original = mail.EmailMultiAlternatives.send
+
+    def refuse_the_first(message: Any, *args: Any, **kwargs: Any) -> int:
+        calls.append(message.to[0])
+        if message.to == [first.email]:
+            raise smtplib.SMTPRecipientsRefused({first.email: (550, b"no")})
+        return original(message, *args, **kwargs)
+
+    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", refuse_the_first)
+    assert order_confirmation_send_missed() == 1
+    assert [m.to for m in mail.outbox] == [[second.email]]
+    first.refresh_from_db()
+    assert first.confirmation_sent_at is None  # tried again on the next run
