@@ -15,6 +15,7 @@ from django.utils import timezone
 from orders.emails import order_confirmation_send, order_confirmation_send_missed
 from orders.models import Fulfillment, Order
 from orders.services import order_fulfill
+from orders.tasks import order_send_confirmation
 from tests.factories import OrderFactory, OrderItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -49,9 +50,11 @@ def test_sending_twice_sends_once() -> None:
     assert len(mail.outbox) == 1
 
 
-def test_an_order_not_fulfilled_gets_no_email() -> None:
+def test_an_order_not_fulfilled_or_not_there_gets_no_email() -> None:
     order = OrderFactory(status=Order.Status.PAYMENT_FAILED)
     assert order_confirmation_send(order_pk=order.pk) is False
+    assert order_send_confirmation.apply(args=(order.pk + 1000,)).get() is False
+    assert order_send_confirmation.apply(args=(-1,)).get() is False
     assert mail.outbox == []
 
 
