@@ -14,6 +14,12 @@ SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SITE_URL = env("SITE_URL")
 DATABASES = {"default": env.db("DATABASE_URL")}
+# Persistent connections (https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections):
+# opening one per request or task (Django's default, 0) costs PostgreSQL a backend process each
+# time, several times the webhook's whole request path. The health check drops a connection that
+# died between requests instead of failing the next one. `?conn_max_age=0` in DATABASE_URL wins.
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
