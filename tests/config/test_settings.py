@@ -110,3 +110,35 @@ def test_refusals(secret, publishable, debug, error):
 )
 def test_allowed_combinations(secret, publishable, debug):
     check_stripe_keys(secret_key=secret, publishable_key=publishable, debug=debug)
+
+
+SQLITE_WRITER = """
+import django
+django.setup()
+from django.db import connection, transaction
+with connection.cursor() as cursor:
+    cursor.execute("CREATE TABLE IF NOT EXISTS t (n integer)")
+for _ in range(300):
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM t")  # read, then write: the pattern that deadlocks
+        cursor.execute("INSERT INTO t VALUES (%s)", [cursor.fetchone()[0]])
+"""
+
+
+def test_the_embedded_sqlite_lets_the_web_server_and_worker_write_at_once(tmp_path: Path) -> None:
+    # given two processes (web server and worker) on the embedded default's SQLite file
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DJANGO_", "DATABASE_"))}
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SQLITE_WRITER],
+            cwd=ROOT,
+            env={**clean, **env, "DJANGO_SETTINGS_MODULE": "config.settings.local"},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    # then both finish every transaction: none fails with "database is locked"
+    errors = [writer.communicate(timeout=120)[1] for writer in writers]
+    assert [writer.returncode for writer in writers] == [0, 0], errors
