@@ -29,10 +29,10 @@ from payments.checkout import (
     checkout_order_place,
     checkout_session_confirm,
     checkout_session_open,
-    order_outcome,
     order_payment_refresh,
     payment_element_intent,
 )
+from payments.outcomes import order_outcome
 from payments.stripe_gateway import StripeGatewayError
 
 logger = logging.getLogger(__name__)
