@@ -93,7 +93,8 @@ def order_outcome(*, order: Order) -> Outcome:
         return Outcome(
             "processing",
             "Your payment is processing",
-            "Your bank is processing the payment. This page updates when it is done, and we email you once it is paid.",
+            "Your bank is processing the payment. This page updates when it is done, and we email you "
+            "once it is paid.",
             final=False,
         )
     if order.payment_intent_status == "requires_action":
