@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from orders.models import Product
-from tests.stripe_emulator.browser_helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
+from tests.stripe_emulator.browser_helpers import ARTIFACTS, CHROMIUM, chromium
 
 LOCAL = re.compile(r"^(https?://(127\.0\.0\.1|localhost)(:\d+)?/|data:|about:|blob:)")
 WEBHOOK_SECRET = "whsec_browser_tests_0000000000000000"
@@ -37,24 +37,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(django_db_setup: None) -> Iterator[Any]:
-    """One Chromium for the whole run: launching costs about a second, a fresh context almost nothing.
+    """One Chromium per module (see `chromium`).
 
     Playwright's sync API runs an event loop in this thread for as long as the browser lives, and
     Django refuses ORM calls from a thread with a running loop. The ORM calls made here (the tests'
     own queries, the database flush after each test) are still synchronous and safe, so they are
     allowed for exactly that span; and the test database is created before the loop starts.
     """
-    if not CHROMIUM.exists():
-        pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as patch, chromium() as browser:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
-        browser.close()
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -78,17 +79,25 @@ def shop(shop_server: Shop) -> Shop:
     return shop_server
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """One Chromium per module: launching costs about a second, a fresh context almost nothing."""
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium through Playwright's sync API. Callers hold it for one test module at
+    most: the sync API runs an event loop in this thread while it is open, and a second one cannot
+    start until it is closed."""
     if not CHROMIUM.exists():
         pytest.skip(f"browser tests need Debian's Chromium at {CHROMIUM}")
     sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need the playwright package")
-
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One Chromium per module: launching costs about a second, a fresh context almost nothing."""
+    with chromium() as browser:
+        yield browser
 
 
 @pytest.fixture
