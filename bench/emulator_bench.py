@@ -24,18 +24,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from machine import cpu_model  # bench/ is on sys.path when a script here runs
+
 ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk_test_bench_000000000000000000"
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def start_emulator() -> tuple[subprocess.Popen[str], str]:

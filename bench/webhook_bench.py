@@ -61,6 +61,7 @@ from typing import Any
 
 import psycopg
 import redis
+from machine import cpu_model  # bench/ is on sys.path when a script here runs
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -84,16 +85,6 @@ TARGETS = {"paced_p99": 20.0, "throughput": 800.0, "worker": 300.0}
 
 
 # ---------------------------------------------------------------------------- machine
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def versions() -> str:
