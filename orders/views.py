@@ -241,6 +241,8 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
 def order_checkout(request: HttpRequest, token: str) -> HttpResponse:
     """Send the customer to the order's Stripe Checkout page (creating the session once)."""
     order = _order_or_404(token)
+    if _method(order) == OrderCheckout.Method.PAYMENT_ELEMENT:
+        return redirect("orders:order_pay", token=token)
     if not order_outcome(order=order).can_pay:
         return redirect("orders:order_detail", token=token)
     try:

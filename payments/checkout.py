@@ -404,7 +404,9 @@ def checkout_session_open(*, order: Order) -> str:
         if session.get("status") == "open" and session.get("url"):
             return str(session["url"])
         raise CheckoutUnavailable(order.number)
-    if order.status not in OPEN_STATUSES:
+    if order.status not in OPEN_STATUSES or order.payment_intent_id:
+        # An order with a PaymentIntent of its own (the Payment Element) never gets a session
+        # too: two payable objects for one order could both be paid (invariant 2).
         raise CheckoutUnavailable(order.number)
     if order.created_at + CHECKOUT_SESSION_LIFETIME - timezone.now() < CHECKOUT_SESSION_MIN_LIFETIME:
         raise CheckoutUnavailable(order.number)

@@ -210,3 +210,21 @@ def test_a_changed_cart_expires_the_open_session_and_makes_a_new_order(
     sessions = {s["id"]: s for s in stripe_list(shop, "checkout_sessions")}
     assert sessions[order.checkout_session_id]["status"] == "expired"
     assert sessions[new.checkout_session_id]["amount_total"] == 2400 + 2 * 1250
+
+
+def test_an_order_paying_with_the_payment_element_never_gets_a_checkout_session_too(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # given an order with its own PaymentIntent
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client, method="payment_element")
+    assert client.get(f"/orders/{order.public_token}/pay/").status_code == 200
+    # when its hosted-checkout link is opened (typed in, or an old bookmark)
+    response = client.get(f"/orders/{order.public_token}/checkout/")
+    # then it goes back to the card page, and Stripe has one payable object for the order
+    assert response["Location"] == f"/orders/{order.public_token}/pay/"
+    assert stripe_list(shop, "checkout_sessions") == []
+    order.refresh_from_db()
+    with pytest.raises(checkout_services.CheckoutUnavailable):
+        checkout_services.checkout_session_open(order=order)
+    assert stripe_list(shop, "checkout_sessions") == []
