@@ -91,10 +91,11 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
     The test's final page is saved to test-artifacts/<test name>.png: the page opened last in the
     context that is still open. A test that closes its tab and comes back in a new one
     (`page.context.new_page()`) gets the new one saved, with nothing to declare. JavaScript errors
-    on any page of the context fail the test."""
+    on any page of the context fail the test. `@pytest.mark.no_javascript` turns JavaScript off."""
     phone = request.node.name.endswith(("paid", "message"))
     viewport = {"width": 390, "height": 844} if phone else {"width": 1100, "height": 900}
-    context = browser.new_context(viewport=viewport)
+    javascript = request.node.get_closest_marker("no_javascript") is None
+    context = browser.new_context(viewport=viewport, java_script_enabled=javascript)
     context.set_default_timeout(15_000)
 
     def guard(route: Any) -> None:
