@@ -35,7 +35,7 @@ def test_without_javascript_a_decline_is_explained_and_the_order_page_says_so(pa
     page.wait_for_selector("#error-message:has-text('Your card was declined.')")
     order = latest_order()
     page.goto(f"{site.url}/orders/{order.public_token}/")
-    # not final yet (the session is still open): the page refreshes itself with a <noscript> meta
+    # the order page is plain HTML: it reads the decline without any script
     outcome(page, "declined")
     assert "Your card was declined." in page.locator("#order-status").inner_text()
 
