@@ -46,35 +46,37 @@ def order_search(*, query: str) -> QuerySet[Order]:
     return Order.objects.filter(condition)
 
 
-def order_find_for_stripe_object(*, obj: dict[str, Any]) -> Order | None:
+def order_find_for_stripe_object(*, obj: dict[str, Any], for_update: bool = False) -> Order | None:
     """The order a Stripe object (PaymentIntent, Charge, Refund, Checkout Session) belongs to:
     our `metadata.order_id` / `metadata.order_number`, then the Checkout Session's
-    `client_reference_id`, then the ids we stored on the order."""
+    `client_reference_id`, then the ids we stored on the order. `for_update` locks the row it
+    finds (inside the caller's transaction), so a caller about to change it reads it once."""
+    orders = Order.objects.select_for_update() if for_update else Order.objects.all()
     metadata = obj.get("metadata") or {}
     for reference in (metadata.get("order_id"), metadata.get("order_number"), obj.get("client_reference_id")):
         pk = order_pk_from_number(str(reference)) if reference else None
         if pk is not None:
-            order = Order.objects.filter(pk=pk).first()
+            order = orders.filter(pk=pk).first()
             if order is not None:
                 return order
     kind = obj.get("object")
     object_id = str(obj.get("id") or "")
     if kind == "payment_intent" and object_id:
-        return Order.objects.filter(payment_intent_id=object_id).first()
+        return orders.filter(payment_intent_id=object_id).first()
     if kind == "checkout.session" and object_id:
-        return Order.objects.filter(checkout_session_id=object_id).first()
+        return orders.filter(checkout_session_id=object_id).first()
     payment_intent = obj.get("payment_intent")
     if isinstance(payment_intent, dict):
         payment_intent = payment_intent.get("id")
     if payment_intent:
-        return Order.objects.filter(payment_intent_id=str(payment_intent)).first()
+        return orders.filter(payment_intent_id=str(payment_intent)).first()
     charge = obj.get("charge")
     if isinstance(charge, dict):
         charge = charge.get("id")
     if kind == "charge" and object_id:
         charge = object_id
     if charge:
-        return Order.objects.filter(charge_id=str(charge)).first()
+        return orders.filter(charge_id=str(charge)).first()
     return None
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from orders.models import STATUS_RANK, UNSETTLED_RANK, Fulfillment, Order, OrderItem
@@ -104,8 +104,10 @@ def order_create(
     return order
 
 
-def _lock(order: Order) -> Order:
-    return Order.objects.select_for_update().get(pk=order.pk)
+def _lock(order: Order, *, locked: bool = False) -> Order:
+    """The order row, locked for this transaction; `locked` says the caller already selected it
+    `FOR UPDATE` in this transaction (the event handlers do), so it is not read twice."""
+    return order if locked else Order.objects.select_for_update().get(pk=order.pk)
 
 
 def _advance(order: Order, *, status: str, seen_at: int) -> bool:
@@ -148,9 +150,10 @@ def _save(order: Order, fields: set[str]) -> None:
         order.save(update_fields=[*sorted(fields), "updated_at"])
 
 
-def _mark_paid(order: Order, *, seen_at: int, source: str) -> tuple[set[str], bool]:
-    """Paid, then fulfilled exactly once. Returns the changed fields and whether it fulfilled."""
-    fields: set[str] = set()
+def _mark_paid(order: Order, fields: set[str], *, seen_at: int, source: str) -> tuple[set[str], bool]:
+    """Paid, then fulfilled exactly once, saved with the caller's `fields` in one UPDATE.
+    Returns every changed field and whether this call fulfilled the order."""
+    fields = set(fields)
     if _advance(order, status=Order.Status.PAID, seen_at=seen_at):
         fields |= {"status", "payment_state_at"}
     if order.paid_at is None:
@@ -159,13 +162,20 @@ def _mark_paid(order: Order, *, seen_at: int, source: str) -> tuple[set[str], bo
     if order.last_decline_code:
         order.last_decline_code = ""
         fields.add("last_decline_code")
+    fulfilled = _fulfill(order, source=source)
+    if fulfilled:
+        fields |= {"status", "fulfilled_at"}
     _save(order, fields)
-    fulfilled = order_fulfill(order=order, source=source) is not None
     return fields, fulfilled
 
 
 def order_apply_payment_intent(
-    *, order: Order, payment_intent: JsonDict, seen_at: int | None = None, source: str = ""
+    *,
+    order: Order,
+    payment_intent: JsonDict,
+    seen_at: int | None = None,
+    source: str = "",
+    locked: bool = False,
 ) -> OrderChange:
     """Apply a PaymentIntent snapshot (from a verified event or fetched by the server) to its
     order. The single idempotent state change for PaymentIntents: never backwards, and a paid
@@ -174,8 +184,8 @@ def order_apply_payment_intent(
     pi_status = str(payment_intent.get("status") or "")
     if pi_status not in PAYMENT_INTENT_STATUS_TO_ORDER:
         raise ValueError(f"unknown PaymentIntent status {pi_status!r}")
-    with transaction.atomic():
-        order = _lock(order)
+    with transaction.atomic(savepoint=False):
+        order = _lock(order, locked=locked)
         previous = order.status
         fields = set(_link_payment_intent(order, str(payment_intent.get("id") or "")))
         charge_id = _id_of(payment_intent.get("latest_charge"))
@@ -190,9 +200,8 @@ def order_apply_payment_intent(
             if order.payment_intent_status != pi_status:
                 order.payment_intent_status = pi_status
                 fields.add("payment_intent_status")
-            _save(order, fields)
-            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
-            return OrderChange(order, bool(fields | paid_fields) or fulfilled, fulfilled, previous)
+            fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
+            return OrderChange(order, bool(fields) or fulfilled, fulfilled, previous)
 
         status = PAYMENT_INTENT_STATUS_TO_ORDER[pi_status]
         error = payment_intent.get("last_payment_error")
@@ -221,14 +230,14 @@ def order_apply_payment_intent(
 
 
 def order_apply_charge(
-    *, order: Order, charge: JsonDict, seen_at: int | None = None, source: str = ""
+    *, order: Order, charge: JsonDict, seen_at: int | None = None, source: str = "", locked: bool = False
 ) -> OrderChange:
     """Apply a Charge snapshot: a succeeded charge means paid, a failed one a failed attempt, and
     `amount_refunded` (which only grows) the refunded state."""
     seen_at = _now_seconds() if seen_at is None else seen_at
     charge_status = str(charge.get("status") or "")
-    with transaction.atomic():
-        order = _lock(order)
+    with transaction.atomic(savepoint=False):
+        order = _lock(order, locked=locked)
         previous = order.status
         fields = set(_link_payment_intent(order, _id_of(charge.get("payment_intent"))))
         fulfilled = False
@@ -236,9 +245,7 @@ def order_apply_charge(
             if order.charge_id != charge.get("id"):
                 order.charge_id = str(charge.get("id") or "")
                 fields.add("charge_id")
-            _save(order, fields)
-            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
-            fields |= paid_fields
+            fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
         elif charge_status == "failed":
             if _advance(order, status=Order.Status.PAYMENT_FAILED, seen_at=seen_at):
                 fields |= {"status", "payment_state_at"}
@@ -254,7 +261,7 @@ def order_apply_charge(
             _save(order, fields)
         refunded = int(charge.get("amount_refunded") or 0)
         if refunded:
-            refund_change = order_apply_refunded_amount(order=order, amount_refunded=refunded)
+            refund_change = order_apply_refunded_amount(order=order, amount_refunded=refunded, locked=True)
             order = refund_change.order
             fields |= {"amount_refunded"} if refund_change.changed else set()
         changed = bool(fields & {"status", "last_decline_code", "amount_refunded"}) or fulfilled
@@ -268,14 +275,15 @@ def order_apply_checkout_session(
     seen_at: int | None = None,
     source: str = "",
     async_payment_failed: bool = False,
+    locked: bool = False,
 ) -> OrderChange:
     """Apply a Checkout Session snapshot: `complete` + `paid` is paid; `complete` + `unpaid` is an
     asynchronous payment still on its way, or failed when the event says so
     (`checkout.session.async_payment_failed`: the session itself still reads complete/unpaid);
     `expired` cancels an order not yet paid."""
     seen_at = _now_seconds() if seen_at is None else seen_at
-    with transaction.atomic():
-        order = _lock(order)
+    with transaction.atomic(savepoint=False):
+        order = _lock(order, locked=locked)
         previous = order.status
         fields: set[str] = set()
         if session.get("id") and not order.checkout_session_id:
@@ -289,9 +297,7 @@ def order_apply_checkout_session(
         session_status, payment_status = session.get("status"), session.get("payment_status")
         fulfilled = False
         if session_status == "complete" and payment_status in ("paid", "no_payment_required"):
-            _save(order, fields)
-            paid_fields, fulfilled = _mark_paid(order, seen_at=seen_at, source=source)
-            fields |= paid_fields
+            fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
         else:
             if session_status == "expired":
                 target = Order.Status.CANCELED
@@ -309,10 +315,10 @@ def order_apply_checkout_session(
         return OrderChange(order, changed, fulfilled, previous)
 
 
-def order_apply_refunded_amount(*, order: Order, amount_refunded: int) -> OrderChange:
+def order_apply_refunded_amount(*, order: Order, amount_refunded: int, locked: bool = False) -> OrderChange:
     """Record how much of the order Stripe has refunded (it only grows) and the refund status."""
-    with transaction.atomic():
-        order = _lock(order)
+    with transaction.atomic(savepoint=False):
+        order = _lock(order, locked=locked)
         previous = order.status
         if amount_refunded <= order.amount_refunded:
             return OrderChange(order, False, False, previous)
@@ -325,25 +331,38 @@ def order_apply_refunded_amount(*, order: Order, amount_refunded: int) -> OrderC
         return OrderChange(order, True, False, previous)
 
 
-def order_fulfill(*, order: Order, source: str = "") -> Fulfillment | None:
-    """Fulfill a paid order exactly once (invariant 3). The unique order column of Fulfillment is
-    the guard: a second attempt, concurrent or not, hits the constraint and returns None."""
-    try:
-        with transaction.atomic():
-            fulfillment = Fulfillment.objects.create(order=order, source=source[:255])
-    except IntegrityError:
-        return None
+def _fulfill(order: Order, *, source: str) -> bool:
+    """Fulfill a locked, paid order exactly once (invariant 3), in memory for the caller's save.
+    The unique order column of Fulfillment is the guard: `INSERT … ON CONFLICT DO NOTHING` stores
+    the row only for the first caller, concurrent or not, with no savepoint to roll back."""
+    table = connection.ops.quote_name(Fulfillment._meta.db_table)
     now = timezone.now()
-    # Conditional UPDATE: only a paid order becomes fulfilled; a refunded one keeps its status.
-    Order.objects.filter(pk=order.pk, status=Order.Status.PAID).update(
-        status=Order.Status.FULFILLED, fulfilled_at=now, updated_at=now
-    )
-    Order.objects.filter(pk=order.pk, fulfilled_at__isnull=True).update(fulfilled_at=now, updated_at=now)
-    order.refresh_from_db(fields=["status", "fulfilled_at", "updated_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (order_id, source, created_at, updated_at) VALUES (%s, %s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (order_id) DO NOTHING RETURNING id",
+            [order.pk, source[:255], now, now],
+        )
+        if cursor.fetchone() is None:
+            return False
+    # Only a paid order becomes fulfilled; a refunded one keeps its status.
+    if order.status == Order.Status.PAID:
+        order.status = Order.Status.FULFILLED
+    if order.fulfilled_at is None:
+        order.fulfilled_at = now
     logger.info("order fulfilled order=%s source=%s", order.number, source)
     # The confirmation email goes out from the worker once this fulfillment is committed.
     from orders.emails import order_confirmation_enqueue
 
     order_pk = order.pk
     transaction.on_commit(lambda: order_confirmation_enqueue(order_pk=order_pk))
-    return fulfillment
+    return True
+
+
+def order_fulfill(*, order: Order, source: str = "") -> bool:
+    """Fulfill a paid order exactly once; returns whether this call did."""
+    with transaction.atomic(savepoint=False):
+        order = _lock(order)
+        fulfilled = _fulfill(order, source=source)
+        _save(order, {"status", "fulfilled_at"} if fulfilled else set())
+    return fulfilled

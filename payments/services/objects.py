@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
+
 from orders.models import Order
 from orders.selectors import order_find_for_stripe_object
 from orders.services import (
@@ -41,26 +43,31 @@ def stripe_object_apply(
     """Apply one PaymentIntent, Charge, Refund or Checkout Session snapshot to its order through
     the forward-only order services. `seen_at` None means "just fetched from Stripe"."""
     kind = obj.get("object")
-    order = order_find_for_stripe_object(obj=obj)
-    if kind == "refund":
-        _, change = refund_apply(refund=obj, order=order)
-        return ApplyResult(order=order, change=change, note="" if order else NOTE_NO_ORDER)
-    if kind not in ("payment_intent", "charge", "checkout.session"):
-        return ApplyResult(order=order, note=NOTE_UNSUPPORTED)
-    if order is None:
-        return ApplyResult(note=NOTE_NO_ORDER)
-    if kind == "payment_intent":
-        change = order_apply_payment_intent(order=order, payment_intent=obj, seen_at=seen_at, source=source)
-    elif kind == "charge":
-        change = order_apply_charge(order=order, charge=obj, seen_at=seen_at, source=source)
-    else:
-        change = order_apply_checkout_session(
-            order=order,
-            session=obj,
-            seen_at=seen_at,
-            source=source,
-            async_payment_failed=event_type == "checkout.session.async_payment_failed",
-        )
+    with transaction.atomic(savepoint=False):
+        # Found and locked in one read; the order services then take it as locked.
+        order = order_find_for_stripe_object(obj=obj, for_update=kind != "refund")
+        if kind == "refund":
+            _, change = refund_apply(refund=obj, order=order)
+            return ApplyResult(order=order, change=change, note="" if order else NOTE_NO_ORDER)
+        if kind not in ("payment_intent", "charge", "checkout.session"):
+            return ApplyResult(order=order, note=NOTE_UNSUPPORTED)
+        if order is None:
+            return ApplyResult(note=NOTE_NO_ORDER)
+        if kind == "payment_intent":
+            change = order_apply_payment_intent(
+                order=order, payment_intent=obj, seen_at=seen_at, source=source, locked=True
+            )
+        elif kind == "charge":
+            change = order_apply_charge(order=order, charge=obj, seen_at=seen_at, source=source, locked=True)
+        else:
+            change = order_apply_checkout_session(
+                order=order,
+                session=obj,
+                seen_at=seen_at,
+                source=source,
+                async_payment_failed=event_type == "checkout.session.async_payment_failed",
+                locked=True,
+            )
     return ApplyResult(order=change.order, change=change)
 
 
