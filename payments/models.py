@@ -45,6 +45,8 @@ class StripeEvent(StripeMirror):
             # The re-queue job looks for rows left pending or retrying, oldest first.
             models.Index(fields=["status", "updated_at"], name="stripeevent_status_updated"),
             models.Index(fields=["object_id", "type"], name="stripeevent_object_type"),
+            # The drain task walks the pending rows in arrival order.
+            models.Index(fields=["id"], condition=models.Q(status="pending"), name="stripeevent_pending"),
         ]
 
     def __str__(self) -> str:
@@ -90,6 +92,19 @@ REFUND_STATUS_RANK: dict[str, int] = {
     Refund.Status.FAILED: 3,
     Refund.Status.CANCELED: 3,
 }
+
+
+class DrainWakeup(models.Model):
+    """A drain task is queued and has not started yet. Storing an event queues one only when it
+    adds this row (`INSERT … ON CONFLICT DO NOTHING`), and the drain deletes the row before it
+    looks for work: so a burst of events costs one broker message, not one each, and no event is
+    stored unseen between the two (payments.services.events)."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} since {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
 class EventCheckpoint(TimeStampedModel):

@@ -7,6 +7,8 @@ a worker dies half-way, so it runs again; processing locks the event row and ski
 from __future__ import annotations
 
 from celery import shared_task
+from celery.utils.time import get_exponential_backoff_interval
+from django.db import InterfaceError, OperationalError
 
 from payments.services.events import (
     MAX_ATTEMPTS,
@@ -14,11 +16,33 @@ from payments.services.events import (
     stripe_event_process,
     stripe_event_recover,
     stripe_event_requeue_stale,
+    stripe_events_drain,
 )
 
 # Exponential backoff with jitter between attempts, capped well under the re-queue job's
 # threshold (payments.services.events.REQUEUE_AFTER).
 RETRY_BACKOFF_MAX_SECONDS = 120
+
+
+def retry_countdown(retries: int) -> int:
+    """Seconds before the next attempt: Celery's own exponential backoff with full jitter."""
+    return get_exponential_backoff_interval(
+        factor=1, retries=retries, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
+    )
+
+
+@shared_task(
+    name="payments.drain_stripe_events",
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=RETRY_BACKOFF_MAX_SECONDS,
+    retry_jitter=True,
+    max_retries=MAX_ATTEMPTS,
+)
+def drain_stripe_events() -> int:
+    """The usual way events get processed: one message wakes it for a whole burst."""
+    return stripe_events_drain()
 
 
 @shared_task(
@@ -31,6 +55,7 @@ RETRY_BACKOFF_MAX_SECONDS = 120
     max_retries=MAX_ATTEMPTS,
 )
 def process_stripe_event(event_pk: int) -> str:
+    """One event: its retries with backoff, and staff replays."""
     return stripe_event_process(event_pk=event_pk)
 
 

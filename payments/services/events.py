@@ -22,7 +22,7 @@ from django.utils import timezone
 from config.logging import mask_secrets
 from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send
-from payments.models import EventCheckpoint, StripeEvent
+from payments.models import DrainWakeup, EventCheckpoint, StripeEvent
 from payments.services.objects import NOTE_NO_ORDER
 from payments.stripe_gateway import RateLimited, SignatureInvalid, StripeGatewayError, StripeUnavailable
 
@@ -193,19 +193,47 @@ def stripe_event_record(*, envelope: EventEnvelope, source: str) -> int | None:
     return event_pk
 
 
-def stripe_event_enqueue(*, event_pk: int) -> bool:
-    """Queue the processing task. A broker that is down loses nothing: the row stays pending and
-    the re-queue job picks it up; so this logs and carries on rather than fail the request."""
-    from payments.tasks import process_stripe_event
+DRAIN_WAKEUP = "stripe-events"
 
+
+def stripe_event_enqueue(*, event_pk: int) -> bool:
+    """Make sure a pending event gets processed: wake the drain task, which processes every
+    pending event in arrival order. A broker that is down loses nothing: the row stays pending and
+    the re-queue job picks it up; so this logs and carries on rather than fail the request."""
+    if not _wakeup_claim():
+        return True  # a drain is queued and has not started: it will see this event
     try:
-        process_stripe_event.apply_async(args=(event_pk,), retry=False)
+        stripe_events_drain_publish()
     except Exception as error:
         logger.warning(
             "stripe event %s not queued (%s); the re-queue job will", event_pk, type(error).__name__
         )
+        _wakeup_release()  # so that the next event tries the broker again
         return False
     return True
+
+
+def stripe_events_drain_publish() -> None:
+    from payments.tasks import drain_stripe_events
+
+    drain_stripe_events.apply_async(retry=False)
+
+
+def _wakeup_claim() -> bool:
+    """Add the wake-up row; False when it is there already (a drain is queued). One statement
+    that takes no lock on an existing row, so concurrent requests do not wait for each other."""
+    table = connection.ops.quote_name(DrainWakeup._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (name, created_at) VALUES (%s, %s) "  # noqa: S608
+            "ON CONFLICT (name) DO NOTHING RETURNING name",
+            [DRAIN_WAKEUP, timezone.now()],
+        )
+        return cursor.fetchone() is not None
+
+
+def _wakeup_release() -> None:
+    DrainWakeup.objects.filter(name=DRAIN_WAKEUP).delete()
 
 
 def stripe_event_receive(*, payload: bytes, sig_header: str | None, content_type: str) -> int | None:
@@ -244,18 +272,19 @@ def _safe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:1000]
 
 
-def stripe_event_process(*, event_pk: int) -> str:
+def stripe_event_process(*, event_pk: int, skip_locked: bool = False) -> str:
     """Process one stored event, safely twice or concurrently: lock the row, skip it if done,
     dispatch through the handler table, record the outcome. On a transient error the row is
     marked retrying and the error re-raised (the task retries with backoff); on the last attempt,
-    or on any other error, it is dead-lettered and staff are alerted."""
+    or on any other error, it is dead-lettered and staff are alerted. With `skip_locked` (the
+    drain) a row another worker is processing is left to it: "skipped"."""
     from payments.handlers import HANDLERS
 
     try:
         with transaction.atomic():
-            event = StripeEvent.objects.select_for_update().filter(pk=event_pk).first()
+            event = StripeEvent.objects.select_for_update(skip_locked=skip_locked).filter(pk=event_pk).first()
             if event is None:
-                return "missing"
+                return "skipped" if skip_locked else "missing"
             if event.status not in OPEN_STATUSES:
                 return event.status
             handler = HANDLERS.get(event.type)
@@ -316,6 +345,45 @@ def stripe_event_record_failure(*, event_pk: int, error: BaseException) -> str:
     return event.status
 
 
+# Events one drain task processes before it hands over to a fresh task (so the worker gets to
+# other tasks, and a redelivered message after a crash redoes little), read in pages.
+DRAIN_LIMIT = 1000
+DRAIN_PAGE = 100
+
+
+def stripe_events_drain(*, limit: int = DRAIN_LIMIT) -> int:
+    """Process the pending events in arrival order; returns how many it took.
+
+    It deletes the wake-up row before it looks: an event stored after that either is seen here or
+    adds the row again and queues the next drain. Rows are locked with SKIP LOCKED, so drains and
+    per-event tasks running at once share the work. An event that fails with a transient error
+    is marked retrying and gets its own task with backoff; the drain goes on with the others."""
+    from payments.tasks import process_stripe_event, retry_countdown
+
+    _wakeup_release()
+    done, last_pk = 0, 0
+    while done < limit:
+        pks = list(
+            StripeEvent.objects.filter(status=StripeEvent.Status.PENDING, pk__gt=last_pk)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:DRAIN_PAGE]
+        )
+        if not pks:
+            return done
+        for pk in pks:
+            try:
+                stripe_event_process(event_pk=pk, skip_locked=True)
+            except Exception:
+                try:
+                    process_stripe_event.apply_async(args=(pk,), countdown=retry_countdown(0), retry=False)
+                except Exception as error:
+                    logger.warning("stripe event %s retry not queued (%s)", pk, type(error).__name__)
+            done += 1
+        last_pk = pks[-1]
+    stripe_event_enqueue(event_pk=last_pk)  # more may be waiting: hand over to a fresh task
+    return done
+
+
 # ---------------------------------------------------------------------------- safety nets
 
 # A row still pending (or waiting for a retry) this long after its last change lost its broker
@@ -335,8 +403,12 @@ def stripe_event_requeue_stale(*, older_than: timedelta = REQUEUE_AFTER, limit: 
     )
     if not pks:
         return 0
-    # Touch them so the next run leaves them alone for another `older_than`.
-    StripeEvent.objects.filter(pk__in=pks).update(updated_at=timezone.now())
+    # Back to pending for the drain, touched so the next run leaves them alone for another
+    # `older_than`. A wake-up row left behind means its drain message was lost: drop it.
+    StripeEvent.objects.filter(pk__in=pks).update(
+        status=StripeEvent.Status.PENDING, updated_at=timezone.now()
+    )
+    _wakeup_release()
     queued = sum(stripe_event_enqueue(event_pk=pk) for pk in pks)
     logger.info("re-queued %s stale stripe events (%s queued)", len(pks), queued)
     return len(pks)

@@ -15,6 +15,8 @@ django.setup()
 from config.celery import app  # noqa: E402
 from payments import handlers  # noqa: E402
 
+app.conf.task_default_queue = os.environ.get("E2E_QUEUE") or app.conf.task_default_queue
+
 marker = os.environ.get("E2E_CRASH_MARKER")
 if marker:
     original = handlers.HANDLERS["payment_intent.succeeded"]

@@ -1,0 +1,176 @@
+"""The drain: stored events wake one task for a whole burst, which processes every pending event
+in arrival order. No event is left unseen between a wake-up and a drain, a lost drain message
+is made good by the re-queue job, and one failing event does not hold up the others."""
+
+from datetime import timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test import TestCase
+from django.utils import timezone
+
+from orders.models import Fulfillment, Order
+from payments import tasks
+from payments.models import DrainWakeup, StripeEvent
+from payments.services import events as event_services
+from payments.stripe_gateway import StripeUnavailable
+from tests.factories import OrderFactory, event, payment_intent
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per drain message that would go to the broker."""
+    sent: list[None] = []
+    monkeypatch.setattr(event_services, "stripe_events_drain_publish", lambda: sent.append(None))
+    return sent
+
+
+@pytest.fixture
+def retries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(event pk, countdown) of each per-event retry the drain schedules."""
+    scheduled: list[tuple[int, int]] = []
+
+    def apply_async(*, args: tuple[int], countdown: int, **options: Any) -> None:
+        scheduled.append((args[0], countdown))
+
+    monkeypatch.setattr(tasks.process_stripe_event, "apply_async", apply_async)
+    return scheduled
+
+
+def receive(order: Order, type: str = "payment_intent.succeeded") -> int:
+    """Store an event as the webhook view does, on-commit callbacks included."""
+    envelope = event_services.stripe_event_envelope(
+        event=event(type, payment_intent(order)), payload_text="{}"
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        pk = event_services.stripe_event_record(envelope=envelope, source=StripeEvent.Source.WEBHOOK)
+    assert pk is not None
+    StripeEvent.objects.filter(pk=pk).update(payload=event(type, payment_intent(order)))
+    return pk
+
+
+def drain(**kwargs: Any) -> int:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return event_services.stripe_events_drain(**kwargs)
+
+
+def test_a_burst_of_events_sends_one_broker_message(published: list[None]) -> None:
+    for _ in range(20):
+        receive(OrderFactory())
+    assert published == [None]
+    assert StripeEvent.objects.filter(status="pending").count() == 20
+
+
+def test_the_drain_fulfills_every_paid_order_once(published: list[None]) -> None:
+    orders = [OrderFactory() for _ in range(5)]
+    for order in orders:
+        receive(order)
+    receive(orders[0])  # a second Event object for the same payment
+    assert drain() == 6
+    assert set(StripeEvent.objects.values_list("status", flat=True)) == {"processed"}
+    assert Fulfillment.objects.count() == 5
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == Order.Status.FULFILLED
+
+
+def test_an_event_stored_after_the_drain_started_wakes_the_next_one(published: list[None]) -> None:
+    receive(OrderFactory())
+    receive(OrderFactory())
+    assert len(published) == 1
+    drain()
+    # The drain took the wake-up row: the next event must queue a drain of its own.
+    late = receive(OrderFactory())
+    assert len(published) == 2
+    drain()
+    assert StripeEvent.objects.get(pk=late).status == "processed"
+
+
+def test_a_drain_that_reaches_its_limit_hands_over_to_a_fresh_one(
+    published: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_services, "DRAIN_PAGE", 2)
+    for _ in range(5):
+        receive(OrderFactory())
+    assert drain(limit=3) == 4  # two pages of two
+    assert len(published) == 2  # the first wake-up, then the hand-over
+    assert drain() == 1
+    assert not StripeEvent.objects.filter(status="pending").exists()
+
+
+def test_one_failing_event_gets_its_own_retry_and_the_others_are_processed(
+    published: list[None], retries: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments import handlers
+
+    flaky_order, good_order = OrderFactory(), OrderFactory()
+    flaky, good = receive(flaky_order), receive(good_order)
+    original = handlers.HANDLERS["payment_intent.succeeded"]
+
+    def stripe_down_for_one(row: StripeEvent) -> str | None:
+        if row.pk == flaky:
+            raise StripeUnavailable("Stripe did not answer")
+        return original(row)
+
+    monkeypatch.setitem(handlers.HANDLERS, "payment_intent.succeeded", stripe_down_for_one)
+    drain()
+    assert StripeEvent.objects.get(pk=good).status == "processed"
+    row = StripeEvent.objects.get(pk=flaky)
+    assert (row.status, row.attempts) == ("retrying", 1)
+    ((pk, countdown),) = retries
+    assert pk == flaky and 0 <= countdown <= tasks.RETRY_BACKOFF_MAX_SECONDS
+    flaky_order.refresh_from_db()
+    assert flaky_order.status == Order.Status.AWAITING_PAYMENT
+
+
+def test_a_broker_that_is_down_leaves_the_event_pending_and_the_next_event_tries_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    attempts: list[None] = []
+
+    def down() -> None:
+        attempts.append(None)
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(event_services, "stripe_events_drain_publish", down)
+    first = receive(OrderFactory())
+    receive(OrderFactory())
+    # Each event tried the broker: a failed publish does not leave a wake-up row that would
+    # silence the events after it.
+    assert len(attempts) == 2
+    assert not DrainWakeup.objects.exists()
+    assert StripeEvent.objects.get(pk=first).status == "pending"
+
+
+def test_the_re_queue_job_replaces_a_lost_drain_message(published: list[None]) -> None:
+    receive(OrderFactory())
+    assert DrainWakeup.objects.exists() and len(published) == 1
+    # The message is lost: the row stays, and later events would only count on that drain.
+    StripeEvent.objects.update(
+        updated_at=timezone.now() - event_services.REQUEUE_AFTER - timedelta(seconds=1)
+    )
+    event_services.stripe_event_requeue_stale()
+    assert len(published) == 2
+    drain()
+    assert not StripeEvent.objects.filter(status="pending").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_locked_by_another_worker_is_left_to_it(published: list[None]) -> None:
+    pk = receive(OrderFactory())
+    database = connection.settings_dict
+    other = psycopg.connect(
+        dbname=database["NAME"], user=database["USER"], host=database["HOST"], port=database["PORT"]
+    )
+    try:
+        other.execute("SELECT id FROM payments_stripeevent WHERE id = %s FOR UPDATE", [pk])
+        assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "skipped"
+        assert StripeEvent.objects.get(pk=pk).status == "pending"
+    finally:
+        other.rollback()
+        other.close()
+    assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "processed"
