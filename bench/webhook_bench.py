@@ -1,13 +1,15 @@
 """Benchmark the Stripe webhook inbox: how fast we acknowledge, and how fast one worker processes.
 
-    .venv/bin/python bench/webhook_bench.py [--events 1000] [--quick] [--pool prefork|solo] [--keep-db]
+    .venv/bin/python bench/webhook_bench.py [--events 1000] [--quick] [--pool prefork|solo]
+        [--concurrency 1] [--keep-db]
 
 (`make bench-webhook`). Needs PostgreSQL on 127.0.0.1:5432 (user postgres) and Redis on 6379;
 BENCH_PG_URL and BENCH_REDIS_URL point elsewhere. Takes about 5 minutes; --quick about 2.
 
 The product in its production shape on loopback: `config.settings.production` (DEBUG off), a
 fresh PostgreSQL database `bench_payments` (migrated with `manage.py migrate`), Redis db 13 as
-the Celery broker, gunicorn with 2 sync workers, and one Celery worker (prefork, concurrency 1).
+the Celery broker, gunicorn with 2 sync workers, and one Celery worker (prefork, concurrency 1
+unless --concurrency says otherwise).
 The anchor is dj-stripe 2.11 measured on this machine in the same shape.
 
 The sender is a loopback client (http.client, keep-alive requested, threads) that signs each
@@ -335,8 +337,9 @@ print(json.dumps([o.pk for o in orders]))
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz; see {self.logs / 'gunicorn.log'}")
 
-    def start_worker(self, *, pool: str = "prefork") -> None:
-        args = [str(VENV_BIN / "celery"), "-A", "config", "worker", f"--pool={pool}", "--concurrency=1"]
+    def start_worker(self, *, pool: str = "prefork", concurrency: int = 1) -> None:
+        args = [str(VENV_BIN / "celery"), "-A", "config", "worker", f"--pool={pool}"]
+        args += [f"--concurrency={1 if pool == 'solo' else concurrency}"]
         args += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"bench-{pool}@%h"]
         self.worker = self._spawn("worker", args)
 
@@ -603,13 +606,15 @@ def unsent_emails(conn: psycopg.Connection[Any], orders_from: int) -> tuple[int,
     return int(row[0]), int(row[1])
 
 
-def run_worker(stack: Stack, *, after_pk: int, orders_from: int | None, pool: str) -> WorkerRun:
+def run_worker(
+    stack: Stack, *, after_pk: int, orders_from: int | None, pool: str, concurrency: int
+) -> WorkerRun:
     """Start one worker on the stored backlog (rows with id > after_pk) and wait until every row
     is done; with `orders_from`, also until the confirmation emails of those orders are sent.
     The rate is taken from the rows' own processed_at, so the worker's boot is not counted."""
     with stack.db() as conn:
         waiting, total = open_count(conn, after_pk)
-        stack.start_worker(pool=pool)
+        stack.start_worker(pool=pool, concurrency=concurrency)
         deadline = time.perf_counter() + max(180.0, total / 10)
         # CPU is counted from the first event done, so the worker's boot is left out too.
         while waiting == total and time.perf_counter() < deadline:
@@ -703,6 +708,12 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1000, help="events per phase (default 1000)")
     parser.add_argument("--quick", action="store_true", help="a short run: 300 events per phase")
     parser.add_argument("--pool", choices=("prefork", "solo"), default="prefork", help="the worker's pool")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="the worker's pool processes (default 1; Celery's own default is one per CPU)",
+    )
     parser.add_argument("--keep-db", action="store_true", help=f"leave the {DB_NAME} database behind")
     args = parser.parse_args()
     n = 300 if args.quick else max(args.events, 100)
@@ -762,8 +773,11 @@ def main() -> int:
         check = "" if rows_stored == real_events else " !! MISMATCH"
         notes.append(f"{rows_stored} rows for {real_events} unique events, none for {n} resends{check}")
 
-        step(f"4/5 one worker ({args.pool}, concurrency 1) on the backlog of {rows_stored} stored events")
-        real = run_worker(stack, after_pk=0, orders_from=min(order_pks), pool=args.pool)
+        worker = f"one worker ({args.pool}, concurrency {args.concurrency})"
+        step(f"4/5 {worker} on the backlog of {rows_stored} stored events")
+        real = run_worker(
+            stack, after_pk=0, orders_from=min(order_pks), pool=args.pool, concurrency=args.concurrency
+        )
         print(f"    {real.cpu.describe()}")
         with stack.db() as conn:
             row = conn.execute("SELECT count(*) FROM orders_fulfillment").fetchone()
@@ -773,11 +787,13 @@ def main() -> int:
             f"{real.emails} confirmation emails sent"
         )
 
-        step(f"5/5 one worker ({args.pool}, concurrency 1) on {n} stored events that match no order")
+        step(f"5/5 {worker} on {n} stored events that match no order")
         before = max_pk(stack)
         nomatch = [Delivery(payment_intent_event(order_pk=None)) for _ in range(n)]
         run_concurrent(stack.port, nomatch, senders=SENDERS, rate=None)
-        none = run_worker(stack, after_pk=before, orders_from=None, pool=args.pool)
+        none = run_worker(
+            stack, after_pk=before, orders_from=None, pool=args.pool, concurrency=args.concurrency
+        )
         print(f"    {none.cpu.describe()}")
         notes.append(f"worker, no matching order: events {none.statuses}")
         print(f"finished {datetime.now().isoformat(timespec='seconds')}, {load()}")
@@ -833,7 +849,7 @@ def main() -> int:
     print()
     print(
         "Webhook inbox: config.settings.production (DEBUG off), gunicorn 2 sync workers, PostgreSQL, "
-        f"Redis broker, 1 Celery worker ({args.pool}, concurrency 1)"
+        f"Redis broker, 1 Celery worker ({args.pool}, concurrency {args.concurrency})"
     )
     print(f"machine: {machine}")
     print_table(("measure", "this project", "anchor: dj-stripe 2.11", "target"), rows)
