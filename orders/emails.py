@@ -67,21 +67,68 @@ def order_confirmation_send(*, order_pk: int) -> bool:
     return True
 
 
-def order_confirmation_enqueue(*, order_pk: int) -> None:
-    """Queue the email task; called on commit of the fulfillment. A broker that is down must not
-    undo a fulfillment, so this logs and carries on."""
-    from orders.tasks import order_send_confirmation
+CONFIRMATIONS_WAKEUP = "order-confirmations"
+# Confirmations one drain task sends before it hands over to a fresh task.
+DRAIN_LIMIT = 500
 
-    try:
-        order_send_confirmation.apply_async(args=(order_pk,), retry=False)
-    except Exception as error:
-        logger.warning("order confirmation not queued order_pk=%s (%s)", order_pk, type(error).__name__)
+
+def order_confirmation_enqueue(*, order_pk: int) -> None:
+    """Called on commit of a fulfillment: wake the confirmation drain, one broker message per
+    burst of fulfillments (payments.services.wakeups). A broker that is down must not undo a
+    fulfillment: the sweep below sends what no drain did."""
+    from payments.services.wakeups import wake
+
+    wake(name=CONFIRMATIONS_WAKEUP, publish=order_confirmations_drain_publish)
+
+
+def order_confirmations_drain_publish() -> None:
+    from orders.tasks import send_confirmations
+
+    send_confirmations.apply_async(retry=False)
+
+
+def _send_each(pks: list[int]) -> int:
+    """Send each order's confirmation through the claim; a refused send is logged and left for
+    the sweep's next run, and the others go on."""
+    sent = 0
+    for pk in pks:
+        try:
+            sent += order_confirmation_send(order_pk=pk)
+        except (smtplib.SMTPException, ConnectionError, TimeoutError) as error:
+            logger.warning("order confirmation not sent order_pk=%s (%s)", pk, type(error).__name__)
+    return sent
+
+
+def order_confirmations_drain(*, limit: int = DRAIN_LIMIT) -> int:
+    """Send the confirmations of the orders fulfilled in the last `SWEEP_WINDOW` and not yet
+    confirmed, oldest first. The wake-up row goes before the look, so a fulfillment committed
+    after it wakes the next drain."""
+    from payments.services.wakeups import wakeup_release
+
+    wakeup_release(name=CONFIRMATIONS_WAKEUP)
+    pks = list(
+        Order.objects.filter(
+            confirmation_sent_at__isnull=True,
+            email__gt="",
+            fulfilled_at__gte=timezone.now() - SWEEP_WINDOW,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = _send_each(pks)
+    if len(pks) == limit:
+        order_confirmation_enqueue(order_pk=pks[-1])  # more may be waiting: hand over
+    return sent
 
 
 def order_confirmation_send_missed() -> int:
     """The beat job's half of "exactly once": fulfilled orders whose confirmation never went out
-    (broker down at fulfillment, message lost, retries used up) get it now, through the same
-    claim. An order whose mail server refuses is logged and tried on the next run."""
+    (broker down at fulfillment, message lost, a refused send) get it now, through the same
+    claim. An order whose mail server refuses is logged and tried on the next run. A wake-up
+    row older than the sweep's delay means its drain message was lost: it goes too."""
+    from payments.services.wakeups import wakeup_release
+
+    wakeup_release(name=CONFIRMATIONS_WAKEUP, older_than=SWEEP_AFTER)
     now = timezone.now()
     pks = Order.objects.filter(
         confirmation_sent_at__isnull=True,
@@ -89,12 +136,7 @@ def order_confirmation_send_missed() -> int:
         fulfillment__created_at__lt=now - SWEEP_AFTER,
         fulfillment__created_at__gte=now - SWEEP_WINDOW,
     ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    sent = 0
-    for pk in pks:
-        try:
-            sent += order_confirmation_send(order_pk=pk)
-        except (smtplib.SMTPException, ConnectionError, TimeoutError) as error:
-            logger.warning("order confirmation not sent order_pk=%s (%s)", pk, type(error).__name__)
+    sent = _send_each(list(pks))
     if sent:
         logger.info("order confirmations sent by the sweep count=%s", sent)
     return sent

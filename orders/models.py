@@ -89,6 +89,14 @@ class Order(TimeStampedModel):
 
     class Meta:
         ordering = ["-pk"]
+        indexes = [
+            # The confirmation drain looks for fulfilled orders not yet confirmed.
+            models.Index(
+                fields=["fulfilled_at"],
+                condition=models.Q(confirmation_sent_at__isnull=True),
+                name="order_confirmation_due",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="order_currency_iso"

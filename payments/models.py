@@ -95,10 +95,9 @@ REFUND_STATUS_RANK: dict[str, int] = {
 
 
 class DrainWakeup(models.Model):
-    """A drain task is queued and has not started yet. Storing an event queues one only when it
-    adds this row (`INSERT … ON CONFLICT DO NOTHING`), and the drain deletes the row before it
-    looks for work: so a burst of events costs one broker message, not one each, and no event is
-    stored unseen between the two (payments.services.events)."""
+    """A drain task of this name (stored events, confirmation emails) is queued and has not
+    started yet: new work queues one only when it adds this row, so a burst costs one broker
+    message, not one each (payments.services.wakeups)."""
 
     name = models.CharField(primary_key=True, max_length=64)
     created_at = models.DateTimeField()

@@ -22,8 +22,9 @@ from django.utils import timezone
 from config.logging import mask_secrets
 from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send
-from payments.models import DrainWakeup, EventCheckpoint, StripeEvent
+from payments.models import EventCheckpoint, StripeEvent
 from payments.services.objects import NOTE_NO_ORDER
+from payments.services.wakeups import wake, wakeup_release
 from payments.stripe_gateway import RateLimited, SignatureInvalid, StripeGatewayError, StripeUnavailable
 
 logger = logging.getLogger(__name__)
@@ -198,42 +199,15 @@ DRAIN_WAKEUP = "stripe-events"
 
 def stripe_event_enqueue(*, event_pk: int) -> bool:
     """Make sure a pending event gets processed: wake the drain task, which processes every
-    pending event in arrival order. A broker that is down loses nothing: the row stays pending and
-    the re-queue job picks it up; so this logs and carries on rather than fail the request."""
-    if not _wakeup_claim():
-        return True  # a drain is queued and has not started: it will see this event
-    try:
-        stripe_events_drain_publish()
-    except Exception as error:
-        logger.warning(
-            "stripe event %s not queued (%s); the re-queue job will", event_pk, type(error).__name__
-        )
-        _wakeup_release()  # so that the next event tries the broker again
-        return False
-    return True
+    pending event in arrival order (payments.services.wakeups). A broker that is down loses
+    nothing: the row stays pending and the re-queue job picks it up."""
+    return wake(name=DRAIN_WAKEUP, publish=stripe_events_drain_publish)
 
 
 def stripe_events_drain_publish() -> None:
     from payments.tasks import drain_stripe_events
 
     drain_stripe_events.apply_async(retry=False)
-
-
-def _wakeup_claim() -> bool:
-    """Add the wake-up row; False when it is there already (a drain is queued). One statement
-    that takes no lock on an existing row, so concurrent requests do not wait for each other."""
-    table = connection.ops.quote_name(DrainWakeup._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (name, created_at) VALUES (%s, %s) "  # noqa: S608
-            "ON CONFLICT (name) DO NOTHING RETURNING name",
-            [DRAIN_WAKEUP, timezone.now()],
-        )
-        return cursor.fetchone() is not None
-
-
-def _wakeup_release() -> None:
-    DrainWakeup.objects.filter(name=DRAIN_WAKEUP).delete()
 
 
 def stripe_event_receive(*, payload: bytes, sig_header: str | None, content_type: str) -> int | None:
@@ -360,7 +334,7 @@ def stripe_events_drain(*, limit: int = DRAIN_LIMIT) -> int:
     is marked retrying and gets its own task with backoff; the drain goes on with the others."""
     from payments.tasks import process_stripe_event, retry_countdown
 
-    _wakeup_release()
+    wakeup_release(name=DRAIN_WAKEUP)
     done, last_pk = 0, 0
     while done < limit:
         pks = list(
@@ -408,7 +382,7 @@ def stripe_event_requeue_stale(*, older_than: timedelta = REQUEUE_AFTER, limit: 
     StripeEvent.objects.filter(pk__in=pks).update(
         status=StripeEvent.Status.PENDING, updated_at=timezone.now()
     )
-    _wakeup_release()
+    wakeup_release(name=DRAIN_WAKEUP)
     queued = sum(stripe_event_enqueue(event_pk=pk) for pk in pks)
     logger.info("re-queued %s stale stripe events (%s queued)", len(pks), queued)
     return len(pks)

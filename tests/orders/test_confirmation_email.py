@@ -10,12 +10,15 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import TestCase
 from django.utils import timezone
 
-from orders.emails import order_confirmation_send, order_confirmation_send_missed
+from orders import emails
+from orders.emails import order_confirmation_send, order_confirmation_send_missed, order_confirmations_drain
 from orders.models import Fulfillment, Order
 from orders.services import order_fulfill
-from orders.tasks import order_send_confirmation
+from orders.tasks import send_confirmations
+from payments.models import DrainWakeup
 from tests.factories import OrderFactory, OrderItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,8 +55,9 @@ def test_sending_twice_sends_once() -> None:
 def test_an_order_not_fulfilled_or_not_there_gets_no_email() -> None:
     order = OrderFactory(status=Order.Status.PAYMENT_FAILED)
     assert order_confirmation_send(order_pk=order.pk) is False
-    assert order_send_confirmation.apply(args=(order.pk + 1000,)).get() is False
-    assert order_send_confirmation.apply(args=(-1,)).get() is False
+    assert order_confirmation_send(order_pk=order.pk + 1000) is False
+    assert order_confirmation_send(order_pk=-1) is False
+    assert send_confirmations.apply().get() == 0
     assert mail.outbox == []
 
 
@@ -124,3 +128,79 @@ def test_the_sweep_goes_on_past_a_refused_send(monkeypatch: pytest.MonkeyPatch) 
     assert [m.to for m in mail.outbox] == [[second.email]]
     first.refresh_from_db()
     assert first.confirmation_sent_at is None  # tried again on the next run
+
+
+# ---------------------------------------------------------------------------- the drain
+
+
+@pytest.fixture
+def published(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per confirmation drain message that would go to the broker."""
+    sent: list[None] = []
+    monkeypatch.setattr(emails, "order_confirmations_drain_publish", lambda: sent.append(None))
+    return sent
+
+
+def fulfill_and_commit(order: Order | None = None) -> Order:
+    order = order or OrderFactory(status=Order.Status.PAID)
+    OrderItemFactory(order=order)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert order_fulfill(order=order, source="evt_test") is True
+    return order
+
+
+def test_a_burst_of_fulfillments_wakes_one_drain_that_sends_each_email_once(published: list[None]) -> None:
+    orders = [fulfill_and_commit() for _ in range(5)]
+    assert published == [None]
+    assert order_confirmations_drain() == 5
+    assert order_confirmations_drain() == 0
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(o.email for o in orders)
+
+
+def test_a_fulfillment_after_the_drain_started_wakes_the_next_one(published: list[None]) -> None:
+    fulfill_and_commit()
+    order_confirmations_drain()
+    late = fulfill_and_commit()
+    assert len(published) == 2
+    order_confirmations_drain()
+    assert [m.to for m in mail.outbox][-1] == [late.email]
+
+
+def test_the_drain_leaves_old_and_confirmed_orders_and_hands_over_at_its_limit(published: list[None]) -> None:
+    ancient = fulfilled_order()
+    Order.objects.filter(pk=ancient.pk).update(fulfilled_at=timezone.now() - timedelta(days=30))
+    fulfilled_order(confirmation_sent_at=timezone.now())
+    due = [fulfilled_order() for _ in range(3)]
+    assert order_confirmations_drain(limit=2) == 2
+    assert published == [None]  # the hand-over
+    assert order_confirmations_drain(limit=2) == 1
+    assert sorted(m.to[0] for m in mail.outbox) == sorted(o.email for o in due)
+
+
+def test_the_drain_goes_on_past_a_refused_send(
+    published: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = fulfilled_order(), fulfilled_order()
+    original = mail.EmailMultiAlternatives.send
+
+    def refuse_the_first(message: Any, *args: Any, **kwargs: Any) -> int:
+        if message.to == [first.email]:
+            raise smtplib.SMTPRecipientsRefused({first.email: (550, b"no")})
+        return original(message, *args, **kwargs)
+
+    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", refuse_the_first)
+    assert order_confirmations_drain() == 1
+    assert [m.to for m in mail.outbox] == [[second.email]]
+    first.refresh_from_db()
+    assert first.confirmation_sent_at is None  # the sweep tries again
+
+
+def test_the_sweep_clears_the_wake_up_of_a_lost_drain_message(published: list[None]) -> None:
+    fulfill_and_commit()
+    # The drain message was lost: its wake-up row stays and later fulfillments count on it.
+    DrainWakeup.objects.update(created_at=timezone.now() - emails.SWEEP_AFTER - timedelta(seconds=1))
+    fulfill_and_commit()
+    assert len(published) == 1
+    order_confirmation_send_missed()
+    fulfill_and_commit()
+    assert len(published) == 2
