@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from config.money import format_money
-from orders.models import Fulfillment, Order
+from orders.models import Order
 
 # The sweep leaves fresh fulfillments to the task queued on commit, and never mails a customer
 # about an order from long ago (a first deploy, a restored backup).
@@ -51,14 +51,13 @@ def order_confirmation_send(*, order_pk: int) -> bool:
     confirmation_sent_at IS NULL`) and holds the row until the send is done: a second run, even a
     concurrent one, finds it claimed and sends nothing; a failed send rolls the claim back so a
     retry sends it. Returns whether this call sent it."""
-    if not Fulfillment.objects.filter(order_id=order_pk).exists():
-        return False
     with transaction.atomic():
         # No join in this UPDATE: Django would turn one into `WHERE id IN (subquery)`, which
         # PostgreSQL does not re-check after waiting for a concurrent claim, and both would send.
-        claimed = Order.objects.filter(pk=order_pk, confirmation_sent_at__isnull=True, email__gt="").update(
-            confirmation_sent_at=timezone.now()
-        )
+        # `fulfilled_at` is set in the transaction that stores the Fulfillment row.
+        claimed = Order.objects.filter(
+            pk=order_pk, fulfilled_at__isnull=False, confirmation_sent_at__isnull=True, email__gt=""
+        ).update(confirmation_sent_at=timezone.now())
         if not claimed:
             return False
         order = Order.objects.prefetch_related("items").get(pk=order_pk)

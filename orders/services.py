@@ -350,12 +350,17 @@ def _fulfill(order: Order, *, source: str) -> bool:
         order.status = Order.Status.FULFILLED
     if order.fulfilled_at is None:
         order.fulfilled_at = now
-    logger.info("order fulfilled order=%s source=%s", order.number, source)
-    # The confirmation email goes out from the worker once this fulfillment is committed.
+    # Logged, and the confirmation email woken, once this fulfillment is committed (a drain
+    # page that is rolled back and redone must not say it twice).
     from orders.emails import order_confirmation_enqueue
 
-    order_pk = order.pk
-    transaction.on_commit(lambda: order_confirmation_enqueue(order_pk=order_pk))
+    order_pk, number = order.pk, order.number
+
+    def committed() -> None:
+        logger.info("order fulfilled order=%s source=%s", number, source)
+        order_confirmation_enqueue(order_pk=order_pk)
+
+    transaction.on_commit(committed)
     return True
 
 

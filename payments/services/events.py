@@ -246,14 +246,33 @@ def _safe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"[:1000]
 
 
+def _event_handle(event: StripeEvent) -> str:
+    """Dispatch a locked, open event through the handler table and record the outcome, inside
+    the caller's transaction; a handler's error propagates."""
+    from payments.handlers import HANDLERS
+
+    handler = HANDLERS.get(event.type)
+    note = handler(event) if handler is not None else None
+    status = StripeEvent.Status.PROCESSED
+    if handler is None or note == NOTE_NO_ORDER:
+        status = StripeEvent.Status.IGNORED
+    now = timezone.now()
+    StripeEvent.objects.filter(pk=event.pk).update(
+        status=status,
+        attempts=F("attempts") + 1,
+        last_error=note or "",
+        processed_at=now,
+        updated_at=now,
+    )
+    return status
+
+
 def stripe_event_process(*, event_pk: int, skip_locked: bool = False) -> str:
     """Process one stored event, safely twice or concurrently: lock the row, skip it if done,
     dispatch through the handler table, record the outcome. On a transient error the row is
     marked retrying and the error re-raised (the task retries with backoff); on the last attempt,
     or on any other error, it is dead-lettered and staff are alerted. With `skip_locked` (the
     drain) a row another worker is processing is left to it: "skipped"."""
-    from payments.handlers import HANDLERS
-
     try:
         with transaction.atomic():
             event = StripeEvent.objects.select_for_update(skip_locked=skip_locked).filter(pk=event_pk).first()
@@ -261,20 +280,7 @@ def stripe_event_process(*, event_pk: int, skip_locked: bool = False) -> str:
                 return "skipped" if skip_locked else "missing"
             if event.status not in OPEN_STATUSES:
                 return event.status
-            handler = HANDLERS.get(event.type)
-            note = handler(event) if handler is not None else None
-            status = StripeEvent.Status.PROCESSED
-            if handler is None or note == NOTE_NO_ORDER:
-                status = StripeEvent.Status.IGNORED
-            now = timezone.now()
-            StripeEvent.objects.filter(pk=event.pk).update(
-                status=status,
-                attempts=F("attempts") + 1,
-                last_error=note or "",
-                processed_at=now,
-                updated_at=now,
-            )
-            return status
+            return _event_handle(event)
     except Exception as error:
         try:
             outcome = stripe_event_record_failure(event_pk=event_pk, error=error)
@@ -320,42 +326,64 @@ def stripe_event_record_failure(*, event_pk: int, error: BaseException) -> str:
 
 
 # Events one drain task processes before it hands over to a fresh task (so the worker gets to
-# other tasks, and a redelivered message after a crash redoes little), read in pages.
+# other tasks, and a redelivered message after a crash redoes little), and per transaction.
 DRAIN_LIMIT = 1000
-DRAIN_PAGE = 100
+DRAIN_PAGE = 50
 
 
 def stripe_events_drain(*, limit: int = DRAIN_LIMIT) -> int:
-    """Process the pending events in arrival order; returns how many it took.
+    """Process the pending events in arrival order, a page per transaction; returns how many it
+    took.
 
     It deletes the wake-up row before it looks: an event stored after that either is seen here or
-    adds the row again and queues the next drain. Rows are locked with SKIP LOCKED, so drains and
-    per-event tasks running at once share the work. An event that fails with a transient error
-    is marked retrying and gets its own task with backoff; the drain goes on with the others."""
-    from payments.tasks import process_stripe_event, retry_countdown
-
+    adds the row again and queues the next drain. A full first page means a backlog: it wakes a
+    second drain to share it (the wake-up row keeps that to one waiting drain at a time)."""
     wakeup_release(name=DRAIN_WAKEUP)
     done, last_pk = 0, 0
     while done < limit:
-        pks = list(
-            StripeEvent.objects.filter(status=StripeEvent.Status.PENDING, pk__gt=last_pk)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:DRAIN_PAGE]
-        )
+        pks = _drain_page(after=last_pk)
         if not pks:
             return done
-        for pk in pks:
-            try:
-                stripe_event_process(event_pk=pk, skip_locked=True)
-            except Exception:
-                try:
-                    process_stripe_event.apply_async(args=(pk,), countdown=retry_countdown(0), retry=False)
-                except Exception as error:
-                    logger.warning("stripe event %s retry not queued (%s)", pk, type(error).__name__)
-            done += 1
+        if done == 0 and len(pks) == DRAIN_PAGE:
+            stripe_event_enqueue(event_pk=pks[-1])
+        done += len(pks)
         last_pk = pks[-1]
     stripe_event_enqueue(event_pk=last_pk)  # more may be waiting: hand over to a fresh task
     return done
+
+
+def _drain_page(*, after: int) -> list[int]:
+    """Lock the next page of pending events (`FOR UPDATE SKIP LOCKED`: drains and per-event
+    tasks running at once take disjoint rows) and process them in one transaction, one commit
+    for the page. If any of them fails, the page is undone and its events are taken one at a
+    time, each in its own transaction, so the failure is recorded against the event that caused
+    it; an event that failed with a transient error gets its own task with backoff."""
+    from payments.tasks import process_stripe_event, retry_countdown
+
+    pks: list[int] = []
+    try:
+        with transaction.atomic():
+            page = list(
+                StripeEvent.objects.select_for_update(skip_locked=True)
+                .filter(status=StripeEvent.Status.PENDING, pk__gt=after)
+                .order_by("pk")[:DRAIN_PAGE]
+            )
+            pks = [event.pk for event in page]
+            for event in page:
+                _event_handle(event)
+        return pks
+    except Exception:
+        if not pks:
+            raise  # the page could not even be read: the database is down, the task retries
+    for pk in pks:
+        try:
+            stripe_event_process(event_pk=pk, skip_locked=True)
+        except Exception:
+            try:
+                process_stripe_event.apply_async(args=(pk,), countdown=retry_countdown(0), retry=False)
+            except Exception as error:
+                logger.warning("stripe event %s retry not queued (%s)", pk, type(error).__name__)
+    return pks
 
 
 # ---------------------------------------------------------------------------- safety nets

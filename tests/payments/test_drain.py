@@ -9,6 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from orders.models import Fulfillment, Order
@@ -97,7 +98,7 @@ def test_a_drain_that_reaches_its_limit_hands_over_to_a_fresh_one(
     for _ in range(5):
         receive(OrderFactory())
     assert drain(limit=3) == 4  # two pages of two
-    assert len(published) == 2  # the first wake-up, then the hand-over
+    assert len(published) == 2  # the first wake-up, then one for the backlog; the hand-over finds it
     assert drain() == 1
     assert not StripeEvent.objects.filter(status="pending").exists()
 
@@ -169,8 +170,58 @@ def test_a_row_locked_by_another_worker_is_left_to_it(published: list[None]) -> 
     try:
         other.execute("SELECT id FROM payments_stripeevent WHERE id = %s FOR UPDATE", [pk])
         assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "skipped"
+        assert event_services.stripe_events_drain() == 0
         assert StripeEvent.objects.get(pk=pk).status == "pending"
     finally:
         other.rollback()
         other.close()
     assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "processed"
+
+
+def test_a_backlog_wakes_a_second_drain_to_share_it(
+    published: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(event_services, "DRAIN_PAGE", 2)
+    for _ in range(3):
+        receive(OrderFactory())
+    assert len(published) == 1
+    assert drain() == 3
+    assert len(published) == 2  # the full first page woke a second drain
+    assert drain() == 0
+
+
+def test_an_event_that_fails_for_good_is_dead_lettered_and_the_rest_of_its_page_processed(
+    published: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments import handlers
+
+    orders = [OrderFactory() for _ in range(3)]
+    pks = [receive(order) for order in orders]
+    original = handlers.HANDLERS["payment_intent.succeeded"]
+
+    def broken_for_one(row: StripeEvent) -> str | None:
+        result = original(row)
+        if row.pk == pks[1]:
+            raise KeyError("data")
+        return result
+
+    monkeypatch.setitem(handlers.HANDLERS, "payment_intent.succeeded", broken_for_one)
+    assert drain() == 3
+    statuses = dict(StripeEvent.objects.values_list("pk", "status"))
+    assert [statuses[pk] for pk in pks] == ["processed", "dead", "processed"]
+    # The page was undone and redone event by event: the broken event's writes are gone.
+    assert list(Fulfillment.objects.values_list("order_id", flat=True).order_by("order_id")) == [
+        orders[0].pk,
+        orders[2].pk,
+    ]
+
+
+def test_a_paid_event_costs_the_drain_four_statements(published: list[None]) -> None:
+    for _ in range(20):
+        receive(OrderFactory())
+    with CaptureQueriesContext(connection) as queries:
+        assert event_services.stripe_events_drain() == 20
+    # Per event: the order found and locked, the fulfillment, the order, the event's outcome. Per
+    # drain: the wake-up row and two pages (the second one empty), each page in a transaction
+    # that is a savepoint here (inside the test's transaction): two statements more per page.
+    assert len(queries) <= 4 * 20 + 3 + 2 * 2, [q["sql"][:80] for q in queries]
