@@ -74,6 +74,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound on the server, so psycopg prepares the statements the inbox and the worker
+    # repeat (the event insert, the order lock) and PostgreSQL stops parsing and planning them
+    # each time. Behind PgBouncer in transaction mode this needs `max_prepared_statements` (1.21+),
+    # or DATABASE_SERVER_SIDE_BINDING=false.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
+        "DATABASE_SERVER_SIDE_BINDING", default=True
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -6,6 +6,7 @@ from .base import env
 
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/payments")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_payments")}
+DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}  # as in base: tested as it runs
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}  # type: ignore[no-redef]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

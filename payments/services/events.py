@@ -1,7 +1,7 @@
 """The Stripe event inbox: receive (verify, store once, queue), process (lock, dispatch, record),
 and the safety nets (re-queue stale rows, recover missed events, staff replay).
 
-Lock order everywhere: the StripeEvent row, then the Order row, then a Refund row.
+Lock order everywhere: StripeEvent rows, then Order rows, then Refund rows.
 """
 
 from __future__ import annotations
@@ -189,15 +189,14 @@ def stripe_event_record(*, envelope: EventEnvelope, source: str) -> int | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    event_pk = int(row[0])
-    transaction.on_commit(lambda: stripe_event_enqueue(event_pk=event_pk))
-    return event_pk
+    transaction.on_commit(stripe_events_wake)
+    return int(row[0])
 
 
 DRAIN_WAKEUP = "stripe-events"
 
 
-def stripe_event_enqueue(*, event_pk: int) -> bool:
+def stripe_events_wake() -> bool:
     """Make sure a pending event gets processed: wake the drain task, which processes every
     pending event in arrival order (payments.services.wakeups). A broker that is down loses
     nothing: the row stays pending and the re-queue job picks it up."""
@@ -345,10 +344,10 @@ def stripe_events_drain(*, limit: int = DRAIN_LIMIT) -> int:
         if not pks:
             return done
         if done == 0 and len(pks) == DRAIN_PAGE:
-            stripe_event_enqueue(event_pk=pks[-1])
+            stripe_events_wake()
         done += len(pks)
         last_pk = pks[-1]
-    stripe_event_enqueue(event_pk=last_pk)  # more may be waiting: hand over to a fresh task
+    stripe_events_wake()  # more may be waiting: hand over to a fresh task
     return done
 
 
@@ -411,8 +410,8 @@ def stripe_event_requeue_stale(*, older_than: timedelta = REQUEUE_AFTER, limit: 
         status=StripeEvent.Status.PENDING, updated_at=timezone.now()
     )
     wakeup_release(name=DRAIN_WAKEUP)
-    queued = sum(stripe_event_enqueue(event_pk=pk) for pk in pks)
-    logger.info("re-queued %s stale stripe events (%s queued)", len(pks), queued)
+    queued = stripe_events_wake()
+    logger.info("re-queued %s stale stripe events (drain queued: %s)", len(pks), queued)
     return len(pks)
 
 
@@ -481,7 +480,7 @@ def stripe_event_recover(
 
 
 def stripe_event_replay(*, events: Iterable[StripeEvent], actor: Any = None) -> int:
-    """Staff replay: put the events back to pending with fresh attempts and queue them.
+    """Staff replay: put the events back to pending with fresh attempts and wake the drain.
     Handlers are idempotent on the object, so replaying a processed event changes nothing
     that is already right."""
     from payments.services.staff import staff_action_record
@@ -497,7 +496,7 @@ def stripe_event_replay(*, events: Iterable[StripeEvent], actor: Any = None) -> 
                 updated_at=timezone.now(),
             )
             staff_action_record(actor=actor, action="replay_event", target=event.stripe_id, outcome="queued")
-            event_pk = event.pk
-            transaction.on_commit(lambda pk=event_pk: stripe_event_enqueue(event_pk=pk))  # type: ignore[misc]
             count += 1
+        if count:
+            transaction.on_commit(stripe_events_wake)
     return count

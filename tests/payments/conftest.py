@@ -12,20 +12,20 @@ from tests.factories import stored_event
 
 
 @pytest.fixture
-def no_queue(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record the event ids that would be queued instead of sending them to a broker."""
-    seen: list[int] = []
+def no_queue(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per wake-up of the drain, instead of a message to a broker."""
+    seen: list[None] = []
 
-    def enqueue(*, event_pk: int) -> bool:
-        seen.append(event_pk)
+    def wake() -> bool:
+        seen.append(None)
         return True
 
-    monkeypatch.setattr(event_services, "stripe_event_enqueue", enqueue)
+    monkeypatch.setattr(event_services, "stripe_events_wake", wake)
     return seen
 
 
 @pytest.fixture
-def process(no_queue: list[int]) -> Callable[..., StripeEvent]:
+def process(no_queue: list[None]) -> Callable[..., StripeEvent]:
     """Store an event payload (unless it is already stored) and process it as the worker does,
     running on-commit callbacks (alerts) as a real commit would."""
 

@@ -107,7 +107,7 @@ def test_a_payment_failure_alert_carries_identifiers_only(
 
 
 def test_a_dead_letter_alert_carries_identifiers_only(
-    chat: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, no_queue: list[int]
+    chat: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, no_queue: list[None]
 ) -> None:
     caplog.set_level(logging.INFO)
     order = OrderFactory(**PERSONAL)

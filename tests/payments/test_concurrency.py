@@ -41,7 +41,7 @@ def race(work: Callable[[int], Any]) -> list[Any]:
     return results
 
 
-def test_eight_concurrent_deliveries_of_one_event_store_and_queue_it_once(no_queue: list[int]) -> None:
+def test_eight_concurrent_deliveries_of_one_event_store_and_queue_it_once(no_queue: list[None]) -> None:
     order = OrderFactory()
     body, signature = signed(event("payment_intent.succeeded", payment_intent(order)))
 
@@ -55,10 +55,10 @@ def test_eight_concurrent_deliveries_of_one_event_store_and_queue_it_once(no_que
 
     assert statuses == [200] * CONCURRENCY
     assert StripeEvent.objects.count() == 1
-    assert no_queue == [StripeEvent.objects.get().pk]
+    assert no_queue == [None]
 
 
-def test_eight_workers_on_one_event_have_one_effect(no_queue: list[int]) -> None:
+def test_eight_workers_on_one_event_have_one_effect(no_queue: list[None]) -> None:
     order = OrderFactory()
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
 
@@ -72,7 +72,7 @@ def test_eight_workers_on_one_event_have_one_effect(no_queue: list[int]) -> None
     assert order.status == Order.Status.FULFILLED
 
 
-def test_eight_event_objects_for_one_change_processed_at_once_fulfill_once(no_queue: list[int]) -> None:
+def test_eight_event_objects_for_one_change_processed_at_once_fulfill_once(no_queue: list[None]) -> None:
     order = OrderFactory()
     types = ["payment_intent.succeeded", "charge.succeeded"] * (CONCURRENCY // 2)
     rows = [

@@ -99,7 +99,7 @@ def deliveries(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, int]]]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=deliveries())
 def test_any_order_duplication_and_subset_ends_in_the_newest_state_with_one_fulfillment(
-    case: tuple[list[str], list[tuple[str, int]]], no_queue: list[int]
+    case: tuple[list[str], list[tuple[str, int]]], no_queue: list[None]
 ) -> None:
     received, sends = case
     order = OrderFactory(status=Order.Status.AWAITING_PAYMENT)

@@ -92,7 +92,7 @@ def test_a_handler_that_fails_half_way_leaves_nothing_written(process: Process) 
     assert order.status == Order.Status.AWAITING_PAYMENT
 
 
-def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(no_queue: list[int]) -> None:
+def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(no_queue: list[None]) -> None:
     # given a handler that never gets an answer from Stripe
     order = OrderFactory()
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
@@ -139,7 +139,7 @@ def test_a_bug_dead_letters_at_once_with_no_secret_in_the_error(process: Process
 
 
 def test_staff_replay_puts_a_dead_event_back_and_it_is_processed(
-    process: Process, no_queue: list[int]
+    process: Process, no_queue: list[None]
 ) -> None:
     # given a dead event (the bug is fixed since)
     order = OrderFactory()
@@ -158,7 +158,7 @@ def test_staff_replay_puts_a_dead_event_back_and_it_is_processed(
     assert row.status == StripeEvent.Status.PENDING
     assert row.source == StripeEvent.Source.REPLAY
     assert row.attempts == 0
-    assert no_queue == [row.pk]
+    assert no_queue == [None]
     assert StaffAction.objects.get().target == row.stripe_id
     assert process(row).status == StripeEvent.Status.PROCESSED
     order.refresh_from_db()
