@@ -71,7 +71,7 @@ CONFIRMATIONS_WAKEUP = "order-confirmations"
 DRAIN_LIMIT = 500
 
 
-def order_confirmation_enqueue(*, order_pk: int) -> None:
+def order_confirmations_wake() -> None:
     """Called on commit of a fulfillment: wake the confirmation drain, one broker message per
     burst of fulfillments (payments.services.wakeups). A broker that is down must not undo a
     fulfillment: the sweep below sends what no drain did."""
@@ -115,8 +115,10 @@ def order_confirmations_drain(*, limit: int = DRAIN_LIMIT) -> int:
         .values_list("pk", flat=True)[:limit]
     )
     sent = _send_each(pks)
-    if len(pks) == limit:
-        order_confirmation_enqueue(order_pk=pks[-1])  # more may be waiting: hand over
+    if len(pks) == limit and sent:
+        # More may be waiting: hand over. Not when every send was refused (the mail server is
+        # down): the sweep tries again in 10 minutes instead of a drain spinning on refusals.
+        order_confirmations_wake()
     return sent
 
 

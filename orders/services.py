@@ -352,13 +352,13 @@ def _fulfill(order: Order, *, source: str) -> bool:
         order.fulfilled_at = now
     # Logged, and the confirmation email woken, once this fulfillment is committed (a drain
     # page that is rolled back and redone must not say it twice).
-    from orders.emails import order_confirmation_enqueue
+    from orders.emails import order_confirmations_wake
 
-    order_pk, number = order.pk, order.number
+    number = order.number
 
     def committed() -> None:
         logger.info("order fulfilled order=%s source=%s", number, source)
-        order_confirmation_enqueue(order_pk=order_pk)
+        order_confirmations_wake()
 
     transaction.on_commit(committed)
     return True

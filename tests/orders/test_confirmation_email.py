@@ -204,3 +204,17 @@ def test_the_sweep_clears_the_wake_up_of_a_lost_drain_message(published: list[No
     order_confirmation_send_missed()
     fulfill_and_commit()
     assert len(published) == 2
+
+
+def test_a_drain_whose_every_send_is_refused_does_not_wake_another(
+    published: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(2):
+        fulfilled_order()
+
+    def down(*args: Any, **kwargs: Any) -> int:
+        raise ConnectionRefusedError("mail server down")
+
+    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", down)
+    assert order_confirmations_drain(limit=2) == 0
+    assert published == []  # no drain spinning on a mail server that is down
