@@ -5,6 +5,7 @@ Defaults here are the embedded, local ones. `production.py` removes the defaults
 """
 
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -63,25 +64,32 @@ TEMPLATES = [
     },
 ]
 
+
 # ---------------------------------------------------------------------------- database
 # https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # The embedded default: web server and worker write to one file. WAL lets readers go on
-    # during a write; IMMEDIATE transactions queue for the write lock (up to `timeout`) instead
-    # of failing half-way with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters bound on the server, so psycopg prepares the statements the inbox and the worker
-    # repeat (the event insert, the order lock) and PostgreSQL stops parsing and planning them
-    # each time. Behind PgBouncer in transaction mode this needs `max_prepared_statements` (1.21+),
-    # or DATABASE_SERVER_SIDE_BINDING=false.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = env.bool(
-        "DATABASE_SERVER_SIDE_BINDING", default=True
-    )
+def database_from_env(default: Any = environ.Env.NOTSET) -> dict[str, Any]:
+    """`DATABASE_URL` (required unless a default is given) with the options its engine needs
+    here; every settings module builds its database with this."""
+    database: dict[str, Any] = env.db("DATABASE_URL", default=default)
+    database["ATOMIC_REQUESTS"] = False
+    options = database.setdefault("OPTIONS", {})
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        # The embedded default: web server and worker write to one file. WAL lets readers go on
+        # during a write; IMMEDIATE transactions queue for the write lock (up to `timeout`)
+        # instead of failing half-way with "database is locked".
+        options.update(
+            {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+        )
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        # Parameters bound on the server, so psycopg prepares the statements the inbox and the
+        # worker repeat (the event insert, the order lock) and PostgreSQL stops parsing and
+        # planning them each time. Behind PgBouncer in transaction mode this needs
+        # `max_prepared_statements` (1.21+), or DATABASE_SERVER_SIDE_BINDING=false.
+        options["server_side_binding"] = env.bool("DATABASE_SERVER_SIDE_BINDING", default=True)
+    return database
+
+
+DATABASES = {"default": database_from_env(default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

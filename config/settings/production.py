@@ -7,13 +7,13 @@ A missing variable stops start-up with django-environ's ImproperlyConfigured, wh
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import LOGGING, env
+from .base import LOGGING, database_from_env, env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS")
 SITE_URL = env("SITE_URL")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": database_from_env()}
 # Persistent connections (https://docs.djangoproject.com/en/5.2/ref/databases/#persistent-connections):
 # opening one per request or task (Django's default, 0) costs PostgreSQL a backend process each
 # time, several times the webhook's whole request path. The health check drops a connection that

@@ -2,11 +2,10 @@
 starts a real worker, fast password hashing, email kept in memory."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import database_from_env, env
 
-DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/payments")}
+DATABASES = {"default": database_from_env(default="postgres://postgres@127.0.0.1:5432/payments")}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default="test_payments")}
-DATABASES["default"]["OPTIONS"] = {"server_side_binding": True}  # as in base: tested as it runs
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="memory://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {}  # type: ignore[no-redef]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -23,10 +23,10 @@ PRODUCTION_ENV = {
 }
 
 
-def start(settings_module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def start(settings_module: str, env: dict[str, str], then: str = "") -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "DJANGO_", "DATABASE_"))}
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()"],
+        [sys.executable, "-c", f"import django; django.setup(); {then}"],
         cwd=ROOT,
         env={**clean, **env, "DJANGO_SETTINGS_MODULE": settings_module},
         capture_output=True,
@@ -37,6 +37,19 @@ def start(settings_module: str, env: dict[str, str]) -> subprocess.CompletedProc
 
 def test_production_starts_with_every_variable_set():
     assert start("config.settings.production", PRODUCTION_ENV).returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("toggle", "expected"), [({}, "True"), ({"DATABASE_SERVER_SIDE_BINDING": "false"}, "False")]
+)
+def test_production_binds_parameters_on_the_server_unless_told_not_to(
+    toggle: dict[str, str], expected: str
+) -> None:
+    # Prepared statements are what the webhook inbox's figures rest on; a PgBouncer in
+    # transaction mode without prepared statements needs the switch.
+    code = "from django.db import connection as c; print(c.settings_dict['OPTIONS']['server_side_binding'])"
+    result = start("config.settings.production", {**PRODUCTION_ENV, **toggle}, then=code)
+    assert result.stdout.strip() == expected, result.stderr[-2000:]
 
 
 @pytest.mark.parametrize(
