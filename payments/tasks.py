@@ -55,7 +55,7 @@ def drain_stripe_events() -> int:
     max_retries=MAX_ATTEMPTS,
 )
 def process_stripe_event(event_pk: int) -> str:
-    """One event: its retries with backoff, and staff replays."""
+    """One event, on its own: the retries with backoff of an event that failed in a drain."""
     return stripe_event_process(event_pk=event_pk)
 
 
