@@ -111,19 +111,22 @@ def test_the_sweep_sends_what_the_queue_lost_once() -> None:
         assert order.email not in mail.outbox[0].to
 
 
+def refuse_mail_to(monkeypatch: pytest.MonkeyPatch, email: str) -> None:
+    """The mail server refuses this one recipient and takes every other message."""
+    original = mail.EmailMultiAlternatives.send
+
+    def refuse(message: Any, *args: Any, **kwargs: Any) -> int:
+        if message.to == [email]:
+            raise smtplib.SMTPRecipientsRefused({email: (550, b"no")})
+        return original(message, *args, **kwargs)
+
+    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", refuse)
+
+
 def test_the_sweep_goes_on_past_a_refused_send(monkeypatch: pytest.MonkeyPatch) -> None:
     first = fulfilled_order(ago=timedelta(minutes=30))
     second = fulfilled_order(ago=timedelta(minutes=30))
-    calls: list[str] = []
-    original = mail.EmailMultiAlternatives.send
-
-    def refuse_the_first(message: Any, *args: Any, **kwargs: Any) -> int:
-        calls.append(message.to[0])
-        if message.to == [first.email]:
-            raise smtplib.SMTPRecipientsRefused({first.email: (550, b"no")})
-        return original(message, *args, **kwargs)
-
-    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", refuse_the_first)
+    refuse_mail_to(monkeypatch, first.email)
     assert order_confirmation_send_missed() == 1
     assert [m.to for m in mail.outbox] == [[second.email]]
     first.refresh_from_db()
@@ -181,14 +184,7 @@ def test_the_drain_goes_on_past_a_refused_send(
     published: list[None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     first, second = fulfilled_order(), fulfilled_order()
-    original = mail.EmailMultiAlternatives.send
-
-    def refuse_the_first(message: Any, *args: Any, **kwargs: Any) -> int:
-        if message.to == [first.email]:
-            raise smtplib.SMTPRecipientsRefused({first.email: (550, b"no")})
-        return original(message, *args, **kwargs)
-
-    monkeypatch.setattr(mail.EmailMultiAlternatives, "send", refuse_the_first)
+    refuse_mail_to(monkeypatch, first.email)
     assert order_confirmations_drain() == 1
     assert [m.to for m in mail.outbox] == [[second.email]]
     first.refresh_from_db()
