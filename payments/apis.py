@@ -27,6 +27,7 @@ class OrderStatusApi(APIView):
 
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
+    schema = None  # a customer page's endpoint, not part of the finance API's schema
 
     class InputSerializer(serializers.Serializer):
         token = serializers.CharField(max_length=64)

@@ -1,5 +1,5 @@
-"""The Stripe event inbox, the refund mirror, the event-recovery checkpoint and the staff audit
-trail."""
+"""The Stripe event inbox, the PaymentIntent, Charge and Refund mirrors, the event-recovery
+checkpoint and the staff audit trail."""
 
 from __future__ import annotations
 
@@ -51,6 +51,117 @@ class StripeEvent(StripeMirror):
 
     def __str__(self) -> str:
         return f"{self.stripe_id} · {self.type} · {self.status}"
+
+
+class PaymentIntent(StripeMirror):
+    """Mirror of a Stripe PaymentIntent (`pi_…`): one per order, however many cards were tried.
+
+    Kept from `payment_intent.*` events and from our own fetches by one forward-only sync
+    service; `status_at` is the Stripe time (unix seconds) of the snapshot last applied, so a
+    stale snapshot of the same rank changes nothing (invariant 5)."""
+
+    class Status(models.TextChoices):
+        REQUIRES_PAYMENT_METHOD = "requires_payment_method", "Requires payment method"
+        REQUIRES_CONFIRMATION = "requires_confirmation", "Requires confirmation"
+        REQUIRES_ACTION = "requires_action", "Requires action"
+        PROCESSING = "processing", "Processing"
+        REQUIRES_CAPTURE = "requires_capture", "Requires capture"
+        CANCELED = "canceled", "Canceled"
+        SUCCEEDED = "succeeded", "Succeeded"
+
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="payment_intents", null=True, blank=True
+    )
+    customer_id = models.CharField(max_length=255, blank=True, db_index=True)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    status_at = models.BigIntegerField(default=0, help_text="Stripe time of the snapshot applied.")
+    amount = models.BigIntegerField()
+    amount_received = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    capture_method = models.CharField(max_length=32, blank=True)
+    latest_charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    last_error_code = models.CharField(max_length=64, blank=True)
+    last_error_decline_code = models.CharField(max_length=64, blank=True)
+    last_error_message = models.TextField(blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="pi_amount_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_received__gte=0), name="pi_amount_received_non_negative"
+            ),
+            models.CheckConstraint(condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="pi_currency_iso"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} · {self.status} · {format_money(self.amount, self.currency)}"
+
+
+class Charge(StripeMirror):
+    """Mirror of one charge attempt (`ch_…`/`py_…`): an order declined twice and then paid has
+    three. Card details are the non-sensitive ones Stripe returns; billing details are not kept
+    here (personal data stays on the order)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    payment_intent = models.ForeignKey(
+        PaymentIntent, on_delete=models.PROTECT, related_name="charges", null=True, blank=True
+    )
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, related_name="charges", null=True, blank=True
+    )
+    status = models.CharField(max_length=16, choices=Status.choices)
+    status_at = models.BigIntegerField(default=0, help_text="Stripe time of the snapshot applied.")
+    paid = models.BooleanField(default=False)
+    captured = models.BooleanField(default=False)
+    amount = models.BigIntegerField()
+    amount_captured = models.BigIntegerField(default=0)
+    amount_refunded = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    refunded = models.BooleanField(default=False)
+    disputed = models.BooleanField(default=False)
+    balance_transaction_id = models.CharField(max_length=255, blank=True, db_index=True)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.TextField(blank=True)
+    # outcome
+    outcome_network_status = models.CharField(max_length=64, blank=True)
+    outcome_reason = models.CharField(max_length=64, blank=True)
+    outcome_risk_level = models.CharField(max_length=32, blank=True)
+    outcome_type = models.CharField(max_length=64, blank=True)
+    # payment_method_details.card
+    card_brand = models.CharField(max_length=32, blank=True)
+    card_last4 = models.CharField(max_length=4, blank=True)
+    card_exp_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_exp_year = models.PositiveSmallIntegerField(null=True, blank=True)
+    card_country = models.CharField(max_length=2, blank=True)
+    card_funding = models.CharField(max_length=16, blank=True)
+    card_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
+    # payment_method_details.card.three_d_secure (null when the charge had no 3-D Secure)
+    three_d_secure_result = models.CharField(max_length=64, blank=True)
+    three_d_secure_result_reason = models.CharField(max_length=64, blank=True)
+    three_d_secure_authentication_flow = models.CharField(max_length=32, blank=True)
+    three_d_secure_version = models.CharField(max_length=16, blank=True)
+    three_d_secure_electronic_commerce_indicator = models.CharField(max_length=4, blank=True)
+
+    class Meta:
+        ordering = ["-stripe_created", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gte=0), name="charge_amount_non_negative"),
+            models.CheckConstraint(
+                condition=models.Q(amount_refunded__gte=0), name="charge_amount_refunded_non_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="charge_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_id} · {self.status} · {format_money(self.amount, self.currency)}"
 
 
 class Refund(StripeMirror):

@@ -29,7 +29,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_celery_beat",
+    "core",
     "orders",
     "payments",
     "reconciliation",
@@ -188,8 +191,23 @@ LOGGING = {
     },
 }
 
+# The finance and staff API (/api/): a token (`Authorization: Token <key>`, listed first so an
+# anonymous request gets 401 with WWW-Authenticate rather than 403) or an admin session. The
+# customer pages' small JSON endpoints set their own (none).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.IsSupport"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Finance and staff API",
+    "DESCRIPTION": "Payouts, discrepancies, disputes, orders, refunds; money in minor units, times in UTC.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["core.permissions.IsSupport"],
+    "SCHEMA_PATH_PREFIX": "/api/",
 }

@@ -1,0 +1,28 @@
+"""Staff roles. Support reads everything, replays events and re-syncs; Finance also moves money
+(refunds, dispute evidence, resolving discrepancies). The groups are created by a migration; the
+admin and the finance API both ask these functions, so a role is enforced the same everywhere."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUPPORT = "Support"
+FINANCE = "Finance"
+ROLES = (SUPPORT, FINANCE)
+
+
+def _in_group(user: Any, name: str) -> bool:
+    if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
+        return False
+    if user.is_superuser:
+        return True
+    return bool(user.groups.filter(name=name).exists())
+
+
+def user_is_finance(user: Any) -> bool:
+    return _in_group(user, FINANCE)
+
+
+def user_is_support(user: Any) -> bool:
+    """Support rights: every Finance user has them too."""
+    return _in_group(user, SUPPORT) or _in_group(user, FINANCE)
