@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from core.keys import idempotency_key
 from orders.models import STATUS_RANK, UNSETTLED_RANK, Fulfillment, Order, OrderItem
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,6 @@ def order_create(
 ) -> Order:
     """Create a pending order from catalog prices (never from a form's amount) and store the
     idempotency key of its PaymentIntent operation before any Stripe call."""
-    from payments.stripe_gateway import idempotency_key
-
     items = list(items)
     currency = currency.lower()
     with transaction.atomic():

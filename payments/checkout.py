@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from core.keys import idempotency_key
 from orders.cart import CartLine
 from orders.models import Order, OrderCheckout, OrderItem
 from orders.services import (
@@ -39,7 +40,7 @@ from orders.services import (
     order_create,
 )
 from payments import stripe_gateway
-from payments.stripe_gateway import InvalidRequest, StripeGatewayError, idempotency_key
+from payments.stripe_gateway import InvalidRequest, StripeGatewayError
 
 logger = logging.getLogger(__name__)
 

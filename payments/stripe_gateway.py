@@ -7,7 +7,7 @@ exceptions below. Rules this module keeps (DESIGN.md, "Gateway"):
   real Stripe), explicit `max_network_retries` (a StripeClient without it retries nothing),
   connect and read timeouts.
 - Every write carries an idempotency key chosen by the caller from the business operation
-  (`idempotency_key("order", 12, "payment-intent")` → `order:12:payment-intent:v1`), so the SDK's
+  (`core.keys.idempotency_key("order", 12, "payment-intent")` → `order:12:payment-intent:v1`), so the SDK's
   own retries, ours and a Celery retry all reach Stripe as the same request.
 - The SDK retries connection errors, 409s, 5xx and 429s marked `Stripe-Should-Retry: true`.
   It does not retry rate-limit 429s: we do, with exponential backoff, jitter and a cap, unless
@@ -128,15 +128,6 @@ def get_client() -> stripe.StripeClient:
 def _reset_client(*, setting: str, **kwargs: Any) -> None:
     if setting.startswith("STRIPE_"):
         get_client.cache_clear()
-
-
-def idempotency_key(entity: str, pk: int | str, operation: str, *, version: int = 1) -> str:
-    """The key of one business operation, e.g. `order:12:payment-intent:v1`.
-
-    Bump `version` only when the operation itself changes (for example a new PaymentIntent for
-    an order whose amount changed); every retry of the same operation must reuse the same key.
-    """
-    return f"{entity}:{pk}:{operation}:v{version}"
 
 
 # ---------------------------------------------------------------------------- calling

@@ -11,9 +11,10 @@ from typing import Any
 import factory
 from django.conf import settings
 
+from core.keys import idempotency_key
 from orders.models import Order, OrderItem
 from payments.models import StripeEvent
-from payments.stripe_gateway import idempotency_key, webhook_sign
+from payments.stripe_gateway import webhook_sign
 
 _seq = itertools.count(1)
 

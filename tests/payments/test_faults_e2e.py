@@ -26,10 +26,10 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Count
 from django.test import Client
 
+from core.keys import idempotency_key
 from orders.models import Fulfillment, Order
 from payments.models import StripeEvent
 from payments.services import events as event_services
-from payments.stripe_gateway import idempotency_key
 from tests.factories import OrderFactory, event, payment_intent, signed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]

@@ -16,12 +16,12 @@ from django.test import TestCase
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from core.keys import idempotency_key
 from orders.models import Fulfillment, Order
 from payments.management.commands.recover_stripe_events import parse_window
 from payments.models import EventCheckpoint, StripeEvent
 from payments.schedules import PERIODIC_TASKS
 from payments.services import events as event_services
-from payments.stripe_gateway import idempotency_key
 from tests.factories import OrderFactory, event, payment_intent, stored_event
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core.keys import idempotency_key
 from payments import stripe_gateway
 from payments.stripe_gateway import (
     AuthenticationRequired,
@@ -315,11 +316,8 @@ def test_every_write_needs_a_key():
 
 
 def test_idempotency_keys_come_from_the_business_operation():
-    assert stripe_gateway.idempotency_key("order", 12, "payment-intent") == "order:12:payment-intent:v1"
-    assert (
-        stripe_gateway.idempotency_key("order", 12, "payment-intent", version=2)
-        == "order:12:payment-intent:v2"
-    )
+    assert idempotency_key("order", 12, "payment-intent") == "order:12:payment-intent:v1"
+    assert idempotency_key("order", 12, "payment-intent", version=2) == "order:12:payment-intent:v2"
 
 
 def test_gets_send_no_idempotency_key(fault_server):
