@@ -4,9 +4,16 @@
 import os
 
 from celery import Celery
+from celery.signals import task_postrun, task_prerun
+
+from core.context import task_finished, task_started
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("payments_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Every log line of a task carries its id (core.context).
+task_prerun.connect(task_started, weak=False)
+task_postrun.connect(task_finished, weak=False)

@@ -11,6 +11,16 @@ FINANCE = "Finance"
 ROLES = (SUPPORT, FINANCE)
 
 
+def role_group(name: str) -> Any:
+    """The role's group. Created by migration core 0001; made again here when missing (tests that
+    flush the database remove what data migrations created)."""
+    from django.contrib.auth.models import Group
+
+    if name not in ROLES:
+        raise ValueError(f"unknown role {name!r}")
+    return Group.objects.get_or_create(name=name)[0]
+
+
 def _in_group(user: Any, name: str) -> bool:
     if not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", False):
         return False

@@ -40,6 +40,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line of the request carries its id.
+    "core.context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -133,7 +135,20 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# One scheduler however many beats run: it sends only while it holds a PostgreSQL advisory lock.
+CELERY_BEAT_SCHEDULER = "core.beat:SingleBeatScheduler"
+# Queues by job, so slow work never sits in front of a paid order: webhooks and fulfillment
+# (the default), confirmation emails, and finance (reconciliation, disputes). Each queue gets its
+# own workers in production (Procfile); the embedded default's one worker consumes all three.
+QUEUE_WEBHOOKS = "webhooks"
+QUEUE_EMAILS = "emails"
+QUEUE_FINANCE = "finance"
+CELERY_TASK_DEFAULT_QUEUE = QUEUE_WEBHOOKS
+CELERY_TASK_ROUTES = {
+    "orders.send_*": {"queue": QUEUE_EMAILS},
+    "reconciliation.*": {"queue": QUEUE_FINANCE},
+    "disputes.*": {"queue": QUEUE_FINANCE},
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 # ---------------------------------------------------------------------------- stripe
@@ -166,13 +181,20 @@ ALERT_CHAT_WEBHOOK_URL = env("ALERT_CHAT_WEBHOOK_URL", default="")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
+# ---------------------------------------------------------------------------- metrics
+# GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: no metrics.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # ---------------------------------------------------------------------------- logging
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "config.logging.MaskSecretsFilter"}},
+    "filters": {
+        "mask_secrets": {"()": "config.logging.MaskSecretsFilter"},
+        "context": {"()": "core.context.ContextFilter"},
+    },
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
@@ -181,7 +203,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["mask_secrets"],
+            "filters": ["context", "mask_secrets"],
         },
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

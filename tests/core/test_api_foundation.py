@@ -1,9 +1,11 @@
 """The finance API's shared parts: roles, tokens, anonymous requests and Idempotency-Key."""
 
+from importlib import import_module
 from io import StringIO
 from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
@@ -14,19 +16,24 @@ from rest_framework.test import APIClient, force_authenticate
 
 from core.idempotency import ERROR_MISSING, ERROR_REUSED, idempotent_write
 from core.models import ApiIdempotencyKey
-from core.roles import FINANCE, SUPPORT, user_is_finance, user_is_support
+from core.roles import FINANCE, SUPPORT, role_group, user_is_finance, user_is_support
 
 pytestmark = pytest.mark.django_db
+
+create_roles = import_module("core.migrations.0001_staff_roles").create_roles
 
 
 def staff(username: str, *roles: str) -> User:
     user = User.objects.create_user(username=username, password="pw", is_staff=True)
     for role in roles:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(role_group(role))
     return user
 
 
 def test_the_migration_creates_the_two_roles() -> None:
+    # A flushed database (after transactional tests) lost them: run the migration's own step.
+    create_roles(django_apps, None)
+    create_roles(django_apps, None)  # and again: idempotent
     assert set(Group.objects.filter(name__in=[SUPPORT, FINANCE]).values_list("name", flat=True)) == {
         SUPPORT,
         FINANCE,

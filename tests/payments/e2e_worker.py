@@ -15,7 +15,10 @@ django.setup()
 from config.celery import app  # noqa: E402
 from payments import handlers  # noqa: E402
 
-app.conf.task_default_queue = os.environ.get("E2E_QUEUE") or app.conf.task_default_queue
+if os.environ.get("E2E_QUEUE"):
+    # Everything this worker queues itself (hand-over drains, retries, emails) stays on its queue.
+    app.conf.task_default_queue = os.environ["E2E_QUEUE"]
+    app.conf.task_routes = {"*": {"queue": os.environ["E2E_QUEUE"]}}
 
 marker = os.environ.get("E2E_CRASH_MARKER")
 if marker:
