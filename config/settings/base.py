@@ -140,9 +140,11 @@ CELERY_BEAT_SCHEDULER = "core.beat:SingleBeatScheduler"
 # Queues by job, so slow work never sits in front of a paid order: webhooks and fulfillment
 # (the default), confirmation emails, and finance (reconciliation, disputes). Each queue gets its
 # own workers in production (Procfile); the embedded default's one worker consumes all three.
-QUEUE_WEBHOOKS = "webhooks"
-QUEUE_EMAILS = "emails"
-QUEUE_FINANCE = "finance"
+# CELERY_QUEUE_PREFIX keeps two deployments (or two test runs) on one broker apart.
+QUEUE_PREFIX = env("CELERY_QUEUE_PREFIX", default="")
+QUEUE_WEBHOOKS = f"{QUEUE_PREFIX}webhooks"
+QUEUE_EMAILS = f"{QUEUE_PREFIX}emails"
+QUEUE_FINANCE = f"{QUEUE_PREFIX}finance"
 CELERY_TASK_DEFAULT_QUEUE = QUEUE_WEBHOOKS
 CELERY_TASK_ROUTES = {
     "orders.send_*": {"queue": QUEUE_EMAILS},
@@ -180,6 +182,8 @@ ALERT_EMAILS = env.list("ALERT_EMAILS", default=[])
 ALERT_CHAT_WEBHOOK_URL = env("ALERT_CHAT_WEBHOOK_URL", default="")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="shop@localhost")
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Only for django.core.mail.backends.filebased.EmailBackend: the folder it writes messages to.
+EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 
 # ---------------------------------------------------------------------------- metrics
 # GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: no metrics.
