@@ -337,8 +337,10 @@ print(json.dumps([o.pk for o in orders]))
             time.sleep(0.2)
         raise RuntimeError(f"gunicorn did not answer /healthz; see {self.logs / 'gunicorn.log'}")
 
-    def start_worker(self, *, pool: str = "prefork", concurrency: int = 1) -> None:
-        args = [str(VENV_BIN / "celery"), "-A", "config", "worker", f"--pool={pool}"]
+    def start_worker(
+        self, *, pool: str = "prefork", concurrency: int = 1, queues: str = "webhooks,emails,finance"
+    ) -> None:
+        args = [str(VENV_BIN / "celery"), "-A", "config", "worker", f"--pool={pool}", "-Q", queues]
         args += [f"--concurrency={1 if pool == 'solo' else concurrency}"]
         args += ["--loglevel=INFO", "--without-gossip", "--without-mingle", "-n", f"bench-{pool}@%h"]
         self.worker = self._spawn("worker", args)
