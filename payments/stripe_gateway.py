@@ -26,6 +26,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import stripe
 from django.conf import settings
@@ -419,8 +420,17 @@ def webhook_sign(*, payload: bytes, secret: str, timestamp: int | None = None) -
     return f"t={timestamp},v1={signature}"
 
 
+REAL_API_BASE = "https://api.stripe.com"
+EMULATOR_OBJECT_PATH = "/_emulator/objects/"
+
+
 def dashboard_url(*, object_id: str, livemode: bool) -> str:
-    """Link to the same object in the Stripe Dashboard."""
+    """Link to the same object in the Stripe Dashboard. Against the emulator (`STRIPE_API_BASE`
+    set to anything but real Stripe) the Dashboard has never seen the object, so the link goes to
+    the emulator's own read-only page for it instead."""
+    base = settings.STRIPE_API_BASE.rstrip("/")
+    if base and base != REAL_API_BASE:
+        return f"{base}{EMULATOR_OBJECT_PATH}{quote(object_id, safe='')}"
     paths = {
         "pi_": "payments",
         "ch_": "payments",

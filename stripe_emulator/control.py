@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html as html_lib
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -179,6 +180,36 @@ def receipt(req: Request) -> Response:
     )
 
 
+OBJECT_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{kind} {id} · Stripe emulator</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:56rem;margin:2rem auto;padding:0 1rem}}
+pre{{background:#f6f8fa;border:1px solid #d0d7de;border-radius:.4rem;padding:1rem;overflow:auto}}</style>
+</head><body><p>Stripe emulator: what the Stripe Dashboard would show for this object.</p>
+<h1><span data-testid="kind">{kind}</span> <code data-testid="id">{id}</code></h1>
+<pre data-testid="object">{body}</pre></body></html>"""
+HIDDEN = "(hidden)"
+
+
+def object_page(req: Request) -> Response:
+    """A read-only page per object, standing in for the Dashboard: the product's admin links here
+    when it runs against the emulator. No key is needed, so client secrets are left out."""
+    with req.emu.lock:
+        obj = req.emu.store.get(req.args["id"])
+        shown = json.loads(json.dumps(render(obj))) if obj is not None else None
+    if shown is None:
+        missing = html_lib.escape(req.args["id"])
+        return html(f"<!doctype html><title>Not found</title><p>No such object: {missing}</p>", 404)
+    if shown.get("client_secret"):
+        shown["client_secret"] = HIDDEN
+    return html(
+        OBJECT_PAGE.format(
+            kind=html_lib.escape(str(shown.get("object", ""))),
+            id=html_lib.escape(str(shown["id"])),
+            body=html_lib.escape(json.dumps(shown, indent=2, sort_keys=True)),
+        )
+    )
+
+
 def healthz(req: Request) -> dict[str, Any]:
     return {"ok": True, "objects": len(req.emu.store.objects), "pending_webhooks": req.emu.webhooks.pending()}
 
@@ -200,3 +231,4 @@ register("POST", r"/_emulator/payment_intents/(?P<pi>pi_\w+)/3ds", three_ds_api)
 register("GET", r"/_emulator/3ds/(?P<pi>pi_\w+)", three_ds_page)
 register("POST", r"/_emulator/3ds/(?P<pi>pi_\w+)", three_ds_submit)
 register("GET", r"/_emulator/receipts/(?P<pi>pi_\w+)", receipt)
+register("GET", r"/_emulator/objects/(?P<id>[A-Za-z0-9_]+)", object_page)

@@ -18,7 +18,10 @@ EVENTS_URL = reverse("admin:payments_stripeevent_changelist")
 ORDERS_URL = reverse("admin:orders_order_changelist")
 
 
-def test_events_are_listed_with_filters_and_found_by_event_or_object_id(admin_client: Any) -> None:
+def test_events_are_listed_with_filters_and_found_by_event_or_object_id(
+    admin_client: Any, settings: Any
+) -> None:
+    settings.STRIPE_API_BASE = ""  # real Stripe
     order = OrderFactory()
     mine = stored_event(event("payment_intent.succeeded", payment_intent(order)))
     other = stored_event(event("charge.failed", {"id": "ch_other", "object": "charge"}), status="dead")
@@ -91,11 +94,26 @@ def test_orders_are_found_by_number_pi_cs_or_email(admin_client: Any, field: str
     assert f"/admin/orders/order/{other.pk}/change/" not in page
 
 
-def test_the_order_page_links_to_the_stripe_dashboard(admin_client: Any) -> None:
+def test_the_order_page_links_to_the_stripe_dashboard(admin_client: Any, settings: Any) -> None:
+    settings.STRIPE_API_BASE = ""  # real Stripe
     order = OrderFactory()
     page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert f"https://dashboard.stripe.com/test/payments/{order.payment_intent_id}" in page
     assert order.number in page
+
+
+def test_against_the_emulator_the_admin_links_to_the_emulators_page_for_the_object(
+    admin_client: Any, settings: Any
+) -> None:
+    settings.STRIPE_API_BASE = "http://127.0.0.1:12111"
+    order = OrderFactory()
+    row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
+    order_page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    event_url = reverse("admin:payments_stripeevent_change", args=[row.pk])
+    event_page = admin_client.get(event_url).content.decode()
+    assert f'href="http://127.0.0.1:12111/_emulator/objects/{order.payment_intent_id}"' in order_page
+    assert f'href="http://127.0.0.1:12111/_emulator/objects/{row.stripe_id}"' in event_page
+    assert "dashboard.stripe.com" not in order_page + event_page
 
 
 def test_events_cannot_be_added_or_deleted_from_the_admin(admin_client: Any) -> None:

@@ -2,6 +2,8 @@
 
 import json
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -358,5 +360,28 @@ def test_webhook_verification_refuses_a_stale_timestamp(settings):
         ("zz_1", True, "https://dashboard.stripe.com/search?query=zz_1"),
     ],
 )
-def test_dashboard_links(object_id: str, livemode: bool, url: str, *_: Callable[..., Any]) -> None:
+@pytest.mark.parametrize("api_base", ["", "https://api.stripe.com"])
+def test_dashboard_links(
+    object_id: str, livemode: bool, url: str, api_base: str, settings: Any, *_: Callable[..., Any]
+) -> None:
+    settings.STRIPE_API_BASE = api_base
     assert stripe_gateway.dashboard_url(object_id=object_id, livemode=livemode) == url
+
+
+def test_against_the_emulator_links_open_the_emulators_own_page_for_the_object(emulator: Any) -> None:
+    # given a PaymentIntent that exists only in the emulator
+    intent = stripe_gateway.payment_intent_create(
+        params={"amount": 2400, "currency": "gbp"}, idempotency_key="test:dashboard-link:v1"
+    )
+    # when staff follow its "Stripe Dashboard" link, in a browser with no key
+    url = stripe_gateway.dashboard_url(object_id=intent["id"], livemode=False)
+    assert url == f"{emulator.url}/_emulator/objects/{intent['id']}"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    # then they see that object, without its client secret
+    assert response.status == 200 and response.headers["Content-Type"].startswith("text/html")
+    assert intent["id"] in page and "payment_intent" in page and "2400" in page
+    assert "_secret_" not in page
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{emulator.url}/_emulator/objects/pi_nothing", timeout=5)
+    assert missing.value.code == 404
