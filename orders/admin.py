@@ -3,33 +3,37 @@ Stripe, re-sync it."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
-from config.money import format_money
+from config.admin_helpers import (
+    ReadOnlyAdminMixin,
+    address_display,
+    money_column,
+    money_display,
+    stripe_link,
+)
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
-from payments import stripe_gateway
 from payments.services.objects import stripe_object_resync
 from payments.stripe_gateway import StripeGatewayError
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = OrderItem
     extra = 0
-    can_delete = False
-    readonly_fields = ("product_name", "sku", "unit_amount", "quantity", "currency")
+    fields = ("product_name", "sku", "unit_price", "quantity", "line_total")
+    readonly_fields = fields
+    unit_price = money_column("unit_amount", "currency", description="Unit price")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+    @admin.display(description="Line total")
+    def line_total(self, item: OrderItem) -> str:
+        return money_display(item.line_total, item.currency)
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "status", "total", "email", "payment_intent_id", "paid_at", "created_at")
     list_filter = ("status", "currency", "livemode")
     search_fields = ("=email",)
@@ -40,7 +44,16 @@ class OrderAdmin(admin.ModelAdmin):
         (None, {"fields": ("number", "status", "total", "refunded", "public_token")}),
         (
             "Customer",
-            {"fields": ("email", "name", "billing_address", "shipping_address", "customer_ip", "user_agent")},
+            {
+                "fields": (
+                    "email",
+                    "name",
+                    "billing_address_shown",
+                    "shipping_address_shown",
+                    "customer_ip",
+                    "user_agent",
+                )
+            },
         ),
         (
             "Stripe",
@@ -67,8 +80,8 @@ class OrderAdmin(admin.ModelAdmin):
         "public_token",
         "email",
         "name",
-        "billing_address",
-        "shipping_address",
+        "billing_address_shown",
+        "shipping_address_shown",
         "customer_ip",
         "user_agent",
         "payment_link",
@@ -86,12 +99,6 @@ class OrderAdmin(admin.ModelAdmin):
         "fulfillment_info",
     )
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Order], search_term: str
     ) -> tuple[QuerySet[Order], bool]:
@@ -103,33 +110,29 @@ class OrderAdmin(admin.ModelAdmin):
     def number(self, order: Order) -> str:
         return order.number
 
-    @admin.display(description="Total", ordering="amount")
-    def total(self, order: Order) -> str:
-        return format_money(order.amount, order.currency)
+    total = money_column("amount", "currency", description="Total")
+    refunded = money_column("amount_refunded", "currency", description="Refunded")
 
-    @admin.display(description="Refunded")
-    def refunded(self, order: Order) -> str:
-        return format_money(order.amount_refunded, order.currency)
+    @admin.display(description="Billing address")
+    def billing_address_shown(self, order: Order) -> str:
+        return address_display(order.billing_address)
+
+    @admin.display(description="Shipping address")
+    def shipping_address_shown(self, order: Order) -> str:
+        return address_display(order.shipping_address)
 
     @admin.display(description="PaymentIntent")
     def payment_link(self, order: Order) -> str:
-        return self._link(order.payment_intent_id, order.livemode)
+        return stripe_link(order.payment_intent_id, order.livemode)
 
     @admin.display(description="Checkout Session")
     def checkout_session_link(self, order: Order) -> str:
-        return self._link(order.checkout_session_id, order.livemode)
+        return stripe_link(order.checkout_session_id, order.livemode)
 
     @admin.display(description="Fulfillment")
     def fulfillment_info(self, order: Order) -> str:
         fulfillment = Fulfillment.objects.filter(order=order).first()
         return f"{fulfillment.created_at:%Y-%m-%d %H:%M} ({fulfillment.source})" if fulfillment else "-"
-
-    @staticmethod
-    def _link(object_id: str | None, livemode: bool) -> str:
-        if not object_id:
-            return "-"
-        url = stripe_gateway.dashboard_url(object_id=object_id, livemode=livemode)
-        return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, object_id)
 
     @admin.action(description="Re-sync the payment from Stripe (fetch and apply)")
     def resync(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

@@ -3,37 +3,19 @@ services and leave a StaffAction behind."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
-from payments import stripe_gateway
+from config.admin_helpers import ReadOnlyAdminMixin, money_column, stripe_link
 from payments.models import EventCheckpoint, Refund, StaffAction, StripeEvent
 from payments.services.events import stripe_event_replay
 from payments.services.objects import stripe_object_resync
 from payments.stripe_gateway import StripeGatewayError
 
 
-def _dashboard_link(object_id: str, livemode: bool) -> str:
-    if not object_id:
-        return "-"
-    url = stripe_gateway.dashboard_url(object_id=object_id, livemode=livemode)
-    return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, object_id)
-
-
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("stripe_id", "type", "status", "source", "object_link", "attempts", "stripe_created")
     list_filter = ("status", "source", "type", "livemode")
     # Exact matches on indexed columns: staff paste an evt_ or an object id (pi_, ch_, cs_, re_).
@@ -66,11 +48,11 @@ class StripeEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     @admin.display(description="Object", ordering="object_id")
     def object_link(self, event: StripeEvent) -> str:
-        return _dashboard_link(event.object_id, event.livemode)
+        return stripe_link(event.object_id, event.livemode)
 
     @admin.display(description="In the Stripe Dashboard")
     def event_link(self, event: StripeEvent) -> str:
-        return _dashboard_link(event.stripe_id, event.livemode)
+        return stripe_link(event.stripe_id, event.livemode)
 
     @admin.action(description="Replay the selected events (process them again)")
     def replay(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
@@ -91,25 +73,27 @@ class StripeEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("stripe_id", "order", "status", "amount", "currency", "stripe_created")
+class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("stripe_id", "order", "status", "amount_shown", "stripe_created")
     list_filter = ("status",)
     search_fields = ("=stripe_id", "=payment_intent_id", "=charge_id")
-    readonly_fields = [f.name for f in Refund._meta.fields]
+    # Every field as the model has it, but money as `£5.00`, not `500` and `gbp` apart.
+    readonly_fields = [
+        "amount_shown" if f.name == "amount" else f.name for f in Refund._meta.fields if f.name != "currency"
+    ]
+    fields = tuple(readonly_fields)
+    amount_shown = money_column("amount", "currency", description="Amount")
 
 
 @admin.register(StaffAction)
-class StaffActionAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class StaffActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("created_at", "actor", "action", "target", "outcome")
     list_filter = ("action",)
     search_fields = ("=target",)
     readonly_fields = ("created_at", "actor", "action", "target", "outcome")
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(EventCheckpoint)
-class EventCheckpointAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class EventCheckpointAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "last_created", "updated_at")
     readonly_fields = ("name", "last_created", "updated_at")
