@@ -10,7 +10,9 @@ from typing import Any
 SECRET_PATTERNS = [
     re.compile(r"\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]+"),
     re.compile(r"\bwhsec_[A-Za-z0-9_]+"),
-    re.compile(r"\b(?:pi|seti|cs)_[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),
+    # PaymentIntent and SetupIntent client secrets (`pi_…_secret_…`, in the Payment Element's
+    # return URL) and Checkout Session ones (`cs_test_…_secret_…`).
+    re.compile(r"\b(?:pi|seti|cs)_(?:(?:test|live)_)?[A-Za-z0-9]+_secret_[A-Za-z0-9]+"),
     re.compile(r"\b(?:\d[ -]?){12,18}\d\b"),
 ]
 MASK = "[redacted]"
@@ -23,7 +25,11 @@ def mask_secrets(text: str) -> str:
 
 
 class MaskSecretsFilter(logging.Filter):
-    """Rewrites the rendered message (and exception text) of every record with secrets masked."""
+    """Rewrites the rendered message (and exception text) of every record with secrets masked.
+
+    On the project's handler, and on the web servers' access logs: Django's dev server
+    (`django.server`, in settings.LOGGING) and gunicorn (`config.gunicorn_logging`), because
+    Stripe.js puts the PaymentIntent's client secret in the return URL's query string."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = mask_secrets(record.getMessage())

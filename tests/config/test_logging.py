@@ -14,6 +14,8 @@ SECRETS = [
     "rk_live_51HxYzAbCdEfGhIjKlMnOpQr",
     "whsec_AbCdEfGhIjKlMnOpQrStUv",
     "pi_3AbCdEf_secret_GhIjKlMnOp",
+    "seti_1AbCdEf_secret_GhIjKlMnOp",
+    "cs_test_a1B2c3D4_secret_fidwbEhqYWAnPCc",
     "4242424242424242",
     "4000 0025 0000 3155",
     "3782-822463-10005",
@@ -60,5 +62,5 @@ def test_json_lines_carry_extra_fields_and_mask_them():
 
 
 def test_identifiers_and_publishable_keys_stay_readable():
-    text = "ORD-000123 pi_3AbCdEf ch_1 cus_9 pk_test_51Abc amount 4200"
+    text = "ORD-000123 pi_3AbCdEf ch_1 cus_9 cs_test_a1B2c3D4 pk_test_51Abc amount 4200"
     assert mask_secrets(text) == text
