@@ -1,7 +1,7 @@
 """Checkout: turn a cart into an order and the order into a Stripe payment, either through the
 Payment Element on our page (a PaymentIntent) or through Stripe Checkout (a Checkout Session).
 
-Rules kept here (DESIGN.md, "Checkout"; invariants 1 and 2):
+Rules kept here (docs/architecture.md, step 1; rules 1 and 2):
 
 - Prices come from the catalog only: order lines are built from `Product` rows by the cart.
 - One order per checkout form: the form's token is unique on `OrderCheckout`, so a double

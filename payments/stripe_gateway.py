@@ -1,7 +1,7 @@
 """The one module that talks to Stripe.
 
 Everything else in the project calls the functions here and gets plain dicts back, or one of the
-exceptions below. Rules this module keeps (DESIGN.md, "Gateway"):
+exceptions below. Rules this module keeps (docs/architecture.md, "One gateway"):
 
 - One `StripeClient`, built from settings: key, pinned API version, base address (empty means
   real Stripe), explicit `max_network_retries` (a StripeClient without it retries nothing),

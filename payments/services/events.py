@@ -100,8 +100,8 @@ def stripe_event_envelope(*, event: Any, payload_text: str) -> EventEnvelope:
 
 
 def webhook_event_parse(*, payload: bytes, sig_header: str | None, content_type: str) -> EventEnvelope:
-    """Check a delivery the way DESIGN.md says: size, content type, signature (against every
-    configured secret, before parsing anything), JSON, event shape, mode."""
+    """Check a delivery (docs/architecture.md, step 3): size, content type, signature (against
+    every configured secret, before parsing anything), JSON, event shape, mode."""
     if len(payload) > settings.STRIPE_WEBHOOK_MAX_BYTES:
         raise WebhookRejected(REASON_TOO_LARGE, status=413)
     if content_type.split(";")[0].strip().lower() != "application/json":
