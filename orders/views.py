@@ -3,7 +3,7 @@
 Views are thin: read the request, call one service, render. Order pages are found by the order's
 unguessable public token, never by its number. Nothing a browser sends (a query string, a
 redirect, a form field) is taken as proof of payment: the return pages ask Stripe through
-`payments.checkout`.
+`payments.services.checkout`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from orders.cart import Cart, CartError
 from orders.forms import AddToCartForm, CheckoutForm, UpdateCartForm, new_form_token
 from orders.models import Order, OrderCheckout, Product
 from orders.selectors import order_get_by_public_token
-from payments.checkout import (
+from payments.outcomes import order_outcome
+from payments.services.checkout import (
     PAYABLE_PI_STATUSES,
     CheckoutUnavailable,
     CustomerDetails,
@@ -32,7 +33,6 @@ from payments.checkout import (
     order_payment_refresh,
     payment_element_intent,
 )
-from payments.outcomes import order_outcome
 from payments.stripe_gateway import StripeGatewayError
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,6 @@
 dead-letter after the last attempt or at once for a bug; staff replay."""
 
 from collections.abc import Callable
-from typing import Any
 from unittest import mock
 
 import pytest
@@ -12,19 +11,16 @@ from django.test import TestCase
 from orders.models import Fulfillment, Order
 from payments import handlers, tasks
 from payments.models import StaffAction, StripeEvent
-from payments.services import events as event_services
+from payments.services.events.process import stripe_event_process
+from payments.services.events.replay import stripe_event_replay
+from payments.services.events.retry import MAX_ATTEMPTS, TRANSIENT_ERRORS
+from payments.services.objects import NOTE_NO_ORDER
 from payments.stripe_gateway import StripeUnavailable
 from tests.factories import OrderFactory, event, payment_intent, stored_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_emails")]
 
 Process = Callable[..., StripeEvent]
-
-
-@pytest.fixture(autouse=True)
-def alert_emails(settings: Any) -> None:
-    settings.ALERT_EMAILS = ["ops@example.com"]
-    settings.ALERT_CHAT_WEBHOOK_URL = ""
 
 
 def test_a_succeeded_payment_is_processed_and_fulfilled(process: Process) -> None:
@@ -41,7 +37,7 @@ def test_a_succeeded_payment_is_processed_and_fulfilled(process: Process) -> Non
 def test_processing_the_same_row_twice_has_one_effect(process: Process) -> None:
     order = OrderFactory()
     row = process(event("payment_intent.succeeded", payment_intent(order)))
-    assert event_services.stripe_event_process(event_pk=row.pk) == StripeEvent.Status.PROCESSED
+    assert stripe_event_process(event_pk=row.pk) == StripeEvent.Status.PROCESSED
     row.refresh_from_db()
     assert row.attempts == 1
     assert Fulfillment.objects.filter(order=order).count() == 1
@@ -57,7 +53,7 @@ def test_an_event_for_no_order_of_ours_is_ignored_with_a_note(process: Process) 
     obj = payment_intent(stranger, metadata={})
     row = process(event("payment_intent.succeeded", obj))
     assert row.status == StripeEvent.Status.IGNORED
-    assert row.last_error == event_services.NOTE_NO_ORDER
+    assert row.last_error == NOTE_NO_ORDER
 
 
 def test_a_transient_error_is_recorded_and_raised_for_a_retry(process: Process) -> None:
@@ -68,7 +64,7 @@ def test_a_transient_error_is_recorded_and_raised_for_a_retry(process: Process) 
         mock.patch.dict(handlers.HANDLERS, {"payment_intent.succeeded": failing}),
         pytest.raises(StripeUnavailable),
     ):
-        event_services.stripe_event_process(event_pk=row.pk)
+        stripe_event_process(event_pk=row.pk)
     row.refresh_from_db()
     assert row.status == StripeEvent.Status.RETRYING
     assert row.attempts == 1
@@ -87,12 +83,12 @@ def test_a_handler_that_fails_half_way_leaves_nothing_written(process: Process) 
         mock.patch.dict(handlers.HANDLERS, {"payment_intent.succeeded": half_way}),
         pytest.raises(StripeUnavailable),
     ):
-        event_services.stripe_event_process(event_pk=row.pk)
+        stripe_event_process(event_pk=row.pk)
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
 
 
-def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(no_queue: list[None]) -> None:
+def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(queued: list[None]) -> None:
     # given a handler that never gets an answer from Stripe
     order = OrderFactory()
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
@@ -102,9 +98,9 @@ def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(no_queue
         tasks.process_stripe_event.apply(args=(row.pk,))
     # then
     row.refresh_from_db()
-    assert failing.call_count == event_services.MAX_ATTEMPTS
+    assert failing.call_count == MAX_ATTEMPTS
     assert row.status == StripeEvent.Status.DEAD
-    assert row.attempts == event_services.MAX_ATTEMPTS
+    assert row.attempts == MAX_ATTEMPTS
     assert len(mail.outbox) == 1
     assert row.stripe_id in mail.outbox[0].subject
     assert "dead-lettered" in mail.outbox[0].subject
@@ -115,8 +111,8 @@ def test_the_task_is_configured_for_late_acks_backoff_and_jitter() -> None:
     assert task.acks_late is True
     assert task.retry_backoff is True
     assert task.retry_jitter is True
-    assert task.max_retries == event_services.MAX_ATTEMPTS
-    assert set(task.autoretry_for) == set(event_services.TRANSIENT_ERRORS)
+    assert task.max_retries == MAX_ATTEMPTS
+    assert set(task.autoretry_for) == set(TRANSIENT_ERRORS)
 
 
 def test_a_bug_dead_letters_at_once_with_no_secret_in_the_error(process: Process) -> None:
@@ -127,7 +123,7 @@ def test_a_bug_dead_letters_at_once_with_no_secret_in_the_error(process: Process
 
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
     with mock.patch.dict(handlers.HANDLERS, {"payment_intent.succeeded": buggy}):
-        assert event_services.stripe_event_process(event_pk=row.pk) == StripeEvent.Status.DEAD
+        assert stripe_event_process(event_pk=row.pk) == StripeEvent.Status.DEAD
     row.refresh_from_db()
     assert row.status == StripeEvent.Status.DEAD
     assert row.attempts == 1
@@ -139,7 +135,7 @@ def test_a_bug_dead_letters_at_once_with_no_secret_in_the_error(process: Process
 
 
 def test_staff_replay_puts_a_dead_event_back_and_it_is_processed(
-    process: Process, no_queue: list[None]
+    process: Process, queued: list[None]
 ) -> None:
     # given a dead event (the bug is fixed since)
     order = OrderFactory()
@@ -152,13 +148,13 @@ def test_staff_replay_puts_a_dead_event_back_and_it_is_processed(
     staff = mock.Mock(is_authenticated=False)
     # when staff replay it
     with TestCase.captureOnCommitCallbacks(execute=True):
-        event_services.stripe_event_replay(events=[row], actor=staff)
+        stripe_event_replay(events=[row], actor=staff)
     row.refresh_from_db()
     # then it is pending again, queued, audited, and processing it fulfills the order
     assert row.status == StripeEvent.Status.PENDING
     assert row.source == StripeEvent.Source.REPLAY
     assert row.attempts == 0
-    assert no_queue == [None]
+    assert queued == [None]
     assert StaffAction.objects.get().target == row.stripe_id
     assert process(row).status == StripeEvent.Status.PROCESSED
     order.refresh_from_db()
@@ -166,4 +162,4 @@ def test_staff_replay_puts_a_dead_event_back_and_it_is_processed(
 
 
 def test_a_missing_row_is_reported_not_raised() -> None:
-    assert event_services.stripe_event_process(event_pk=987654321) == "missing"
+    assert stripe_event_process(event_pk=987654321) == "missing"
