@@ -2,6 +2,7 @@
 dead-letter after the last attempt or at once for a bug; staff replay."""
 
 from collections.abc import Callable
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -13,7 +14,7 @@ from payments import handlers, tasks
 from payments.models import StaffAction, StripeEvent
 from payments.services.events.process import stripe_event_process
 from payments.services.events.replay import stripe_event_replay
-from payments.services.events.retry import MAX_ATTEMPTS, TRANSIENT_ERRORS
+from payments.services.events.retry import MAX_ATTEMPTS, RETRY_BACKOFF_MAX_SECONDS, retry_countdown
 from payments.services.objects import NOTE_NO_ORDER
 from payments.stripe_gateway import StripeUnavailable
 from tests.factories import OrderFactory, event, payment_intent, stored_event
@@ -106,13 +107,43 @@ def test_the_task_retries_transient_errors_then_dead_letters_and_alerts(queued: 
     assert "dead-lettered" in mail.outbox[0].subject
 
 
-def test_the_task_is_configured_for_late_acks_backoff_and_jitter() -> None:
+def test_retries_wait_longer_each_time_with_jitter(
+    queued: list[None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # (Late acks are shown by a worker killed half-way: tests/payments/test_faults_e2e.py.)
+    # given three events whose handler never gets an answer from Stripe, and the waits the
+    # task asks the broker for before each retry
     task = tasks.process_stripe_event
-    assert task.acks_late is True
-    assert task.retry_backoff is True
-    assert task.retry_jitter is True
-    assert task.max_retries == MAX_ATTEMPTS
-    assert set(task.autoretry_for) == set(TRANSIENT_ERRORS)
+    waits: list[list[int]] = []
+    real_retry = task.retry
+
+    def retry(*args: Any, **kwargs: Any) -> Any:
+        waits[-1].append(kwargs["countdown"])
+        return real_retry(*args, **kwargs)
+
+    monkeypatch.setattr(task, "retry", retry)
+    failing = mock.Mock(side_effect=StripeUnavailable("Stripe did not answer payment_intent.retrieve"))
+    with mock.patch.dict(handlers.HANDLERS, {"payment_intent.succeeded": failing}):
+        for _ in range(3):
+            waits.append([])
+            row = stored_event(event("payment_intent.succeeded", payment_intent(OrderFactory())))
+            task.apply(args=(row.pk,))
+    # then each event waited before each of its retries, within a window that doubles
+    # (exponential backoff, 1 s first) and is never longer than the cap
+    assert [len(each) for each in waits] == [MAX_ATTEMPTS - 1] * 3
+    for each in waits:
+        for retry_number, wait in enumerate(each):
+            assert 0 <= wait <= min(2**retry_number, RETRY_BACKOFF_MAX_SECONDS)
+    # and the waits are drawn at random inside the window (full jitter), so events that failed
+    # together do not come back together: not every wait is the window's end, and the late
+    # retries are not all short
+    assert any(wait < 2**n for each in waits for n, wait in enumerate(each))
+    assert max(wait for each in waits for wait in each[4:]) > 2
+
+
+def test_the_drain_retry_wait_is_capped() -> None:
+    assert all(0 <= retry_countdown(retries) <= RETRY_BACKOFF_MAX_SECONDS for retries in range(30))
+    assert retry_countdown(0) <= 1
 
 
 def test_a_bug_dead_letters_at_once_with_no_secret_in_the_error(process: Process) -> None:
