@@ -3,11 +3,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.health import healthz
+from orders import urls as orders_urls
+from payments import urls as payments_urls
+
+# The shop's pages, all named `orders:…`: the catalog and cart come from orders, the checkout,
+# payment and order pages from payments (which builds on orders; orders does not import it).
+shop = (orders_urls.urlpatterns + payments_urls.shop_urlpatterns, "orders")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("stripe/", include("payments.urls")),
-    path("", include("orders.urls")),
+    path("", include(shop)),
 ]

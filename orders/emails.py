@@ -13,7 +13,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from config.celery import app
+from config.celery import task_send
 from config.money import format_money
 from core.wakeups import wake, wakeup_release
 from orders.models import Order
@@ -83,7 +83,7 @@ def order_confirmations_wake() -> None:
 
 def order_confirmations_drain_publish() -> None:
     # By name: the tasks module calls this one, not the other way round.
-    app.send_task(CONFIRMATIONS_TASK, retry=False)
+    task_send(name=CONFIRMATIONS_TASK, retry=False)
 
 
 def _send_each(pks: list[int]) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
-from config.celery import app
+from config.celery import task_send
 from payments.models import StripeEvent
 from payments.stripe_gateway import RateLimited, StripeUnavailable
 
@@ -38,4 +38,4 @@ def retry_countdown(retries: int) -> int:
 def stripe_event_retry_later(*, event_pk: int) -> None:
     """Give an event that failed with a transient error its own task, which Celery retries with
     backoff (published by name: services do not import the tasks module)."""
-    app.send_task(PROCESS_TASK, args=(event_pk,), countdown=retry_countdown(0), retry=False)
+    task_send(name=PROCESS_TASK, args=(event_pk,), countdown=retry_countdown(0), retry=False)

@@ -5,7 +5,7 @@ the services, not the other way round)."""
 
 from __future__ import annotations
 
-from config.celery import app
+from config.celery import task_send
 from core.wakeups import wake
 
 DRAIN_WAKEUP = "stripe-events"
@@ -20,4 +20,4 @@ def stripe_events_wake() -> bool:
 
 
 def stripe_events_drain_publish() -> None:
-    app.send_task(DRAIN_TASK, retry=False)
+    task_send(name=DRAIN_TASK, retry=False)
