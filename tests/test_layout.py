@@ -8,8 +8,6 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 APPS = ("core", "orders", "payments", "reconciliation", "disputes", "config")
 # orders/admin.py's re-sync action still calls the payments service directly (the admin is
@@ -58,62 +56,63 @@ def test_the_helper_finds_imports_of_every_form(tmp_path: Path) -> None:
     assert "orders.models" in found and "payments.services.events.drain" in found
 
 
-@pytest.mark.parametrize("path", sources("orders"), ids=lambda path: str(path.relative_to(ROOT)))
-def test_orders_does_not_import_payments(path: Path) -> None:
-    if str(path.relative_to(ROOT)) in ORDERS_MAY_IMPORT_PAYMENTS:
-        pytest.skip("known exception, see ORDERS_MAY_IMPORT_PAYMENTS")
-    crossing = sorted({module for _, module in imported_modules(path) if is_within(module, "payments")})
-    assert crossing == []
+def where(path: Path, node: ast.AST) -> str:
+    return f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
+
+
+def test_orders_does_not_import_payments() -> None:
+    crossings = [
+        f"{where(path, node)} {module}"
+        for path in sources("orders")
+        if str(path.relative_to(ROOT)) not in ORDERS_MAY_IMPORT_PAYMENTS
+        for node, module in imported_modules(path)
+        if is_within(module, "payments")
+    ]
+    assert crossings == []
 
 
 ENTRY_POINTS = ("tasks.py", "views.py", "urls.py", "admin.py", "apis.py")
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
+def test_services_do_not_import_the_tasks_or_views_that_call_them() -> None:
+    services = [
         path
         for path in sources("payments/services", "orders", "core")
         if path.name not in ENTRY_POINTS and not {"management", "migrations"} & set(path.parts)
-    ],
-    ids=lambda path: str(path.relative_to(ROOT)),
-)
-def test_services_do_not_import_the_tasks_or_views_that_call_them(path: Path) -> None:
-    upward = sorted(
-        module
-        for _, module in imported_modules(path)
+    ]
+    upward = [
+        f"{where(path, node)} {module}"
+        for path in services
+        for node, module in imported_modules(path)
         if any(is_within(module, f"{app}.{entry}") for app in APPS for entry in ("tasks", "views", "admin"))
-    )
+    ]
     assert upward == []
 
 
-@pytest.mark.parametrize(
-    "path",
-    [path for path in sources(*APPS) if "migrations" not in path.parts],
-    ids=lambda path: str(path.relative_to(ROOT)),
-)
-def test_no_import_hides_inside_a_function(path: Path) -> None:
+def test_no_import_hides_inside_a_function() -> None:
     """An import inside a function hides a cycle between modules; the one allowed place is an
     AppConfig's ready(), which runs once the app registry is built."""
-    tree = ast.parse(path.read_text(), filename=str(path))
     hidden = []
-    for function in ast.walk(tree):
-        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and function.name != "ready":
-            hidden += [
-                f"line {node.lineno} in {function.name}"
-                for node in ast.walk(function)
-                if isinstance(node, ast.Import | ast.ImportFrom)
-            ]
+    for path in sources(*APPS):
+        if "migrations" in path.parts:
+            continue
+        for function in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef) and function.name != "ready":
+                hidden += [
+                    f"{where(path, node)} in {function.name}()"
+                    for node in ast.walk(function)
+                    if isinstance(node, ast.Import | ast.ImportFrom)
+                ]
     assert hidden == []
 
 
-@pytest.mark.parametrize("path", sources("tests"), ids=lambda path: str(path.relative_to(ROOT)))
-def test_no_test_module_imports_another(path: Path) -> None:
+def test_no_test_module_imports_another() -> None:
     """Shared helpers live in conftest.py, tests/factories.py or a support module, so that a
     test module can be moved, renamed or run alone."""
-    test_modules = sorted(
-        module
-        for _, module in imported_modules(path)
+    imports = [
+        f"{where(path, node)} {module}"
+        for path in sources("tests")
+        for node, module in imported_modules(path)
         if is_within(module, "tests") and module.rsplit(".", 1)[-1].startswith("test_")
-    )
-    assert test_modules == []
+    ]
+    assert imports == []
