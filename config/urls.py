@@ -4,7 +4,13 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.favicon import favicon
 from config.health import healthz
-from core.metrics import metrics_view
+from config.metrics import metrics_view
+from orders import urls as orders_urls
+from payments import urls as payments_urls
+
+# The shop's pages, all named `orders:…`: the catalog and cart come from orders, the checkout,
+# payment and order pages from payments (which builds on orders; orders does not import it).
+shop = (orders_urls.urlpatterns + payments_urls.shop_urlpatterns, "orders")
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -13,5 +19,5 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("stripe/", include("payments.urls")),
-    path("", include("orders.urls")),
+    path("", include(shop)),
 ]

@@ -1,4 +1,5 @@
-"""The finance API's idempotency keys: key → request fingerprint → the answer given."""
+"""What the apps share: the finance API's idempotency keys (key → request fingerprint → the answer
+given) and the drain wake-up rows."""
 
 from __future__ import annotations
 
@@ -27,3 +28,15 @@ class ApiIdempotencyKey(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.scope} · {self.key} · {self.status_code or 'in progress'}"
+
+
+class DrainWakeup(models.Model):
+    """A drain task of this name (stored events, confirmation emails) is queued and has not
+    started yet: new work queues one only when it adds this row, so a burst costs one broker
+    message, not one each (core.wakeups)."""
+
+    name = models.CharField(primary_key=True, max_length=64)
+    created_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} since {self.created_at:%Y-%m-%d %H:%M:%S}"

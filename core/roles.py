@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import Group
+
 SUPPORT = "Support"
 FINANCE = "Finance"
 ROLES = (SUPPORT, FINANCE)
@@ -14,8 +16,6 @@ ROLES = (SUPPORT, FINANCE)
 def role_group(name: str) -> Any:
     """The role's group. Created by migration core 0001; made again here when missing (tests that
     flush the database remove what data migrations created)."""
-    from django.contrib.auth.models import Group
-
     if name not in ROLES:
         raise ValueError(f"unknown role {name!r}")
     return Group.objects.get_or_create(name=name)[0]

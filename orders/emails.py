@@ -13,7 +13,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.celery import task_send
 from config.money import format_money
+from core.wakeups import wake, wakeup_release
 from orders.models import Order
 
 # The sweep leaves fresh fulfillments to the task queued on commit, and never mails a customer
@@ -67,23 +69,21 @@ def order_confirmation_send(*, order_pk: int) -> bool:
 
 
 CONFIRMATIONS_WAKEUP = "order-confirmations"
+CONFIRMATIONS_TASK = "orders.send_confirmations"
 # Confirmations one drain task sends before it hands over to a fresh task.
 DRAIN_LIMIT = 500
 
 
 def order_confirmations_wake() -> None:
     """Called on commit of a fulfillment: wake the confirmation drain, one broker message per
-    burst of fulfillments (payments.services.wakeups). A broker that is down must not undo a
-    fulfillment: the sweep below sends what no drain did."""
-    from payments.services.wakeups import wake
-
+    burst of fulfillments (core.wakeups). A broker that is down must not undo a fulfillment:
+    the sweep below sends what no drain did."""
     wake(name=CONFIRMATIONS_WAKEUP, publish=order_confirmations_drain_publish)
 
 
 def order_confirmations_drain_publish() -> None:
-    from orders.tasks import send_confirmations
-
-    send_confirmations.apply_async(retry=False)
+    # By name: the tasks module calls this one, not the other way round.
+    task_send(name=CONFIRMATIONS_TASK, retry=False)
 
 
 def _send_each(pks: list[int]) -> int:
@@ -102,8 +102,6 @@ def order_confirmations_drain(*, limit: int = DRAIN_LIMIT) -> int:
     """Send the confirmations of the orders fulfilled in the last `SWEEP_WINDOW` and not yet
     confirmed, oldest first. The wake-up row goes before the look, so a fulfillment committed
     after it wakes the next drain."""
-    from payments.services.wakeups import wakeup_release
-
     wakeup_release(name=CONFIRMATIONS_WAKEUP)
     pks = list(
         Order.objects.filter(
@@ -127,8 +125,6 @@ def order_confirmation_send_missed() -> int:
     (broker down at fulfillment, message lost, a refused send) get it now, through the same
     claim. An order whose mail server refuses is logged and tried on the next run. A wake-up
     row older than the sweep's delay means its drain message was lost: it goes too."""
-    from payments.services.wakeups import wakeup_release
-
     wakeup_release(name=CONFIRMATIONS_WAKEUP, older_than=SWEEP_AFTER)
     now = timezone.now()
     pks = Order.objects.filter(

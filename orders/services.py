@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from core.db import insert_or_skip
 from core.keys import idempotency_key
+from orders.emails import order_confirmations_wake
 from orders.models import STATUS_RANK, UNSETTLED_RANK, Fulfillment, Order, OrderItem
 
 logger = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ PAYMENT_INTENT_STATUS_TO_ORDER: dict[str, str] = {
     "succeeded": Order.Status.PAID,
 }
 THREE_DS_FAILURE_CODE = "payment_intent_authentication_failure"
+# An order in these states is not paid yet and may still take a payment (or a revised cart).
+OPEN_STATUSES = (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.PAYMENT_FAILED)
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,25 @@ class ItemInput:
     sku: str = ""
 
 
+def items_amount(items: Sequence[ItemInput]) -> int:
+    """What the lines cost, in minor units of their currency."""
+    return sum(item.unit_amount * item.quantity for item in items)
+
+
+def _items_create(*, order: Order, items: Sequence[ItemInput]) -> None:
+    OrderItem.objects.bulk_create(
+        OrderItem(
+            order=order,
+            product_name=item.product_name,
+            sku=item.sku,
+            unit_amount=item.unit_amount,
+            quantity=item.quantity,
+            currency=order.currency,
+        )
+        for item in items
+    )
+
+
 def order_create(
     *,
     email: str,
@@ -74,33 +97,52 @@ def order_create(
     """Create a pending order from catalog prices (never from a form's amount) and store the
     idempotency key of its PaymentIntent operation before any Stripe call."""
     items = list(items)
-    currency = currency.lower()
     with transaction.atomic():
         order = Order.objects.create(
             email=email,
             name=name,
-            currency=currency,
-            amount=sum(item.unit_amount * item.quantity for item in items),
+            currency=currency.lower(),
+            amount=items_amount(items),
             billing_address=billing_address or {},
             shipping_address=shipping_address or {},
             customer_ip=customer_ip,
             user_agent=user_agent[:1000],
             stripe_customer_id=stripe_customer_id,
         )
-        OrderItem.objects.bulk_create(
-            OrderItem(
-                order=order,
-                product_name=item.product_name,
-                sku=item.sku,
-                unit_amount=item.unit_amount,
-                quantity=item.quantity,
-                currency=currency,
-            )
-            for item in items
-        )
+        _items_create(order=order, items=items)
         order.payment_intent_idempotency_key = idempotency_key("order", order.pk, "payment-intent")
         order.save(update_fields=["payment_intent_idempotency_key", "updated_at"])
     return order
+
+
+def order_revise(
+    *,
+    order: Order,
+    email: str,
+    name: str,
+    items: Iterable[ItemInput],
+    billing_address: JsonDict | None = None,
+    shipping_address: JsonDict | None = None,
+) -> Order | None:
+    """Put a changed cart (lines from catalog prices) and changed customer details on an order
+    that is still open, replacing its lines; None when it is no longer open (paid, or canceled,
+    meanwhile). The currency stays the order's. The caller has told Stripe first (the
+    PaymentIntent's amount): a payment can only be for the amount Stripe was given."""
+    items = list(items)
+    with transaction.atomic():
+        locked = Order.objects.select_for_update().get(pk=order.pk)
+        if locked.status not in OPEN_STATUSES:
+            return None
+        locked.email, locked.name = email, name
+        locked.billing_address = billing_address or {}
+        locked.shipping_address = shipping_address or {}
+        locked.amount = items_amount(items)
+        locked.save(
+            update_fields=["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
+        )
+        OrderItem.objects.filter(order=locked).delete()
+        _items_create(order=locked, items=items)
+    return locked
 
 
 def _lock(order: Order, *, locked: bool = False) -> Order:
@@ -161,7 +203,7 @@ def _mark_paid(order: Order, fields: set[str], *, seen_at: int, source: str) -> 
     if order.last_decline_code:
         order.last_decline_code = ""
         fields.add("last_decline_code")
-    fulfilled = _fulfill(order, source=source)
+    fulfilled = order_fulfill(order=order, source=source, locked=True, save=False)
     if fulfilled:
         fields |= {"status", "fulfilled_at"}
     _save(order, fields)
@@ -330,43 +372,39 @@ def order_apply_refunded_amount(*, order: Order, amount_refunded: int, locked: b
         return OrderChange(order, True, False, previous)
 
 
-def _fulfill(order: Order, *, source: str) -> bool:
-    """Fulfill a locked, paid order exactly once (invariant 3), in memory for the caller's save.
-    The unique order column of Fulfillment is the guard: `INSERT … ON CONFLICT DO NOTHING` stores
-    the row only for the first caller, concurrent or not, with no savepoint to roll back."""
-    table = connection.ops.quote_name(Fulfillment._meta.db_table)
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (order_id, source, created_at, updated_at) VALUES (%s, %s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (order_id) DO NOTHING RETURNING id",
-            [order.pk, source[:255], now, now],
-        )
-        if cursor.fetchone() is None:
-            return False
-    # Only a paid order becomes fulfilled; a refunded one keeps its status.
-    if order.status == Order.Status.PAID:
-        order.status = Order.Status.FULFILLED
-    if order.fulfilled_at is None:
-        order.fulfilled_at = now
-    # Logged, and the confirmation email woken, once this fulfillment is committed (a drain
-    # page that is rolled back and redone must not say it twice).
-    from orders.emails import order_confirmations_wake
+def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save: bool = True) -> bool:
+    """Fulfill a paid order exactly once (invariant 3); returns whether this call did.
 
-    number = order.number
-
-    def committed() -> None:
-        logger.info("order fulfilled order=%s source=%s", number, source)
-        order_confirmations_wake()
-
-    transaction.on_commit(committed)
-    return True
-
-
-def order_fulfill(*, order: Order, source: str = "") -> bool:
-    """Fulfill a paid order exactly once; returns whether this call did."""
+    The unique order column of Fulfillment is the guard: `INSERT … ON CONFLICT DO NOTHING`
+    stores the row only for the first caller, concurrent or not, with no savepoint to roll back.
+    `locked` says the caller holds the order row `FOR UPDATE` in this transaction; with
+    `save=False` the order's new status and `fulfilled_at` are left in memory for the caller's
+    own UPDATE (the `order_apply_*` services save everything they change in one)."""
     with transaction.atomic(savepoint=False):
-        order = _lock(order)
-        fulfilled = _fulfill(order, source=source)
-        _save(order, {"status", "fulfilled_at"} if fulfilled else set())
-    return fulfilled
+        order = _lock(order, locked=locked)
+        now = timezone.now()
+        created = insert_or_skip(
+            model=Fulfillment,
+            values={"order_id": order.pk, "source": source[:255], "created_at": now, "updated_at": now},
+            conflict=["order_id"],
+            returning="id",
+        )
+        if created is None:
+            return False
+        # Only a paid order becomes fulfilled; a refunded one keeps its status.
+        if order.status == Order.Status.PAID:
+            order.status = Order.Status.FULFILLED
+        if order.fulfilled_at is None:
+            order.fulfilled_at = now
+        if save:
+            _save(order, {"status", "fulfilled_at"})
+        # Logged, and the confirmation email woken, once this fulfillment is committed (a drain
+        # page that is rolled back and redone must not say it twice).
+        number = order.number
+
+        def committed() -> None:
+            logger.info("order fulfilled order=%s source=%s", number, source)
+            order_confirmations_wake()
+
+        transaction.on_commit(committed)
+    return True

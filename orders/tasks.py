@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orders.emails import order_confirmation_send_missed, order_confirmations_drain
+from orders.emails import CONFIRMATIONS_TASK, order_confirmation_send_missed, order_confirmations_drain
 
 
-@shared_task(name="orders.send_confirmations", acks_late=True)
+@shared_task(name=CONFIRMATIONS_TASK, acks_late=True)
 def send_confirmations() -> int:
     """Woken on commit of fulfillments: sends every confirmation still due."""
     return order_confirmations_drain()

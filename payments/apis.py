@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 
 from config.money import format_money
 from orders.selectors import order_get_by_public_token
-from payments.checkout import order_payment_refresh
 from payments.outcomes import order_outcome
+from payments.services.checkout import order_payment_refresh
 
 
 class OrderStatusApi(APIView):

@@ -205,18 +205,6 @@ REFUND_STATUS_RANK: dict[str, int] = {
 }
 
 
-class DrainWakeup(models.Model):
-    """A drain task of this name (stored events, confirmation emails) is queued and has not
-    started yet: new work queues one only when it adds this row, so a burst costs one broker
-    message, not one each (payments.services.wakeups)."""
-
-    name = models.CharField(primary_key=True, max_length=64)
-    created_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.name} since {self.created_at:%Y-%m-%d %H:%M:%S}"
-
-
 class EventCheckpoint(TimeStampedModel):
     """Where the missed-event recovery job got to: the newest `created` it has seen."""
 

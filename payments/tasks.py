@@ -7,32 +7,25 @@ a worker dies half-way, so it runs again; processing locks the event row and ski
 from __future__ import annotations
 
 from celery import shared_task
-from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
 from payments.services.events import (
-    MAX_ATTEMPTS,
-    TRANSIENT_ERRORS,
     stripe_event_process,
     stripe_event_recover,
     stripe_event_requeue_stale,
     stripe_events_drain,
 )
-
-# Exponential backoff with jitter between attempts, capped well under the re-queue job's
-# threshold (payments.services.events.REQUEUE_AFTER).
-RETRY_BACKOFF_MAX_SECONDS = 120
-
-
-def retry_countdown(retries: int) -> int:
-    """Seconds before the next attempt: Celery's own exponential backoff with full jitter."""
-    return get_exponential_backoff_interval(
-        factor=1, retries=retries, maximum=RETRY_BACKOFF_MAX_SECONDS, full_jitter=True
-    )
+from payments.services.events.retry import (
+    MAX_ATTEMPTS,
+    PROCESS_TASK,
+    RETRY_BACKOFF_MAX_SECONDS,
+    TRANSIENT_ERRORS,
+)
+from payments.services.events.wakeup import DRAIN_TASK
 
 
 @shared_task(
-    name="payments.drain_stripe_events",
+    name=DRAIN_TASK,
     acks_late=True,
     autoretry_for=(OperationalError, InterfaceError),
     retry_backoff=True,
@@ -46,7 +39,7 @@ def drain_stripe_events() -> int:
 
 
 @shared_task(
-    name="payments.process_stripe_event",
+    name=PROCESS_TASK,
     acks_late=True,
     autoretry_for=TRANSIENT_ERRORS,
     retry_backoff=True,

@@ -1,4 +1,4 @@
-"""Shared pieces of the checkout tests (imported by tests/orders/test_checkout_*.py and
+"""Shared pieces of the checkout tests (imported by tests/orders/test_cart.py and
 tests/payments/test_checkout_*.py): a seeded catalog, a client with a cart, the checkout form.
 
 Modules that use the fixtures import `catalog_fixture` and `shop_fixture` (named `catalog` and

@@ -13,12 +13,12 @@ from django.db import connection
 from django.test import TestCase
 from django.utils import timezone
 
+from core.models import DrainWakeup
 from orders import emails
 from orders.emails import order_confirmation_send, order_confirmation_send_missed, order_confirmations_drain
 from orders.models import Fulfillment, Order
 from orders.services import order_fulfill
 from orders.tasks import send_confirmations
-from payments.models import DrainWakeup
 from tests.factories import OrderFactory, OrderItemFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,7 @@
 """Staff find events and orders by any id, replay events and re-sync objects from Stripe; every
 action leaves an audit row."""
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,7 +11,6 @@ from django.urls import reverse
 from orders.models import Fulfillment, Order
 from payments.models import StaffAction, StripeEvent
 from tests.factories import OrderFactory, event, payment_intent, stored_event
-from tests.payments.test_recovery import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def test_events_are_listed_with_filters_and_found_by_event_or_object_id(
 
 
 def test_the_replay_action_requeues_and_audits(
-    admin_client: Any, admin_user: Any, no_queue: list[None]
+    admin_client: Any, admin_user: Any, queued: list[None]
 ) -> None:
     order = OrderFactory()
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)), status="dead", attempts=8)
@@ -52,17 +52,17 @@ def test_the_replay_action_requeues_and_audits(
     assert "1 event(s) queued" in response.content.decode()
     row.refresh_from_db()
     assert (row.status, row.source, row.attempts) == ("pending", "replay", 0)
-    assert no_queue == [None]
+    assert queued == [None]
     action = StaffAction.objects.get()
     assert (action.actor, action.action, action.target) == (admin_user, "replay_event", row.stripe_id)
 
 
 def test_the_resync_action_fetches_the_object_from_stripe_and_applies_it(
-    admin_client: Any, admin_user: Any, emulator: Any
+    admin_client: Any, admin_user: Any, pay: Callable[..., str]
 ) -> None:
     # given an order paid at Stripe whose events we only have a stale one of
     order = OrderFactory(payment_intent_id=None)
-    pi_id = pay(emulator, order)
+    pi_id = pay(order)
     order.refresh_from_db()
     row = stored_event(event("payment_intent.processing", payment_intent(order, status="processing")))
     # when staff re-sync it
@@ -76,9 +76,9 @@ def test_the_resync_action_fetches_the_object_from_stripe_and_applies_it(
     assert (action.actor, action.action, action.target) == (admin_user, "resync", pi_id)
 
 
-def test_the_order_resync_action(admin_client: Any, emulator: Any) -> None:
+def test_the_order_resync_action(admin_client: Any, pay: Callable[..., str]) -> None:
     order = OrderFactory(payment_intent_id=None)
-    pay(emulator, order)
+    pay(order)
     admin_client.post(ORDERS_URL, {"action": "resync", "_selected_action": [order.pk]})
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED

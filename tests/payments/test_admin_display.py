@@ -8,17 +8,16 @@ from django.urls import reverse
 
 from payments.models import EventCheckpoint, Refund, StaffAction
 from tests.factories import OrderFactory, event, payment_intent, stored_event
-from tests.payments.test_recovery import pay
 
 pytestmark = pytest.mark.django_db
 
 EVENTS_URL = reverse("admin:payments_stripeevent_changelist")
 
 
-def test_messages_show_ids_exactly_as_stripe_gives_them(admin_client: Any, emulator: Any) -> None:
+def test_messages_show_ids_exactly_as_stripe_gives_them(admin_client: Any, pay: Any) -> None:
     # given an event whose object staff re-sync
     order = OrderFactory(payment_intent_id=None)
-    pi_id = pay(emulator, order)
+    pi_id = pay(order)
     order.refresh_from_db()
     row = stored_event(event("payment_intent.processing", payment_intent(order, status="processing")))
     # when the admin reports it

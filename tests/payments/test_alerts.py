@@ -15,7 +15,7 @@ from django.core import mail
 from payments import handlers
 from payments.alerts import AlertKind, alert_send
 from payments.models import StripeEvent
-from payments.services import events as event_services
+from payments.services.events.process import stripe_event_process
 from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_a_payment_failure_alert_carries_identifiers_only(
 
 
 def test_a_dead_letter_alert_carries_identifiers_only(
-    chat: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, no_queue: list[None]
+    chat: list[dict[str, Any]], caplog: pytest.LogCaptureFixture, queued: list[None]
 ) -> None:
     caplog.set_level(logging.INFO)
     order = OrderFactory(**PERSONAL)
@@ -117,7 +117,7 @@ def test_a_dead_letter_alert_carries_identifiers_only(
         raise ValueError(f"{PERSONAL['email']} {PERSONAL['name']} {CARD_NUMBER}")
 
     with mock.patch.dict(handlers.HANDLERS, {"charge.succeeded": boom}):
-        event_services.stripe_event_process(event_pk=row.pk)
+        stripe_event_process(event_pk=row.pk)
     assert chat[0]["kind"] == AlertKind.EVENT_DEAD
     assert row.stripe_id in chat[0]["text"]
     # nothing personal in the alert or the logs, and no card number or email on the row

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from orders.models import Fulfillment, Order, Product
-from payments import checkout as checkout_services
+from payments.services import checkout as checkout_services
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     add_to_cart,
     catalog_fixture,

@@ -13,10 +13,18 @@ from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from config.celery import app as celery_app
+from core.models import DrainWakeup
 from orders.models import Fulfillment, Order
 from payments import tasks
-from payments.models import DrainWakeup, StripeEvent
-from payments.services import events as event_services
+from payments.models import StripeEvent
+from payments.services.events import drain as drain_module
+from payments.services.events import wakeup
+from payments.services.events.drain import stripe_events_drain
+from payments.services.events.process import stripe_event_process
+from payments.services.events.receive import stripe_event_envelope, stripe_event_record
+from payments.services.events.recovery import REQUEUE_AFTER, stripe_event_requeue_stale
+from payments.services.events.retry import RETRY_BACKOFF_MAX_SECONDS
 from payments.stripe_gateway import StripeUnavailable
 from tests.factories import OrderFactory, event, payment_intent
 
@@ -24,48 +32,41 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """One entry per drain message that would go to the broker."""
-    sent: list[None] = []
-    monkeypatch.setattr(event_services, "stripe_events_drain_publish", lambda: sent.append(None))
-    return sent
-
-
-@pytest.fixture
 def retries(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(event pk, countdown) of each per-event retry the drain schedules."""
+    """(event pk, countdown) of each per-event retry the drain sends to the broker."""
     scheduled: list[tuple[int, int]] = []
 
-    def apply_async(*, args: tuple[int], countdown: int, **options: Any) -> None:
+    def send_task(name: str, *, args: tuple[int], countdown: int, **options: Any) -> None:
+        assert name == tasks.process_stripe_event.name
         scheduled.append((args[0], countdown))
 
-    monkeypatch.setattr(tasks.process_stripe_event, "apply_async", apply_async)
+    monkeypatch.setattr(celery_app, "send_task", send_task)
     return scheduled
 
 
 def receive(order: Order, type: str = "payment_intent.succeeded") -> int:
     """Store an event as the webhook view does, on-commit callbacks included."""
     payload = event(type, payment_intent(order))
-    envelope = event_services.stripe_event_envelope(event=payload, payload_text=json.dumps(payload))
+    envelope = stripe_event_envelope(event=payload, payload_text=json.dumps(payload))
     with TestCase.captureOnCommitCallbacks(execute=True):
-        pk = event_services.stripe_event_record(envelope=envelope, source=StripeEvent.Source.WEBHOOK)
+        pk = stripe_event_record(envelope=envelope, source=StripeEvent.Source.WEBHOOK)
     assert pk is not None
     return pk
 
 
 def drain(**kwargs: Any) -> int:
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return event_services.stripe_events_drain(**kwargs)
+        return stripe_events_drain(**kwargs)
 
 
-def test_a_burst_of_events_sends_one_broker_message(published: list[None]) -> None:
+def test_a_burst_of_events_sends_one_broker_message(queued: list[None]) -> None:
     for _ in range(20):
         receive(OrderFactory())
-    assert published == [None]
+    assert queued == [None]
     assert StripeEvent.objects.filter(status="pending").count() == 20
 
 
-def test_the_drain_fulfills_every_paid_order_once(published: list[None]) -> None:
+def test_the_drain_fulfills_every_paid_order_once(queued: list[None]) -> None:
     orders = [OrderFactory() for _ in range(5)]
     for order in orders:
         receive(order)
@@ -78,32 +79,32 @@ def test_the_drain_fulfills_every_paid_order_once(published: list[None]) -> None
         assert order.status == Order.Status.FULFILLED
 
 
-def test_an_event_stored_after_the_drain_started_wakes_the_next_one(published: list[None]) -> None:
+def test_an_event_stored_after_the_drain_started_wakes_the_next_one(queued: list[None]) -> None:
     receive(OrderFactory())
     receive(OrderFactory())
-    assert len(published) == 1
+    assert len(queued) == 1
     drain()
     # The drain took the wake-up row: the next event must queue a drain of its own.
     late = receive(OrderFactory())
-    assert len(published) == 2
+    assert len(queued) == 2
     drain()
     assert StripeEvent.objects.get(pk=late).status == "processed"
 
 
 def test_a_drain_that_reaches_its_limit_hands_over_to_a_fresh_one(
-    published: list[None], monkeypatch: pytest.MonkeyPatch
+    queued: list[None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(event_services, "DRAIN_PAGE", 2)
+    monkeypatch.setattr(drain_module, "DRAIN_PAGE", 2)
     for _ in range(5):
         receive(OrderFactory())
     assert drain(limit=3) == 4  # two pages of two
-    assert len(published) == 2  # the first wake-up, then one for the backlog; the hand-over finds it
+    assert len(queued) == 2  # the first wake-up, then one for the backlog; the hand-over finds it
     assert drain() == 1
     assert not StripeEvent.objects.filter(status="pending").exists()
 
 
 def test_one_failing_event_gets_its_own_retry_and_the_others_are_processed(
-    published: list[None], retries: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+    queued: list[None], retries: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from payments import handlers
 
@@ -122,7 +123,7 @@ def test_one_failing_event_gets_its_own_retry_and_the_others_are_processed(
     row = StripeEvent.objects.get(pk=flaky)
     assert (row.status, row.attempts) == ("retrying", 1)
     ((pk, countdown),) = retries
-    assert pk == flaky and 0 <= countdown <= tasks.RETRY_BACKOFF_MAX_SECONDS
+    assert pk == flaky and 0 <= countdown <= RETRY_BACKOFF_MAX_SECONDS
     flaky_order.refresh_from_db()
     assert flaky_order.status == Order.Status.AWAITING_PAYMENT
 
@@ -136,7 +137,7 @@ def test_a_broker_that_is_down_leaves_the_event_pending_and_the_next_event_tries
         attempts.append(None)
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(event_services, "stripe_events_drain_publish", down)
+    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", down)
     first = receive(OrderFactory())
     receive(OrderFactory())
     # Each event tried the broker: a failed publish does not leave a wake-up row that would
@@ -146,21 +147,19 @@ def test_a_broker_that_is_down_leaves_the_event_pending_and_the_next_event_tries
     assert StripeEvent.objects.get(pk=first).status == "pending"
 
 
-def test_the_re_queue_job_replaces_a_lost_drain_message(published: list[None]) -> None:
+def test_the_re_queue_job_replaces_a_lost_drain_message(queued: list[None]) -> None:
     receive(OrderFactory())
-    assert DrainWakeup.objects.exists() and len(published) == 1
+    assert DrainWakeup.objects.exists() and len(queued) == 1
     # The message is lost: the row stays, and later events would only count on that drain.
-    StripeEvent.objects.update(
-        updated_at=timezone.now() - event_services.REQUEUE_AFTER - timedelta(seconds=1)
-    )
-    event_services.stripe_event_requeue_stale()
-    assert len(published) == 2
+    StripeEvent.objects.update(updated_at=timezone.now() - REQUEUE_AFTER - timedelta(seconds=1))
+    stripe_event_requeue_stale()
+    assert len(queued) == 2
     drain()
     assert not StripeEvent.objects.filter(status="pending").exists()
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_row_locked_by_another_worker_is_left_to_it(published: list[None]) -> None:
+def test_a_row_locked_by_another_worker_is_left_to_it(queued: list[None]) -> None:
     pk = receive(OrderFactory())
     database = connection.settings_dict
     other = psycopg.connect(
@@ -168,29 +167,29 @@ def test_a_row_locked_by_another_worker_is_left_to_it(published: list[None]) -> 
     )
     try:
         other.execute("SELECT id FROM payments_stripeevent WHERE id = %s FOR UPDATE", [pk])
-        assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "skipped"
-        assert event_services.stripe_events_drain() == 0
+        assert stripe_event_process(event_pk=pk, skip_locked=True) == "skipped"
+        assert stripe_events_drain() == 0
         assert StripeEvent.objects.get(pk=pk).status == "pending"
     finally:
         other.rollback()
         other.close()
-    assert event_services.stripe_event_process(event_pk=pk, skip_locked=True) == "processed"
+    assert stripe_event_process(event_pk=pk, skip_locked=True) == "processed"
 
 
 def test_a_backlog_wakes_a_second_drain_to_share_it(
-    published: list[None], monkeypatch: pytest.MonkeyPatch
+    queued: list[None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(event_services, "DRAIN_PAGE", 2)
+    monkeypatch.setattr(drain_module, "DRAIN_PAGE", 2)
     for _ in range(3):
         receive(OrderFactory())
-    assert len(published) == 1
+    assert len(queued) == 1
     assert drain() == 3
-    assert len(published) == 2  # the full first page woke a second drain
+    assert len(queued) == 2  # the full first page woke a second drain
     assert drain() == 0
 
 
 def test_an_event_that_fails_for_good_is_dead_lettered_and_the_rest_of_its_page_processed(
-    published: list[None], monkeypatch: pytest.MonkeyPatch
+    queued: list[None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from payments import handlers
 
@@ -215,11 +214,11 @@ def test_an_event_that_fails_for_good_is_dead_lettered_and_the_rest_of_its_page_
     ]
 
 
-def test_a_paid_event_costs_the_drain_four_statements(published: list[None]) -> None:
+def test_a_paid_event_costs_the_drain_four_statements(queued: list[None]) -> None:
     for _ in range(20):
         receive(OrderFactory())
     with CaptureQueriesContext(connection) as queries:
-        assert event_services.stripe_events_drain() == 20
+        assert stripe_events_drain() == 20
     # Per event: the order found and locked, the fulfillment, the order, the event's outcome. Per
     # drain: the wake-up row and two pages (the second one empty), each page in a transaction
     # that is a savepoint here (inside the test's transaction): two statements more per page.

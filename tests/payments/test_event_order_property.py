@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from orders.models import Fulfillment, Order
 from payments.models import StripeEvent
-from payments.services.events import stripe_event_envelope, stripe_event_process, stripe_event_record
+from payments.services.events.process import stripe_event_process
+from payments.services.events.receive import stripe_event_envelope, stripe_event_record
 from tests.factories import OrderFactory, charge, event, event_id, payment_intent
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +100,7 @@ def deliveries(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, int]]]:
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=deliveries())
 def test_any_order_duplication_and_subset_ends_in_the_newest_state_with_one_fulfillment(
-    case: tuple[list[str], list[tuple[str, int]]], no_queue: list[None]
+    case: tuple[list[str], list[tuple[str, int]]], queued: list[None]
 ) -> None:
     received, sends = case
     order = OrderFactory(status=Order.Status.AWAITING_PAYMENT)

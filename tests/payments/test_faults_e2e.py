@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,14 +30,16 @@ from django.test import Client
 from core.keys import idempotency_key
 from orders.models import Fulfillment, Order
 from payments.models import StripeEvent
-from payments.services import events as event_services
+from payments.services.events import wakeup
+from payments.services.events.recovery import stripe_event_recover, stripe_event_requeue_stale
+from payments.services.events.retry import OPEN_STATUSES
+from payments.services.events.wakeup import DRAIN_TASK
 from tests.factories import OrderFactory, event, payment_intent, signed
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")
-DRAIN_TASK = "payments.drain_stripe_events"
 
 
 class Worker:
@@ -91,7 +94,7 @@ def start_worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
     def start(**kwargs: Any) -> Worker:
         worker = Worker(tmp_path, **kwargs)
         workers.append(worker)
-        monkeypatch.setattr(event_services, "stripe_events_drain_publish", worker.publish_drain)
+        monkeypatch.setattr(wakeup, "stripe_events_drain_publish", worker.publish_drain)
         return worker
 
     yield start
@@ -112,7 +115,7 @@ def wait_until(
 
 
 def open_events() -> int:
-    return StripeEvent.objects.filter(status__in=event_services.OPEN_STATUSES).count()
+    return StripeEvent.objects.filter(status__in=OPEN_STATUSES).count()
 
 
 def pay(client: Any, order: Order, card: str) -> tuple[str, bool]:
@@ -153,7 +156,7 @@ def test_200_orders_under_drops_duplicates_and_reordering_are_fulfilled_exactly_
     wait_until(lambda: open_events() == 0, 120, "the worker to process the delivered events", worker)
     delivered = StripeEvent.objects.count()
     # ... and the recovery job runs
-    summary = event_services.stripe_event_recover()
+    summary = stripe_event_recover()
     wait_until(lambda: open_events() == 0, 120, "the worker to process the recovered events", worker)
 
     # then
@@ -212,13 +215,13 @@ def test_the_broker_down_when_the_event_arrives_loses_nothing(
     def publish_to_nowhere() -> None:
         down.send_task(DRAIN_TASK, retry=False)
 
-    monkeypatch.setattr(event_services, "stripe_events_drain_publish", publish_to_nowhere)
+    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", publish_to_nowhere)
     # when the event arrives, it is stored and acknowledged all the same
     status, row = deliver(order)
     assert status == 200 and row is not None and row.status == StripeEvent.Status.PENDING
     # then, once the broker is back, the re-queue job (beat) sends it and the worker processes it
     worker = start_worker()
-    assert event_services.stripe_event_requeue_stale(older_than=event_services.timedelta(0)) == 1
+    assert stripe_event_requeue_stale(older_than=timedelta(0)) == 1
     wait_until(lambda: open_events() == 0, 60, "the re-queued event to be processed", worker)
     assert Fulfillment.objects.filter(order=order).count() == 1
 

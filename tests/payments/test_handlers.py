@@ -12,16 +12,10 @@ from payments.handlers import HANDLERS
 from payments.models import Refund, StripeEvent
 from tests.factories import OrderFactory, charge, event, payment_intent
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_emails")]
 
 Process = Callable[..., StripeEvent]
 T0 = int(time.time()) - 100
-
-
-@pytest.fixture(autouse=True)
-def alert_emails(settings: Any) -> None:
-    settings.ALERT_EMAILS = ["ops@example.com"]
-    settings.ALERT_CHAT_WEBHOOK_URL = ""
 
 
 def declined(

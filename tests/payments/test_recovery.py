@@ -16,38 +16,22 @@ from django.test import TestCase
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from core.keys import idempotency_key
 from orders.models import Fulfillment, Order
+from payments import stripe_gateway
 from payments.management.commands.recover_stripe_events import parse_window
 from payments.models import EventCheckpoint, StripeEvent
 from payments.schedules import PERIODIC_TASKS
-from payments.services import events as event_services
+from payments.services.events.drain import stripe_events_drain
+from payments.services.events.recovery import (
+    CHECKPOINT_NAME,
+    RECOVERY_OVERLAP,
+    REQUEUE_AFTER,
+    stripe_event_recover,
+    stripe_event_requeue_stale,
+)
 from tests.factories import OrderFactory, event, payment_intent, stored_event
 
 pytestmark = pytest.mark.django_db
-
-
-def pay(emulator: Any, order: Order, card: str = "pm_card_visa") -> str:
-    """Pay an order through the emulator as the checkout would (no webhook endpoint: every
-    event is "missed")."""
-    params = {
-        "amount": order.amount,
-        "currency": order.currency,
-        "payment_method": card,
-        "payment_method_types": ["card"],
-        "confirm": True,
-        "metadata": {"order_id": str(order.pk), "order_number": order.number},
-    }
-    client = emulator.client()
-    try:
-        pi = client.v1.payment_intents.create(
-            params=params, options={"idempotency_key": idempotency_key("order", order.pk, "payment-intent")}
-        )
-        pi_id = pi.id
-    except Exception as error:  # a declined card: the PaymentIntent is in the error
-        pi_id = error.error.payment_intent.id  # type: ignore[attr-defined]
-    Order.objects.filter(pk=order.pk).update(payment_intent_id=pi_id)
-    return pi_id
 
 
 def process_all(process: Callable[..., StripeEvent]) -> None:
@@ -58,35 +42,35 @@ def process_all(process: Callable[..., StripeEvent]) -> None:
 # ---------------------------------------------------------------------------- re-queue
 
 
-def test_rows_left_pending_are_queued_again_and_touched(no_queue: list[None]) -> None:
+def test_rows_left_pending_are_queued_again_and_touched(queued: list[None]) -> None:
     order = OrderFactory()
     stale = stored_event(event("payment_intent.succeeded", payment_intent(order)))
     retrying = stored_event(event("charge.succeeded", {"id": "ch_1", "object": "charge"}), status="retrying")
     fresh = stored_event(event("payment_intent.processing", payment_intent(order, status="processing")))
     done = stored_event(event("charge.failed", {"id": "ch_2", "object": "charge"}), status="processed")
     dead = stored_event(event("charge.failed", {"id": "ch_3", "object": "charge"}), status="dead")
-    long_ago = timezone.now() - event_services.REQUEUE_AFTER - timedelta(seconds=1)
+    long_ago = timezone.now() - REQUEUE_AFTER - timedelta(seconds=1)
     StripeEvent.objects.filter(pk__in=[stale.pk, retrying.pk, done.pk, dead.pk]).update(updated_at=long_ago)
 
-    assert event_services.stripe_event_requeue_stale() == 2
-    assert no_queue == [None]  # one drain for all of them
+    assert stripe_event_requeue_stale() == 2
+    assert queued == [None]  # one drain for all of them
     statuses = dict(StripeEvent.objects.values_list("pk", "status"))
     assert (statuses[stale.pk], statuses[retrying.pk]) == ("pending", "pending")
     assert (statuses[done.pk], statuses[dead.pk]) == ("processed", "dead")
     assert StripeEvent.objects.get(pk=fresh.pk).updated_at == fresh.updated_at  # left alone
     # touched: the next run, a minute later, leaves them alone
-    assert event_services.stripe_event_requeue_stale() == 0
+    assert stripe_event_requeue_stale() == 0
 
 
 def test_an_event_whose_message_was_lost_is_processed_after_the_re_queue(
-    no_queue: list[None], process: Callable[..., StripeEvent]
+    queued: list[None], process: Callable[..., StripeEvent]
 ) -> None:
     order = OrderFactory()
     row = stored_event(event("payment_intent.succeeded", payment_intent(order)))
     StripeEvent.objects.filter(pk=row.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    event_services.stripe_event_requeue_stale()
-    assert no_queue == [None]
-    event_services.stripe_events_drain()
+    stripe_event_requeue_stale()
+    assert queued == [None]
+    stripe_events_drain()
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
 
@@ -95,18 +79,18 @@ def test_an_event_whose_message_was_lost_is_processed_after_the_re_queue(
 
 
 def test_missed_events_are_recovered_from_the_checkpoint_and_processed(
-    emulator: Any, settings: Any, process: Callable[..., StripeEvent]
+    emulator: Any, settings: Any, process: Callable[..., StripeEvent], pay: Callable[..., str]
 ) -> None:
     # given paid and declined orders whose webhooks never reached us
     settings.ALERT_EMAILS = ["ops@example.com"]
     paid = [OrderFactory(payment_intent_id=None) for _ in range(3)]
     declined = OrderFactory(payment_intent_id=None)
     for order in paid:
-        pay(emulator, order)
-    pay(emulator, declined, card="pm_card_chargeDeclined")
+        pay(order)
+    pay(declined, card="pm_card_chargeDeclined")
     # when the recovery job runs
     with TestCase.captureOnCommitCallbacks(execute=True):
-        summary = event_services.stripe_event_recover()
+        summary = stripe_event_recover()
     process_all(process)
     # then every event is stored once, from recovery, and the books are right
     assert summary.checked == StripeEvent.objects.count() > 0
@@ -121,7 +105,7 @@ def test_missed_events_are_recovered_from_the_checkpoint_and_processed(
     assert EventCheckpoint.objects.get().last_created > 0
     assert any("Recovered" in message.subject for message in mail.outbox)
     # and a second run finds nothing new
-    again = event_services.stripe_event_recover()
+    again = stripe_event_recover()
     assert again.recovered == []
     assert again.already_had == summary.checked
 
@@ -129,24 +113,24 @@ def test_missed_events_are_recovered_from_the_checkpoint_and_processed(
 def test_recovery_reads_from_the_checkpoint_minus_the_overlap(
     emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    EventCheckpoint.objects.create(name=event_services.CHECKPOINT_NAME, last_created=1_800_000_000)
+    EventCheckpoint.objects.create(name=CHECKPOINT_NAME, last_created=1_800_000_000)
     seen: list[dict[str, Any]] = []
 
     def event_list(*, params: dict[str, Any]) -> Any:
         seen.append(params)
         return iter(())
 
-    monkeypatch.setattr(event_services.stripe_gateway, "event_list", event_list)
-    event_services.stripe_event_recover()
-    overlap = int(event_services.RECOVERY_OVERLAP.total_seconds())
+    monkeypatch.setattr(stripe_gateway, "event_list", event_list)
+    stripe_event_recover()
+    overlap = int(RECOVERY_OVERLAP.total_seconds())
     assert seen[0]["created"] == {"gte": 1_800_000_000 - overlap}
 
 
 def test_the_command_recovers_a_window_with_progress_and_a_summary(
-    emulator: Any, no_queue: list[None]
+    emulator: Any, queued: list[None], pay: Callable[..., str]
 ) -> None:
     order = OrderFactory(payment_intent_id=None)
-    pay(emulator, order)
+    pay(order)
     first_id = next(iter(emulator.client().v1.events.list().auto_paging_iter())).id
     stored_event({**event("payment_intent.created", payment_intent(order)), "id": first_id})
     out, err = StringIO(), StringIO()

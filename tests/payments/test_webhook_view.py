@@ -11,21 +11,24 @@ from django.db import OperationalError, connection
 from django.test import TestCase
 from django.test.utils import CaptureQueriesContext
 
+from config.celery import app as celery_app
+from core.models import DrainWakeup
 from payments.models import StripeEvent
-from payments.services import events as event_services
+from payments.services.events.receive import (
+    REASON_BAD_JSON,
+    REASON_BAD_SIGNATURE,
+    REASON_CONTENT_TYPE,
+    REASON_NO_SIGNATURE,
+    REASON_NOT_EVENT,
+    REASON_TOO_LARGE,
+    REASON_WRONG_MODE,
+)
+from payments.services.events.wakeup import DRAIN_TASK
 from tests.factories import OrderFactory, event, payment_intent, signed
 
 pytestmark = pytest.mark.django_db
 
 URL = "/stripe/webhook/"
-
-
-@pytest.fixture
-def queued(monkeypatch: pytest.MonkeyPatch) -> list[None]:
-    """One entry per wake-up of the drain once committed (instead of a broker message)."""
-    seen: list[None] = []
-    monkeypatch.setattr(event_services, "stripe_events_wake", lambda: seen.append(None) or True)
-    return seen
 
 
 @pytest.fixture
@@ -109,20 +112,20 @@ def test_a_future_timestamp_is_accepted_as_the_sdk_does(client: Any, queued: lis
 @pytest.mark.parametrize(
     ("case", "reason", "status"),
     [
-        ("bad_signature", event_services.REASON_BAD_SIGNATURE, 400),
-        ("unknown_secret", event_services.REASON_BAD_SIGNATURE, 400),
-        ("stale_timestamp", event_services.REASON_BAD_SIGNATURE, 400),
-        ("tampered_body", event_services.REASON_BAD_SIGNATURE, 400),
-        ("missing_header", event_services.REASON_NO_SIGNATURE, 400),
-        ("malformed_json", event_services.REASON_BAD_JSON, 400),
-        ("not_utf8", event_services.REASON_BAD_SIGNATURE, 400),
-        ("not_an_event", event_services.REASON_NOT_EVENT, 400),
-        ("event_without_id", event_services.REASON_NOT_EVENT, 400),
-        ("json_list", event_services.REASON_NOT_EVENT, 400),
-        ("form_content_type", event_services.REASON_CONTENT_TYPE, 400),
-        ("text_content_type", event_services.REASON_CONTENT_TYPE, 400),
-        ("live_event_on_test_keys", event_services.REASON_WRONG_MODE, 400),
-        ("too_large", event_services.REASON_TOO_LARGE, 413),
+        ("bad_signature", REASON_BAD_SIGNATURE, 400),
+        ("unknown_secret", REASON_BAD_SIGNATURE, 400),
+        ("stale_timestamp", REASON_BAD_SIGNATURE, 400),
+        ("tampered_body", REASON_BAD_SIGNATURE, 400),
+        ("missing_header", REASON_NO_SIGNATURE, 400),
+        ("malformed_json", REASON_BAD_JSON, 400),
+        ("not_utf8", REASON_BAD_SIGNATURE, 400),
+        ("not_an_event", REASON_NOT_EVENT, 400),
+        ("event_without_id", REASON_NOT_EVENT, 400),
+        ("json_list", REASON_NOT_EVENT, 400),
+        ("form_content_type", REASON_CONTENT_TYPE, 400),
+        ("text_content_type", REASON_CONTENT_TYPE, 400),
+        ("live_event_on_test_keys", REASON_WRONG_MODE, 400),
+        ("too_large", REASON_TOO_LARGE, 413),
     ],
 )
 def test_bad_input_is_refused_with_a_short_reason_and_nothing_stored(
@@ -175,7 +178,7 @@ def test_a_test_event_on_live_keys_is_refused(client: Any, settings: Any, queued
     body, signature = signed(a_payload())
     response = post(client, body, signature)
     assert response.status_code == 400
-    assert response.content.decode() == event_services.REASON_WRONG_MODE
+    assert response.content.decode() == REASON_WRONG_MODE
     assert StripeEvent.objects.count() == 0
 
 
@@ -191,17 +194,15 @@ def test_get_is_not_allowed(client: Any) -> None:
 
 
 def test_the_request_path_of_a_new_event_is_at_most_four_statements_and_no_stripe_call(
-    client: Any, monkeypatch: pytest.MonkeyPatch, no_stripe: list[str]
+    client: Any, queued: list[None], no_stripe: list[str]
 ) -> None:
     # The real wake-up (its row counts); only the broker message is recorded instead of sent.
-    published: list[None] = []
-    monkeypatch.setattr(event_services, "stripe_events_drain_publish", lambda: published.append(None))
     body, signature = signed(a_payload())
     with CaptureQueriesContext(connection) as queries:
         response = post(client, body, signature)
     assert response.status_code == 200
     assert len(queries) <= 4, [q["sql"] for q in queries]
-    assert published == [None]
+    assert queued == [None]
     assert no_stripe == []
 
 
@@ -243,19 +244,28 @@ def test_a_database_error_on_insert_answers_5xx_so_stripe_retries(client: Any, q
 
 
 def test_a_broker_that_is_down_still_acknowledges_a_stored_event(
-    client: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from payments import tasks
+    # given a broker that refuses every message (the drain's publish is the one the request makes)
+    attempts: list[str] = []
 
-    def down(*args: Any, **kwargs: Any) -> Any:
+    def down(name: str, *args: Any, **kwargs: Any) -> Any:
+        attempts.append(name)
         raise ConnectionRefusedError("broker down")
 
-    monkeypatch.setattr(tasks.process_stripe_event, "apply_async", down)
-    body, signature = signed(a_payload())
-    response = post(client, body, signature)
-    # Stored, so acknowledged: the re-queue job will queue it (tests/payments/test_recovery.py).
-    assert response.status_code == 200
-    assert StripeEvent.objects.get().status == StripeEvent.Status.PENDING
+    monkeypatch.setattr(celery_app, "send_task", down)
+    # when two events arrive
+    for _ in range(2):
+        body, signature = signed(a_payload())
+        response = post(client, body, signature)
+        # then each is stored, so acknowledged: the re-queue job will queue it
+        # (tests/payments/test_recovery.py)
+        assert response.status_code == 200
+    assert list(StripeEvent.objects.values_list("status", flat=True)) == ["pending", "pending"]
+    # and each tried the broker: the failed first publish left no wake-up row to silence the second
+    assert attempts == [DRAIN_TASK, DRAIN_TASK]
+    assert not DrainWakeup.objects.exists()
+    assert "drain not queued (ConnectionRefusedError)" in caplog.text
 
 
 def test_the_stored_payload_is_the_body_as_received(client: Any, queued: list[None]) -> None:

@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from payments.models import DrainWakeup, StripeEvent
+from core.models import DrainWakeup
+from payments.models import StripeEvent
 from tests.factories import event, stored_event
 
 pytestmark = pytest.mark.django_db

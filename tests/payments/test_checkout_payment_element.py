@@ -13,7 +13,7 @@ import stripe
 from django.test import Client
 
 from orders.models import Fulfillment, Order, OrderCheckout, Product
-from payments import checkout as checkout_services
+from payments.services import checkout as checkout_services
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     SECRET_MARKERS,
     add_to_cart,

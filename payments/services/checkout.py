@@ -8,8 +8,9 @@ Rules kept here (docs/architecture.md, step 1; rules 1 and 2):
   submit finds the first order. One PaymentIntent per order: it is created with the key stored on
   the order before the call (`order:<pk>:payment-intent:v1`); a retry or a second tab reuses it.
 - A changed cart updates the open PaymentIntent (key `order:<pk>:payment-intent-update:v<revision>`,
-  the revision stored before the call) rather than creating another; a Checkout Session cannot
-  change its lines, so it is expired and the new cart gets a new order.
+  the revision stored before the call) rather than creating another, then the order's lines
+  (`orders.services.order_revise`, built as `order_create` builds them); a Checkout Session
+  cannot change its lines, so it is expired and the new cart gets a new order.
 - Nothing the browser says is proof of payment: the return pages fetch the PaymentIntent or the
   Session from Stripe themselves, check that it is this order's, and apply it through the same
   idempotent order services as the webhook (`order_apply_payment_intent` /
@@ -32,12 +33,15 @@ from django.utils import timezone
 
 from core.keys import idempotency_key
 from orders.cart import CartLine
-from orders.models import Order, OrderCheckout, OrderItem
+from orders.models import Order, OrderCheckout
 from orders.services import (
+    OPEN_STATUSES,
     ItemInput,
+    items_amount,
     order_apply_checkout_session,
     order_apply_payment_intent,
     order_create,
+    order_revise,
 )
 from payments import stripe_gateway
 from payments.stripe_gateway import InvalidRequest, StripeGatewayError
@@ -51,7 +55,6 @@ SYNC_INTERVAL = timedelta(seconds=2)
 # Checkout Sessions live 30 min to 24 h (stripe-facts §6); ours an hour from the order.
 CHECKOUT_SESSION_LIFETIME = timedelta(hours=1)
 CHECKOUT_SESSION_MIN_LIFETIME = timedelta(minutes=31)
-OPEN_STATUSES = (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.PAYMENT_FAILED)
 # PaymentIntent states in which the amount may still change and the customer may still pay.
 PAYABLE_PI_STATUSES = ("requires_payment_method", "requires_confirmation", "requires_action")
 
@@ -290,7 +293,7 @@ def payment_element_revise(
         checkout.save(update_fields=["revision", "updated_at"])
     revision = checkout.revision
     items = _item_inputs(lines)
-    amount = sum(item.unit_amount * item.quantity for item in items)
+    amount = items_amount(items)
     draft = Order(
         pk=order.pk,
         email=details.email,
@@ -325,31 +328,18 @@ def payment_element_revise(
         except InvalidRequest as error:
             logger.info("payment intent not revised order=%s code=%s", order.number, error.code)
             return None
-    with transaction.atomic():
-        locked = Order.objects.select_for_update().get(pk=order.pk)
-        if locked.status not in OPEN_STATUSES:
-            return None
-        locked.email, locked.name = details.email, details.name
-        locked.billing_address = _address(details.billing_address)
-        locked.shipping_address = _address(details.shipping_address)
-        locked.amount = amount
-        locked.save(
-            update_fields=["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
-        )
-        OrderItem.objects.filter(order=locked).delete()
-        OrderItem.objects.bulk_create(
-            OrderItem(
-                order=locked,
-                product_name=item.product_name,
-                sku=item.sku,
-                unit_amount=item.unit_amount,
-                quantity=item.quantity,
-                currency=locked.currency,
-            )
-            for item in items
-        )
+    revised = order_revise(
+        order=order,
+        email=details.email,
+        name=details.name,
+        items=items,
+        billing_address=_address(details.billing_address),
+        shipping_address=_address(details.shipping_address),
+    )
+    if revised is None:
+        return None
     logger.info("checkout order revised order=%s revision=%s", order.number, revision)
-    return locked
+    return revised
 
 
 # ---------------------------------------------------------------------------- Stripe Checkout

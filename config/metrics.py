@@ -19,7 +19,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from payments.models import DrainWakeup, StripeEvent
+from core.models import DrainWakeup
+from payments.models import StripeEvent
 
 EVENTS_DRAIN = "stripe-events"
 

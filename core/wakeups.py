@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import connection
 from django.utils import timezone
 
-from payments.models import DrainWakeup
+from core.db import insert_or_skip
+from core.models import DrainWakeup
 
 logger = logging.getLogger(__name__)
 
@@ -25,14 +25,13 @@ logger = logging.getLogger(__name__)
 def wakeup_claim(*, name: str) -> bool:
     """Add the wake-up row; False when it is there already (a drain is queued). One statement
     that takes no lock on an existing row, so concurrent callers do not wait for each other."""
-    table = connection.ops.quote_name(DrainWakeup._meta.db_table)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (name, created_at) VALUES (%s, %s) "  # noqa: S608
-            "ON CONFLICT (name) DO NOTHING RETURNING name",
-            [name, timezone.now()],
-        )
-        return cursor.fetchone() is not None
+    added = insert_or_skip(
+        model=DrainWakeup,
+        values={"name": name, "created_at": timezone.now()},
+        conflict=["name"],
+        returning="name",
+    )
+    return added is not None
 
 
 def wakeup_release(*, name: str, older_than: timedelta | None = None) -> None:
