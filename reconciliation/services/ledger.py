@@ -78,6 +78,16 @@ class LedgerResult:
         )
 
 
+def _order_of_charge(obj: JsonDict) -> Order | None:
+    """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
+    charge = obj.get("charge")
+    charge_id = str(charge.get("id") if isinstance(charge, dict) else charge or "")
+    mirror = Charge.objects.filter(stripe_id=charge_id).select_related("order").first() if charge_id else None
+    if mirror is not None and mirror.order is not None:
+        return mirror.order
+    return order_find_for_stripe_object(obj=obj)
+
+
 def _live_mode() -> bool:
     return str(settings.STRIPE_SECRET_KEY).startswith(("sk_live_", "rk_live_"))
 
@@ -283,7 +293,7 @@ class _Check:
             self.result.too_young += 1
             return {kind for kind, object_id in self.open_cases if object_id == dispute_id}
         local = Dispute.objects.filter(stripe_id=dispute_id).first()
-        order = order_find_for_stripe_object(obj=obj)
+        order = _order_of_charge(obj)
         # Disputes are kept by the disputes app's own sync; this check reports, it does not fix.
         if local is None:
             self.open(
@@ -315,7 +325,7 @@ class _Check:
         """Charges, refunds and disputes of the window that we hold and Stripe did not list. Each
         is fetched by id before it is reported: one created just before the window (an order
         paid inside it) is checked like the others."""
-        young = timezone.now() - IN_FLIGHT_GRACE
+        young = self.now - IN_FLIGHT_GRACE
         live = _live_mode()
         window = {"stripe_created__gte": self.since, "stripe_created__lte": young, "livemode": live}
         candidates: list[tuple[str, str, Order | None]] = []
