@@ -35,6 +35,12 @@ ERROR_NO_PAYOUT = "No payout with this id; use the po_… id Stripe gives."
 ERROR_BAD_STATUS = "status must be one of: open, auto_fixed, resolved."
 
 
+PAGE_PARAMETERS = [
+    OpenApiParameter("cursor", str, description="The opaque cursor of a `next` link."),
+    OpenApiParameter("limit", int, description="Items per page."),
+]
+
+
 class ResultsPagination(CursorPagination):
     """Keyset pages (fast at any depth) answered as `{"results", "next"}`."""
 
@@ -87,11 +93,13 @@ class PayoutListApi(APIView):
     class OutputSerializer(PayoutFields):
         pass
 
-    class ListSerializer(serializers.Serializer):
+    class PayoutPageSerializer(serializers.Serializer):
         results = PayoutFields(many=True)
         next = serializers.URLField(allow_null=True)
 
-    @extend_schema(responses=ListSerializer)
+    @extend_schema(
+        operation_id="finance_payouts_list", parameters=PAGE_PARAMETERS, responses=PayoutPageSerializer
+    )
     def get(self, request: Request) -> Response:
         paginator = PayoutPagination()
         page = paginator.paginate_queryset(payout_list(), request, view=self)
@@ -128,12 +136,14 @@ class PayoutDetailApi(APIView):
     """`GET /api/finance/payouts/<po_id>/`: the payout, its summary and a page of its lines
     (`lines_next` is the next page's address; `?limit=` up to 1000)."""
 
-    class OutputSerializer(PayoutFields):
+    class PayoutDetailSerializer(PayoutFields):
         summary = SummarySerializer()
         lines = LineSerializer(many=True)
         lines_next = serializers.URLField(allow_null=True)
 
-    @extend_schema(responses=OutputSerializer)
+    @extend_schema(
+        operation_id="finance_payouts_retrieve", parameters=PAGE_PARAMETERS, responses=PayoutDetailSerializer
+    )
     def get(self, request: Request, payout_id: str) -> Response:
         payout = payout_get(stripe_id=payout_id)
         if payout is None:
@@ -212,13 +222,13 @@ class DiscrepancyListApi(APIView):
     class OutputSerializer(DiscrepancyFields):
         pass
 
-    class ListSerializer(serializers.Serializer):
+    class DiscrepancyPageSerializer(serializers.Serializer):
         results = DiscrepancyFields(many=True)
         next = serializers.URLField(allow_null=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=list(Discrepancy.Status.values))],
-        responses=ListSerializer,
+        parameters=[OpenApiParameter("status", str, enum=list(Discrepancy.Status.values)), *PAGE_PARAMETERS],
+        responses=DiscrepancyPageSerializer,
     )
     def get(self, request: Request) -> Response:
         wanted = request.query_params.get("status") or None
