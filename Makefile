@@ -1,5 +1,5 @@
 # Shortcuts for the README's commands. Only bash and Python 3.11 are needed; make is optional.
-.PHONY: run test bench-emulator bench-webhook
+.PHONY: run test bench-emulator bench-webhook bench-reconcile
 run:
 	bash scripts/run
 test:
@@ -8,3 +8,5 @@ bench-emulator:
 	.venv/bin/python bench/emulator_bench.py
 bench-webhook:
 	.venv/bin/python bench/webhook_bench.py
+bench-reconcile:
+	.venv/bin/python bench/reconcile_bench.py
