@@ -7,6 +7,8 @@ transaction (net = −amount). Stripe's BalanceTransaction has no payout field; 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 
@@ -225,5 +227,5 @@ class Discrepancy(TimeStampedModel):
         return f"{self.get_kind_display()} · {self.object_id} · {self.status}"
 
     @property
-    def opened_at(self) -> object:
+    def opened_at(self) -> datetime:
         return self.created_at

@@ -69,26 +69,27 @@ def discrepancy_record_fixed(
     """A difference the ledger check fixed itself: recorded as `auto_fixed` (nothing to do), and
     an open case of the same kind and object, if any, is closed with it."""
     now = timezone.now()
-    open_case = (
-        Discrepancy.objects.select_for_update()
-        .filter(kind=kind, object_id=object_id, status=Discrepancy.Status.OPEN)
-        .first()
-    )
-    if open_case is not None:
-        open_case.status = Discrepancy.Status.AUTO_FIXED
-        open_case.note = detail
-        open_case.resolved_at = now
-        open_case.save(update_fields=["status", "note", "resolved_at", "updated_at"])
-        return open_case
-    return Discrepancy.objects.create(
-        kind=kind,
-        object_id=object_id,
-        detail=detail,
-        order=order,
-        run=run,
-        status=Discrepancy.Status.AUTO_FIXED,
-        resolved_at=now,
-    )
+    with transaction.atomic():
+        open_case = (
+            Discrepancy.objects.select_for_update()
+            .filter(kind=kind, object_id=object_id, status=Discrepancy.Status.OPEN)
+            .first()
+        )
+        if open_case is not None:
+            open_case.status = Discrepancy.Status.AUTO_FIXED
+            open_case.note = detail
+            open_case.resolved_at = now
+            open_case.save(update_fields=["status", "note", "resolved_at", "updated_at"])
+            return open_case
+        return Discrepancy.objects.create(
+            kind=kind,
+            object_id=object_id,
+            detail=detail,
+            order=order,
+            run=run,
+            status=Discrepancy.Status.AUTO_FIXED,
+            resolved_at=now,
+        )
 
 
 def discrepancy_close(*, kind: str, object_id: str, note: str) -> int:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from orders.models import STATUS_RANK, Order
 from orders.selectors import order_find_for_stripe_object
 from payments import stripe_gateway
 from payments.models import REFUND_STATUS_RANK, Charge, Refund
+from payments.services.events import stripe_live_mode
 from payments.services.objects import stripe_object_apply
 from reconciliation.models import Discrepancy, ReconciliationRun
 from reconciliation.services.discrepancies import (
@@ -86,10 +86,6 @@ def _order_of_charge(obj: JsonDict) -> Order | None:
     if mirror is not None and mirror.order is not None:
         return mirror.order
     return order_find_for_stripe_object(obj=obj)
-
-
-def _live_mode() -> bool:
-    return str(settings.STRIPE_SECRET_KEY).startswith(("sk_live_", "rk_live_"))
 
 
 class _Check:
@@ -184,9 +180,8 @@ class _Check:
             detail = f"{charge_id}: succeeded at Stripe, {amount} {currency}; no charge or order of ours"
             self.open(Kind.MISSING_LOCAL, charge_id, detail)
             return {Kind.MISSING_LOCAL}
-        assert order is not None or local is not None
         found: set[str] = set()
-        ours_amount = local.amount if local is not None else order.amount  # type: ignore[union-attr]
+        ours_amount = local.amount if local is not None else order.amount if order is not None else 0
         if ours_amount != amount:
             detail = f"{charge_id}: Stripe {amount} {currency}, ours {ours_amount}"
             self.open(Kind.AMOUNT_MISMATCH, charge_id, detail, order)
@@ -326,7 +321,7 @@ class _Check:
         is fetched by id before it is reported: one created just before the window (an order
         paid inside it) is checked like the others."""
         young = self.now - IN_FLIGHT_GRACE
-        live = _live_mode()
+        live = stripe_live_mode()
         window = {"stripe_created__gte": self.since, "stripe_created__lte": young, "livemode": live}
         candidates: list[tuple[str, str, Order | None]] = []
         for charge in (

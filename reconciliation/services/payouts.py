@@ -17,6 +17,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.money import format_money
 from disputes.models import Dispute
 from orders.models import Order, order_pk_from_number
 from payments import stripe_gateway
@@ -145,6 +146,7 @@ def payout_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> Pa
 
 def payout_reconcile_on_commit(*, payout_id: str) -> None:
     """Queue the reconciliation task once the current transaction commits."""
+    # Imported here: the tasks module imports this one.
     from reconciliation.tasks import reconcile_payout
 
     transaction.on_commit(lambda: reconcile_payout.delay(payout_id))
@@ -197,7 +199,10 @@ class _PageLinker:
             kind = _source_kind(source)
             source_id = _id_of(source)
             charge_id, payment_intent_id, order_pk = _source_references(source, kind)
-            {"refund": refs.refunds, "dispute": refs.disputes}.get(kind, set()).add(source_id)
+            if kind == "refund":
+                refs.refunds.add(source_id)
+            elif kind == "dispute":
+                refs.disputes.add(source_id)
             if charge_id:
                 refs.charges.add(charge_id)
             if payment_intent_id:
@@ -388,8 +393,6 @@ def payout_reconcile(*, payout_id: str) -> PayoutReconcileResult:
 
 
 def _payout_residual_open(payout: Payout) -> None:
-    from config.money import format_money
-
     unexplained = payout.unexplained or 0
     detail = (
         f"{payout.stripe_id}: amount {payout.amount} {payout.currency}, its transactions net "
