@@ -25,7 +25,7 @@ from reconciliation.apis import payout_csv_response
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 from reconciliation.selectors import payout_lines, payout_summary
 from reconciliation.services.discrepancies import discrepancy_resolve
-from reconciliation.services.payouts import payout_reconcile
+from reconciliation.services.payouts import payout_reconcile, payout_resync
 
 LINES_PER_PAGE = 200
 
@@ -72,7 +72,7 @@ class PayoutAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_help_text = "A payout id (po_…), the bank's trace id, or the payout's own txn_…"
     date_hierarchy = "arrival_date"
     change_form_template = "admin/reconciliation/payout/change_form.html"
-    actions = ("reconcile",)
+    actions = ("reconcile", "resync")
     fieldsets = (
         (None, {"fields": ("stripe_link", "status", "money", "arrival_date", "trace_id", "trace_id_status")}),
         ("Reconciliation", {"fields": ("reconciled", "unexplained_money", "lines_count", "reconciled_at")}),
@@ -201,6 +201,18 @@ class PayoutAdmin(ReadOnlyMixin, admin.ModelAdmin):
             )
             level = messages.SUCCESS if result.reconciled else messages.WARNING
             self.message_user(request, f"{payout.stripe_id}: {outcome}", level)
+
+    @admin.action(description="Re-sync the selected payouts from Stripe (fetch and apply)")
+    def resync(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        for payout in queryset:
+            try:
+                result = payout_resync(payout_id=payout.stripe_id, actor=request.user)
+            except stripe_gateway.StripeGatewayError as error:
+                self.message_user(request, f"{payout.stripe_id}: {error}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"{payout.stripe_id} re-synced: {result.payout.status}", messages.SUCCESS
+            )
 
 
 @admin.register(BalanceTransaction)

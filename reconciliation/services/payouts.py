@@ -23,6 +23,7 @@ from orders.models import Order, order_pk_from_number
 from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send_on_commit
 from payments.models import Charge, Refund
+from payments.services.staff import staff_action_record
 from reconciliation.models import (
     PAYOUT_STATUS_RANK,
     RECONCILIATION_STATUS_RANK,
@@ -142,6 +143,19 @@ def payout_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> Pa
         if changed:
             logger.info("payout %s synced from %s: %s", payout.stripe_id, source, payout.status)
         return PayoutSyncResult(payout=payout, created=False, changed=changed)
+
+
+def payout_resync(*, payout_id: str, actor: Any = None) -> PayoutSyncResult:
+    """Fetch a payout from Stripe and apply it through `payout_sync` (staff's re-sync); a paid
+    payout not reconciled yet is queued for reconciliation. Audited."""
+
+    result = payout_sync(
+        obj=stripe_gateway.payout_retrieve(payout_id=payout_id), source=f"resync:{payout_id}"
+    )
+    if result.ready_to_reconcile:
+        payout_reconcile_on_commit(payout_id=payout_id)
+    staff_action_record(actor=actor, action="resync", target=payout_id, outcome=result.payout.status)
+    return result
 
 
 def payout_reconcile_on_commit(*, payout_id: str) -> None:

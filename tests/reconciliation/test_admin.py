@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import TestCase
 from django.urls import reverse
 from django.utils import formats
 
@@ -145,3 +146,29 @@ def test_only_finance_resolves_and_only_open_cases_with_a_note() -> None:
     assert (
         Discrepancy.objects.create(kind="amount_mismatch", object_id="ch_1", detail="again").status == "open"
     )
+
+
+def test_the_resync_action_fetches_the_payout_applies_it_queues_its_reconciliation_and_audits(
+    admin_client: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments import stripe_gateway
+    from reconciliation import tasks
+
+    payout, _ = a_payout(fake_stripe, reconcile=False)
+    Payout.objects.filter(pk=payout.pk).update(status="in_transit", trace_id="")
+    fetched = {**fake_stripe.payouts[payout.stripe_id], "status": "paid"}
+    monkeypatch.setattr(stripe_gateway, "payout_retrieve", lambda *, payout_id: fetched)
+    queued: list[str] = []
+    monkeypatch.setattr(tasks.reconcile_payout, "delay", queued.append)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        admin_client.post(
+            reverse("admin:reconciliation_payout_changelist"),
+            {"action": "resync", "_selected_action": [payout.pk]},
+        )
+
+    payout.refresh_from_db()
+    assert (payout.status, payout.trace_id) == ("paid", "TRACE-0001")
+    assert queued == [payout.stripe_id]
+    audit = StaffAction.objects.get(action="resync")
+    assert (audit.target, audit.outcome) == (payout.stripe_id, "paid")

@@ -61,3 +61,12 @@ def test_payouts_and_charges_are_listed_for_a_created_window(fault_server: Fault
         before = len(fault_server.seen)
         assert list(fn(since=1_700_000_000)) == []
         assert fault_server.seen[before].path.startswith(path + "?")
+
+
+def test_a_payout_is_fetched_by_id_as_a_plain_dict(fault_server: FaultServer) -> None:
+    fault_server.replies = [Reply(200, stripe_payout(id="po_123", amount=4200))]
+
+    payout = stripe_gateway.payout_retrieve(payout_id="po_123")
+
+    assert (payout["id"], payout["amount"], payout["trace_id"]["value"]) == ("po_123", 4200, "TRACE-0001")
+    assert fault_server.seen[0].path == "/v1/payouts/po_123"
