@@ -1,4 +1,5 @@
-"""Idempotency keys of business operations (invariant 2), shared by orders and payments."""
+"""Idempotency keys of business operations (invariant 2), shared by every app that writes to
+Stripe."""
 
 from __future__ import annotations
 
