@@ -1,8 +1,9 @@
 """The finance API's payouts and discrepancies (read-only): thin DRF views over the selectors.
 
-Contract: finance-api.md. Money in integer minor units with a lower-case currency, times in ISO
-8601 UTC, lists as `{"results": [...], "next": <url or null>}`, errors as `{"error": "…"}`.
-Permission: the project default (`IsSupport`; Finance users have it too)."""
+Its paths and field names are a contract finance tooling is written against (README, "Finance
+API"): keep them. Money in integer minor units with a lower-case currency, times in ISO 8601 UTC,
+lists as `{"results": [...], "next": <url or null>}`, errors as `{"error": "…"}`. Permission:
+the project default (`IsSupport`; Finance users have it too)."""
 
 from __future__ import annotations
 

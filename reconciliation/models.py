@@ -96,8 +96,9 @@ class Payout(StripeMirror):
         return f"{self.stripe_id} · {self.status} · {format_money(self.amount, self.currency)}"
 
 
-# Forward-only (invariant 5): pending → in_transit → paid; a paid payout can still fail
-# ("Some payouts that fail might initially show as paid", spec3.json), so failed ranks above paid.
+# Forward-only (invariant 5): pending → in_transit → paid; a paid payout can still fail ("Some
+# payouts that fail might initially show as paid", Stripe's API reference for Payout.status), so
+# failed ranks above paid.
 PAYOUT_STATUS_RANK: dict[str, int] = {
     Payout.Status.PENDING: 0,
     Payout.Status.IN_TRANSIT: 1,

@@ -1,4 +1,4 @@
-"""The finance API's payout and discrepancy endpoints, held to finance-api.md: auth, roles, field
+"""The finance API's payout and discrepancy endpoints, held to their contract: auth, roles, field
 names and types, money as integers, times as ISO 8601 UTC, pages as {"results", "next"}."""
 
 import csv
