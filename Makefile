@@ -1,5 +1,5 @@
 # Shortcuts for the README's commands. Only bash and Python 3.11 are needed; make is optional.
-.PHONY: run test bench-emulator bench-webhook bench-e2e
+.PHONY: run test bench-emulator bench-webhook bench-e2e bench-reconcile
 run:
 	bash scripts/run
 test:
@@ -8,6 +8,7 @@ bench-emulator:
 	.venv/bin/python bench/emulator_bench.py
 bench-webhook:
 	.venv/bin/python bench/webhook_bench.py
-
 bench-e2e:
 	.venv/bin/python bench/e2e_bench.py
+bench-reconcile:
+	.venv/bin/python bench/reconcile_bench.py

@@ -1,4 +1,5 @@
-"""Alerts for people: payment failures, failed 3-D Secure, dead-lettered and recovered events.
+"""Alerts for people: payment failures, failed 3-D Secure, dead-lettered and recovered events,
+payouts that do not add up and ledger discrepancies.
 
 An alert carries identifiers only (invariant 6): the order number, Stripe ids, Stripe's codes.
 `message` must be composed from those by the caller, and `ids` is a flat mapping of identifier
@@ -33,6 +34,8 @@ class AlertKind(TextChoices):
     EVENT_DEAD = "event_dead", "Event dead-lettered"
     EVENTS_RECOVERED = "events_recovered", "Missed events recovered"
     REFUND_FAILED = "refund_failed", "Refund failed"
+    PAYOUT_UNEXPLAINED = "payout_unexplained", "Payout does not add up"
+    DISCREPANCY_OPENED = "discrepancy_opened", "Ledger discrepancy opened"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

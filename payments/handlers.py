@@ -16,6 +16,7 @@ from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
 from payments.models import StripeEvent
 from payments.services.objects import ApplyResult, stripe_object_apply
+from reconciliation.handlers import handle_payout
 
 Handler = Callable[[StripeEvent], str | None]
 
@@ -85,4 +86,10 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": handle_object,
     "checkout.session.async_payment_failed": handle_payment_failed,
     "checkout.session.expired": handle_object,
+    "payout.created": handle_payout,
+    "payout.updated": handle_payout,
+    "payout.paid": handle_payout,
+    "payout.failed": handle_payout,
+    "payout.canceled": handle_payout,
+    "payout.reconciliation_completed": handle_payout,
 }

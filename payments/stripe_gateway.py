@@ -378,6 +378,76 @@ def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
         yield _plain(event)
 
 
+# Money after the payment (reconciliation): payouts, balance transactions and the ledger check's
+# lists. Lists walk every page, each page through `_call` (so a 429 on page 500 is retried like the
+# first), and yield plain dicts one at a time: a caller that streams keeps memory flat.
+
+LIST_PAGE_SIZE = 100  # Stripe's maximum `limit`
+
+
+def _list_all(
+    operation: str, service: Callable[..., Any], *, params: JsonDict, ids: JsonDict
+) -> Iterator[JsonDict]:
+    """Every object of a Stripe list, page after page (`starting_after` the last id seen)."""
+    query: JsonDict = {"limit": LIST_PAGE_SIZE, **params}
+    while True:
+        page = _call(operation, functools.partial(service, params=query), ids=ids)
+        items = list(page.data)
+        for item in items:
+            yield _plain(item)
+        if not page.has_more or not items:
+            return
+        query = {**query, "starting_after": items[-1].id}
+
+
+def _created_window(since: int, until: int | None) -> JsonDict:
+    window: JsonDict = {"gte": since}
+    if until is not None:
+        window["lte"] = until
+    return {"created": window}
+
+
+def payout_retrieve(*, payout_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.payouts.retrieve, payout_id)
+    return _read("payout.retrieve", service, params=None, ids={"payout": payout_id})
+
+
+def payout_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    """Payouts created in [since, until] (unix seconds), newest first."""
+    return _list_all(
+        "payout.list", get_client().v1.payouts.list, params=_created_window(since, until), ids={}
+    )
+
+
+def balance_transaction_list(*, payout_id: str) -> Iterator[JsonDict]:
+    """The balance transactions paid out in an automatic payout, its own `type=payout` one
+    included, with their sources (charge, refund, dispute, …) expanded."""
+    return _list_all(
+        "balance_transaction.list",
+        get_client().v1.balance_transactions.list,
+        params={"payout": payout_id, "expand": ["data.source"]},
+        ids={"payout": payout_id},
+    )
+
+
+def charge_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    return _list_all(
+        "charge.list", get_client().v1.charges.list, params=_created_window(since, until), ids={}
+    )
+
+
+def refund_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    return _list_all(
+        "refund.list", get_client().v1.refunds.list, params=_created_window(since, until), ids={}
+    )
+
+
+def dispute_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    return _list_all(
+        "dispute.list", get_client().v1.disputes.list, params=_created_window(since, until), ids={}
+    )
+
+
 # Re-sync: fetch any object we mirror by its id prefix.
 _RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
     "pi_": lambda object_id: payment_intent_retrieve(payment_intent_id=object_id),

@@ -1,9 +1,23 @@
-"""Project-wide fixtures. The emulator fixtures come from the stripe_emulator.testing plugin."""
+"""Project-wide fixtures. The emulator fixtures come from the stripe_emulator.testing plugin.
 
-from collections.abc import Iterator
+Besides the emulator: the drain's broker messages (`queued`), processing stored events as the
+worker would (`process`), alerts by email (`alert_emails`), and paying an order in the emulator
+(`pay`), shared by the payments, reconciliation and disputes tests."""
+
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.test import TestCase
+
+from core.keys import idempotency_key
+from orders.models import Order
+from payments import stripe_gateway
+from payments.models import StripeEvent
+from payments.services.events import wakeup
+from payments.services.events.process import stripe_event_process
+from tests.factories import stored_event
+from tests.fault_server import FaultServer
 
 
 @pytest.fixture
@@ -22,6 +36,86 @@ def emulator(stripe_emulator: Any, settings: Any) -> Any:
     settings.STRIPE_API_BASE = stripe_emulator.url
     settings.STRIPE_SECRET_KEY = stripe_emulator.secret_key
     return stripe_emulator
+
+
+@pytest.fixture
+def queued(monkeypatch: pytest.MonkeyPatch) -> list[None]:
+    """One entry per drain message that would go to the broker. The wake-up row is the real
+    one: while it is there (a drain waiting in the queue), further wake-ups publish nothing."""
+    seen: list[None] = []
+    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", lambda: seen.append(None))
+    return seen
+
+
+@pytest.fixture
+def process(queued: list[None]) -> Callable[..., StripeEvent]:
+    """Store an event payload (unless it is already stored) and process it as the worker does,
+    running on-commit callbacks (alerts) as a real commit would."""
+
+    def run(payload: dict[str, Any] | StripeEvent) -> StripeEvent:
+        row = payload if isinstance(payload, StripeEvent) else stored_event(payload)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            stripe_event_process(event_pk=row.pk)
+        row.refresh_from_db()
+        return row
+
+    return run
+
+
+@pytest.fixture
+def alert_emails(settings: Any) -> None:
+    """Alerts go by email to one address (and to no chat)."""
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    settings.ALERT_CHAT_WEBHOOK_URL = ""
+
+
+@pytest.fixture
+def pay(emulator: Any) -> Callable[..., str]:
+    """Pay an order through the emulator as the checkout would, with no webhook endpoint (so every
+    event is "missed"); returns the PaymentIntent's id, linked to the order."""
+
+    def run(order: Order, card: str = "pm_card_visa") -> str:
+        params = {
+            "amount": order.amount,
+            "currency": order.currency,
+            "payment_method": card,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": {"order_id": str(order.pk), "order_number": order.number},
+        }
+        client = emulator.client()
+        try:
+            pi = client.v1.payment_intents.create(
+                params=params,
+                options={"idempotency_key": idempotency_key("order", order.pk, "payment-intent")},
+            )
+            pi_id = pi.id
+        except Exception as error:  # a declined card: the PaymentIntent is in the error
+            pi_id = error.error.payment_intent.id  # type: ignore[attr-defined]
+        Order.objects.filter(pk=order.pk).update(payment_intent_id=pi_id)
+        return pi_id
+
+    return run
+
+
+@pytest.fixture
+def fault_server(settings: Any) -> Iterator[FaultServer]:
+    server = FaultServer()
+    settings.STRIPE_API_BASE = server.url
+    settings.STRIPE_MAX_NETWORK_RETRIES = 2
+    settings.STRIPE_RATE_LIMIT_RETRIES = 3
+    settings.STRIPE_READ_TIMEOUT = 0.5
+    settings.STRIPE_CONNECT_TIMEOUT = 0.5
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Our own backoff sleeps, recorded instead of slept. (The SDK's own sleeps are real.)"""
+    recorded: list[float] = []
+    monkeypatch.setattr(stripe_gateway, "_sleep", recorded.append)
+    return recorded
 
 
 pytest_plugins = ["stripe_emulator.testing"]

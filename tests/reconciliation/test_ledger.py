@@ -1,0 +1,296 @@
+"""The ledger check: Stripe's payouts, charges, refunds and disputes of a window against ours.
+Safe differences are fixed through the webhook's own services and recorded as auto-fixed; the
+rest stay open, one case per kind and object, so a second run opens nothing new."""
+
+import time
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import TestCase
+from django_celery_beat.models import PeriodicTask
+
+from orders.models import Fulfillment, Order
+from payments.alerts import AlertKind
+from payments.models import Refund
+from reconciliation import tasks
+from reconciliation.management.commands.reconcile_ledger import parse_window
+from reconciliation.models import Discrepancy, Payout, ReconciliationRun
+from reconciliation.services.ledger import ledger_check
+from tests.factories import OrderFactory
+from tests.reconciliation.factories import (
+    ChargeFactory,
+    DisputeFactory,
+    FakeStripe,
+    at,
+    capture_reconciliations,
+    charge_txn,
+    stripe_charge,
+    stripe_dispute,
+    stripe_payout,
+    stripe_refund,
+)
+
+pytestmark = pytest.mark.django_db
+
+WINDOW = timedelta(days=2)
+
+
+def check_twice() -> tuple[Any, Any]:
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        first = ledger_check(window=WINDOW)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        second = ledger_check(window=WINDOW)
+    return first, second
+
+
+def cases(**filters: Any) -> list[tuple[str, str, str]]:
+    return sorted(Discrepancy.objects.filter(**filters).values_list("kind", "object_id", "status"))
+
+
+def test_a_paid_charge_whose_event_never_came_is_applied_and_recorded_as_auto_fixed(
+    fake_stripe: FakeStripe, alerts_sent: list[Any]
+) -> None:
+    # given: Stripe took the money, we never heard
+    order = OrderFactory(amount=4200)
+    charge = stripe_charge(
+        amount=4200, payment_intent=order.payment_intent_id, metadata={"order_id": str(order.pk)}
+    )
+    fake_stripe.charges.append(charge)
+
+    # when
+    first, second = check_twice()
+
+    # then: paid and fulfilled once, through the webhook's own service
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED and order.charge_id == charge["id"]
+    assert Fulfillment.objects.filter(order=order).count() == 1
+    assert cases() == [("missing_local", charge["id"], "auto_fixed")]
+    assert Discrepancy.objects.get().order == order
+    assert (first.auto_fixed, second.auto_fixed, second.opened) == (1, 0, 0)
+    assert not [a for a in alerts_sent if a["kind"] == AlertKind.DISCREPANCY_OPENED]
+
+
+def test_a_refund_we_never_heard_of_is_mirrored_and_the_order_refunded(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    fake_stripe.charges.append(
+        stripe_charge(id="ch_paid", amount=4200, payment_intent=order.payment_intent_id, amount_refunded=1500)
+    )
+    refund = stripe_refund(amount=1500, charge="ch_paid", payment_intent=order.payment_intent_id)
+    fake_stripe.refunds.append(refund)
+
+    check_twice()
+
+    mirror = Refund.objects.get(stripe_id=refund["id"])
+    assert (mirror.order, mirror.amount, mirror.status) == (order, 1500, "succeeded")
+    order.refresh_from_db()
+    assert order.amount_refunded == 1500 and order.status == Order.Status.PARTIALLY_REFUNDED
+    assert cases() == [("missing_local", refund["id"], "auto_fixed")]
+
+
+def test_a_refund_whose_success_we_missed_is_moved_forward(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    fake_stripe.charges.append(
+        stripe_charge(id="ch_paid", amount=4200, payment_intent=order.payment_intent_id)
+    )
+    refund = stripe_refund(amount=4200, charge="ch_paid", payment_intent=order.payment_intent_id)
+    fake_stripe.refunds.append(refund)
+    Refund.objects.create(
+        stripe_id=refund["id"],
+        order=order,
+        charge_id="ch_paid",
+        amount=4200,
+        currency="gbp",
+        status="pending",
+    )
+
+    check_twice()
+
+    assert Refund.objects.get(stripe_id=refund["id"]).status == "succeeded"
+    order.refresh_from_db()
+    assert order.status == Order.Status.REFUNDED
+    assert cases() == [("status_mismatch", refund["id"], "auto_fixed")]
+
+
+def test_a_charge_we_hold_that_stripe_does_not_is_missing_remote_once(
+    fake_stripe: FakeStripe, alerts_sent: list[Any]
+) -> None:
+    ours = ChargeFactory(stripe_id="ch_only_ours")
+    paid = OrderFactory(
+        status=Order.Status.PAID, charge_id="ch_order_only", paid_at=at(int(time.time()) - 7200)
+    )
+
+    first, second = check_twice()
+
+    assert cases() == [
+        ("missing_remote", "ch_only_ours", "open"),
+        ("missing_remote", "ch_order_only", "open"),
+    ]
+    assert {d.order for d in Discrepancy.objects.all()} == {ours.order, paid}
+    assert (first.opened, second.opened) == (2, 0)
+    opened = [a for a in alerts_sent if a["kind"] == AlertKind.DISCREPANCY_OPENED]
+    assert sorted(a["ids"]["object"] for a in opened) == ["ch_only_ours", "ch_order_only"]
+    for alert in opened:  # identifiers only (invariant 6)
+        assert paid.email not in alert["message"] and paid.name not in alert["message"]
+
+
+def test_amount_and_status_differences_stay_open_until_finance_resolves_them(fake_stripe: FakeStripe) -> None:
+    short = ChargeFactory(amount=4200)
+    failed_there = ChargeFactory(amount=1000)
+    fake_stripe.charges += [
+        stripe_charge(id=short.stripe_id, amount=4000),
+        stripe_charge(id=failed_there.stripe_id, amount=1000, status="failed", paid=False),
+    ]
+
+    _, second = check_twice()
+
+    assert cases() == sorted(
+        [("amount_mismatch", short.stripe_id, "open"), ("status_mismatch", failed_there.stripe_id, "open")]
+    )
+    assert "Stripe 4000" in Discrepancy.objects.get(kind="amount_mismatch").detail
+    assert second.opened == 0
+
+
+def test_a_payment_still_pending_after_the_grace_period_is_in_flight_and_a_young_one_is_left_alone(
+    fake_stripe: FakeStripe,
+) -> None:
+    stuck = stripe_charge(status="pending", paid=False, created=int(time.time()) - 3 * 3600)
+    young = stripe_charge(status="pending", paid=False, created=int(time.time()) - 60)
+    young_unknown = stripe_charge(created=int(time.time()) - 60)
+    fake_stripe.charges += [stuck, young, young_unknown]
+
+    result = ledger_check(window=WINDOW)
+
+    assert cases() == [("in_flight", stuck["id"], "open")]
+    assert result.too_young == 2
+
+
+def test_an_order_charged_twice_is_a_duplicate(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_first")
+    fake_stripe.charges += [
+        stripe_charge(
+            id="ch_first", amount=4200, metadata={"order_id": str(order.pk)}, created=int(time.time()) - 9000
+        ),
+        stripe_charge(id="ch_second", amount=4200, metadata={"order_id": str(order.pk)}),
+    ]
+
+    check_twice()
+
+    assert cases(kind="duplicate") == [("duplicate", "ch_second", "open")]
+    assert Discrepancy.objects.get(kind="duplicate").order == order
+
+
+def test_disputes_we_do_not_mirror_or_whose_status_differs_are_reported_and_close_when_they_agree(
+    fake_stripe: FakeStripe,
+) -> None:
+    charge = ChargeFactory()
+    fake_stripe.charges.append(stripe_charge(id=charge.stripe_id, amount=charge.amount))
+    unknown = stripe_dispute(charge=charge.stripe_id)
+    mirrored = DisputeFactory(charge_id=charge.stripe_id, status="needs_response")
+    moved = stripe_dispute(id=mirrored.stripe_id, charge=charge.stripe_id, status="under_review")
+    fake_stripe.disputes += [unknown, moved]
+
+    ledger_check(window=WINDOW)
+    assert cases() == sorted(
+        [("missing_local", unknown["id"], "open"), ("status_mismatch", mirrored.stripe_id, "open")]
+    )
+    assert Discrepancy.objects.get(kind="missing_local").order == charge.order
+
+    # when the dispute mirror catches up, the next run closes its case
+    mirrored.status = "under_review"
+    mirrored.save()
+    result = ledger_check(window=WINDOW)
+
+    assert cases(object_id=mirrored.stripe_id) == [("status_mismatch", mirrored.stripe_id, "auto_fixed")]
+    assert result.closed == 1
+
+
+def test_a_payout_whose_webhooks_were_dropped_is_found_and_reconciled(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    charge = stripe_charge(id="ch_paid", amount=4200, payment_intent=order.payment_intent_id)
+    fake_stripe.charges.append(charge)
+    txn = charge_txn(charge, fee=150)
+    obj = fake_stripe.add_payout(stripe_payout(amount=txn["net"]), [txn])
+
+    result = ledger_check(window=WINDOW)
+
+    payout = Payout.objects.get(stripe_id=obj["id"])
+    assert payout.reconciled and payout.unexplained == 0
+    assert payout.balance_transactions.get(type="charge").order == order
+    assert result.payouts_reconciled == 1
+    assert not Discrepancy.objects.exists()
+
+
+def test_each_run_is_recorded_with_its_figures(fake_stripe: FakeStripe) -> None:
+    ChargeFactory(stripe_id="ch_only_ours")
+
+    ledger_check(window=WINDOW)
+
+    run = ReconciliationRun.objects.get()
+    assert (run.kind, run.status) == ("ledger", "succeeded") and run.finished_at is not None
+    assert run.summary["opened"] == 1 and run.summary["kinds"] == {"missing_remote": 1}
+    assert Discrepancy.objects.get().run == run
+
+
+def test_reconcile_ledger_runs_the_check_for_the_window_given(fake_stripe: FakeStripe) -> None:
+    ChargeFactory(stripe_id="ch_only_ours")
+    out = StringIO()
+
+    call_command("reconcile_ledger", "--since", "2d", stdout=out, stderr=StringIO())
+    again = StringIO()
+    call_command("reconcile_ledger", "--since", "2d", stdout=again, stderr=StringIO())
+
+    assert "opened 1" in out.getvalue() and "opened 0" in again.getvalue()
+    assert cases() == [("missing_remote", "ch_only_ours", "open")]
+
+
+@pytest.mark.parametrize("text", ["2", "2w", "-1d", "0d", "401d", ""])
+def test_bad_windows_are_refused(text: str) -> None:
+    with pytest.raises(CommandError):
+        parse_window(text)
+
+
+def test_the_nightly_task_runs_the_check(fake_stripe: FakeStripe) -> None:
+    ChargeFactory(stripe_id="ch_only_ours")
+    assert tasks.reconcile_ledger() == 1
+
+
+def test_migrating_a_fresh_database_creates_the_reconciliation_schedules() -> None:
+    PeriodicTask.objects.all().delete()
+    executor = MigrationExecutor(connection)
+    state = executor.loader.project_state(("reconciliation", "0003_periodic_tasks"))
+    operation = executor.loader.get_migration("reconciliation", "0003_periodic_tasks").operations[0]
+    operation.code(state.apps, None)
+    operation.code(state.apps, None)
+
+    scheduled = {task.task: task for task in PeriodicTask.objects.filter(enabled=True)}
+    assert set(scheduled) == {"reconciliation.reconcile_ledger", "reconciliation.reconcile_pending_payouts"}
+    nightly = scheduled["reconciliation.reconcile_ledger"].crontab
+    assert nightly is not None and (nightly.hour, nightly.minute) == ("3", "15")
+    assert scheduled["reconciliation.reconcile_pending_payouts"].interval.every == 3600  # type: ignore[union-attr]
+
+
+def test_the_scheduled_task_names_are_registered() -> None:
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    for name in ("reconciliation.reconcile_ledger", "reconciliation.reconcile_pending_payouts"):
+        assert name in app.tasks
+
+
+def test_the_hourly_sweep_queues_every_paid_payout_not_reconciled(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciliation.services.payouts import payout_sync
+
+    queued: list[str] = []
+    capture_reconciliations(monkeypatch, queued)
+    paid = payout_sync(obj=stripe_payout(amount=100), source="test").payout
+    payout_sync(obj=stripe_payout(amount=100, status="in_transit"), source="test")
+
+    assert tasks.reconcile_pending_payouts() == 1
+    assert queued == [paid.stripe_id]

@@ -1,0 +1,270 @@
+"""Payout mirrors and payout reconciliation: every line linked to its order, the sum checked
+against the bank deposit, idempotent, one result under two workers."""
+
+import threading
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import IntegrityError, connection, transaction
+from django.test import TestCase
+
+from payments.alerts import AlertKind
+from reconciliation import tasks
+from reconciliation.models import BalanceTransaction, Discrepancy, Payout
+from reconciliation.selectors import payout_summary
+from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync
+from tests.factories import OrderFactory, event
+from tests.reconciliation.factories import (
+    ChargeFactory,
+    DisputeFactory,
+    FakeStripe,
+    RefundFactory,
+    capture_reconciliations,
+    charge_txn,
+    dispute_txn,
+    refund_txn,
+    stripe_charge,
+    stripe_dispute,
+    stripe_payout,
+    stripe_refund,
+    stripe_txn,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def a_mixed_payout(fake: FakeStripe) -> dict[str, Any]:
+    """A payout of: a mirrored charge, a charge we never mirrored (found by its metadata), a
+    refund, a dispute with its fee, a separately billed Stripe fee and a type nobody expected."""
+    mirrored = ChargeFactory(order=OrderFactory(amount=4200))
+    unmirrored_order = OrderFactory(amount=2400)
+    refunded = RefundFactory(order=mirrored.order, charge_id=mirrored.stripe_id, amount=1000)
+    disputed_charge = ChargeFactory(order=OrderFactory(amount=3000))
+    dispute = DisputeFactory(charge_id=disputed_charge.stripe_id, amount=3000)
+    lines = [
+        charge_txn(stripe_charge(id=mirrored.stripe_id, amount=4200), fee=143),
+        charge_txn(stripe_charge(amount=2400, metadata={"order_id": str(unmirrored_order.pk)}), fee=102),
+        refund_txn(stripe_refund(id=refunded.stripe_id, amount=1000, charge=mirrored.stripe_id)),
+        dispute_txn(
+            stripe_dispute(id=dispute.stripe_id, amount=3000, charge=disputed_charge.stripe_id), fee=1500
+        ),
+        stripe_txn(amount=-200, type="stripe_fee", source=None, reporting_category="fee"),
+        stripe_txn(amount=-55, type="climate_order_purchase", source=None, reporting_category="climate"),
+    ]
+    amount = sum(line["net"] for line in lines)
+    return fake.add_payout(stripe_payout(amount=amount), lines)
+
+
+def test_a_paid_payout_adds_up_and_every_line_is_linked_to_its_order(fake_stripe: FakeStripe) -> None:
+    # given
+    obj = a_mixed_payout(fake_stripe)
+    payout_sync(obj=obj, source="test")
+
+    # when
+    result = payout_reconcile(payout_id=obj["id"])
+
+    # then
+    payout = Payout.objects.get(stripe_id=obj["id"])
+    assert (result.reconciled, result.unexplained, result.lines) == (True, 0, 7)
+    assert payout.reconciled and payout.unexplained == 0
+    lines = {line.type: line for line in BalanceTransaction.objects.filter(payout=payout)}
+    charges = BalanceTransaction.objects.filter(payout=payout, type="charge").order_by("amount")
+    assert [c.order.amount for c in charges] == [2400, 4200]  # type: ignore[union-attr]
+    assert lines["refund"].refund is not None and lines["refund"].order == lines["refund"].refund.order
+    assert lines["adjustment"].dispute is not None and lines["adjustment"].order is not None
+    assert lines["adjustment"].order.amount == 3000
+    assert lines["stripe_fee"].order is None
+    # An unknown type is kept as it came, never guessed.
+    assert lines["climate_order_purchase"].reporting_category == "climate"
+    assert lines["payout"].net == -payout.amount
+    summary = payout_summary(payout=payout)
+    assert summary["net"] == payout.amount
+    assert summary["charges"] == 6600 and summary["refunds"] == -1000 and summary["disputes"] == -3000
+    assert summary["fees"] == -(143 + 102 + 1500 + 200) and summary["adjustments"] == -55
+    assert (
+        sum(summary[k] for k in ("charges", "refunds", "disputes", "fees", "adjustments")) == summary["net"]
+    )
+    assert not Discrepancy.objects.exists()
+
+
+def test_reconciling_again_changes_nothing_and_asks_stripe_no_more(fake_stripe: FakeStripe) -> None:
+    obj = a_mixed_payout(fake_stripe)
+    payout_sync(obj=obj, source="test")
+    payout_reconcile(payout_id=obj["id"])
+    before = list(
+        BalanceTransaction.objects.order_by("stripe_id").values_list("stripe_id", "net", "order_id")
+    )
+
+    again = payout_reconcile(payout_id=obj["id"])
+
+    assert again.reconciled and again.unexplained == 0
+    assert fake_stripe.listed == [obj["id"]]
+    assert (
+        list(BalanceTransaction.objects.order_by("stripe_id").values_list("stripe_id", "net", "order_id"))
+        == before
+    )
+
+
+def test_a_payout_that_does_not_add_up_keeps_its_remainder_as_one_discrepancy_and_alerts_once(
+    fake_stripe: FakeStripe, alerts_sent: list[dict[str, Any]]
+) -> None:
+    # given: Stripe lists 3,000 less than the deposit (a capital repayment, say)
+    charge = stripe_charge(amount=10000)
+    obj = fake_stripe.add_payout(stripe_payout(amount=13000), [charge_txn(charge)])
+    payout_sync(obj=obj, source="test")
+
+    # when: reconciled twice
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        first = payout_reconcile(payout_id=obj["id"])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        second = payout_reconcile(payout_id=obj["id"])
+
+    # then
+    assert (first.reconciled, first.unexplained) == (False, 3000)
+    assert (second.reconciled, second.unexplained) == (False, 3000)
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.object_id, case.status) == ("payout_residual", obj["id"], "open")
+    assert "3000" in case.detail
+    residual_alerts = [a for a in alerts_sent if a["kind"] == AlertKind.PAYOUT_UNEXPLAINED]
+    assert len(residual_alerts) == 1
+    assert residual_alerts[0]["ids"]["payout"] == obj["id"]
+    assert "£30.00" in residual_alerts[0]["message"]
+
+
+def test_a_payout_still_being_reconciled_at_stripe_opens_no_case(fake_stripe: FakeStripe) -> None:
+    obj = fake_stripe.add_payout(stripe_payout(amount=5000, reconciliation_status="in_progress"), [])
+    payout_sync(obj=obj, source="test")
+
+    result = payout_reconcile(payout_id=obj["id"])
+
+    assert (result.reconciled, result.unexplained) == (False, 5000)
+    assert not Discrepancy.objects.exists()
+
+
+def test_many_pages_of_transactions_are_all_stored_and_summed(fake_stripe: FakeStripe) -> None:
+    count = UPSERT_BATCH * 2 + 37
+    lines = [charge_txn(stripe_charge(amount=1000 + i), fee=30) for i in range(count)]
+    obj = fake_stripe.add_payout(stripe_payout(amount=sum(line["net"] for line in lines)), lines)
+    payout_sync(obj=obj, source="test")
+
+    result = payout_reconcile(payout_id=obj["id"])
+
+    assert result.reconciled and result.lines == count + 1
+    assert BalanceTransaction.objects.filter(payout__stripe_id=obj["id"]).count() == count + 1
+
+
+def test_the_database_refuses_a_transaction_whose_net_is_not_amount_minus_fee() -> None:
+    with pytest.raises(IntegrityError), transaction.atomic():
+        BalanceTransaction.objects.create(
+            stripe_id="txn_bad", type="charge", amount=1000, fee=30, net=1000, currency="gbp"
+        )
+
+
+def test_payout_status_only_moves_forward_and_a_known_trace_id_is_kept() -> None:
+    obj = stripe_payout(amount=5000, status="paid")
+    payout_sync(obj=obj, source="evt_2", seen_at=200)
+
+    stale = {**obj, "status": "in_transit", "trace_id": {"status": "pending", "value": None}}
+    assert not payout_sync(obj=stale, source="evt_1", seen_at=100).changed
+    same_rank_older = {**obj, "trace_id": {"status": "pending", "value": None}}
+    payout_sync(obj=same_rank_older, source="evt_0", seen_at=150)
+    newer_no_trace = {**obj, "trace_id": {"status": "pending", "value": None}, "description": "LATER"}
+    payout_sync(obj=newer_no_trace, source="evt_3", seen_at=300)
+
+    payout = Payout.objects.get(stripe_id=obj["id"])
+    assert payout.status == "paid"
+    assert payout.trace_id == "TRACE-0001"
+    assert payout.description == "LATER"
+    # A paid payout can still fail (Stripe: some failed payouts first show as paid).
+    payout_sync(
+        obj={**obj, "status": "failed", "failure_code": "account_closed"}, source="evt_4", seen_at=400
+    )
+    payout.refresh_from_db()
+    assert (payout.status, payout.failure_code) == ("failed", "account_closed")
+
+
+def test_payout_events_go_through_the_inbox_and_a_paid_one_queues_its_reconciliation(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[str] = []
+    capture_reconciliations(monkeypatch, queued)
+    obj = a_mixed_payout(fake_stripe)
+
+    created = process(event("payout.created", {**obj, "status": "pending"}, created=1000))
+    paid = process(event("payout.paid", obj, created=2000))
+    repeated = process(event("payout.paid", obj, created=2000))
+    late_update = process(event("payout.updated", {**obj, "status": "in_transit"}, created=1500))
+
+    assert [e.status for e in (created, paid, repeated, late_update)] == ["processed"] * 4
+    assert Payout.objects.get(stripe_id=obj["id"]).status == "paid"
+    assert queued == [obj["id"]]  # the repeated and the stale event queue nothing more
+    for payout_id in queued * 2:  # what the worker then runs, even twice: one result
+        tasks.reconcile_payout(payout_id)
+    assert Payout.objects.get(stripe_id=obj["id"]).reconciled
+    assert fake_stripe.listed == [obj["id"]]
+
+
+def test_reconciliation_completed_queues_a_paid_payout_stripe_was_still_reconciling(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[str] = []
+    capture_reconciliations(monkeypatch, queued)
+    obj = a_mixed_payout(fake_stripe)
+
+    process(event("payout.paid", {**obj, "reconciliation_status": "in_progress"}, created=2000))
+    assert queued == []
+    process(
+        event("payout.reconciliation_completed", {**obj, "reconciliation_status": "completed"}, created=2100)
+    )
+
+    assert queued == [obj["id"]]
+
+
+def test_reconcile_payouts_does_every_paid_payout_not_reconciled_yet(fake_stripe: FakeStripe) -> None:
+    first, second = a_mixed_payout(fake_stripe), a_mixed_payout(fake_stripe)
+    in_transit = fake_stripe.add_payout(stripe_payout(amount=100, status="in_transit"), [])
+    for obj in (first, second, in_transit):
+        payout_sync(obj=obj, source="test")
+
+    out = StringIO()
+    call_command("reconcile_payouts", stdout=out, stderr=StringIO())
+    again = StringIO()
+    call_command("reconcile_payouts", stdout=again, stderr=StringIO())
+
+    assert set(Payout.objects.filter(reconciled=True).values_list("stripe_id", flat=True)) == {
+        first["id"],
+        second["id"],
+    }
+    assert "2 payout(s) reconciled" in out.getvalue()
+    assert "0 payout(s) reconciled" in again.getvalue()
+    assert sorted(fake_stripe.listed) == sorted([first["id"], second["id"]])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_reconciling_one_payout_at_once_give_one_result(fake_stripe: FakeStripe) -> None:
+    obj = a_mixed_payout(fake_stripe)
+    payout_sync(obj=obj, source="test")
+    fake_stripe.list_delay = 0.5  # without the payout lock both workers would be listing at once
+    barrier = threading.Barrier(2)
+    results: list[Any] = [None, None]
+
+    def work(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = payout_reconcile(payout_id=obj["id"])
+        except Exception as error:
+            results[i] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert [(r.reconciled, r.unexplained, r.lines) for r in results] == [(True, 0, 7), (True, 0, 7)]
+    assert fake_stripe.listed == [obj["id"]]  # the second waited for the lock, then found it done
+    assert BalanceTransaction.objects.count() == 7
