@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import logging
 import random
 import time
@@ -375,6 +376,56 @@ def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
     page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
     for event in page.auto_paging_iter():
         yield _plain(event)
+
+
+def dispute_retrieve(*, dispute_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.disputes.retrieve, dispute_id)
+    return _read("dispute.retrieve", service, params=None, ids={"dispute": dispute_id})
+
+
+def dispute_update(*, dispute_id: str, params: JsonDict, idempotency_key: str) -> JsonDict:
+    """`POST /v1/disputes/{id}`: stage evidence (`submit: False`) or submit it (`submit: True`).
+    Stripe's `submit` defaults to true, so the caller must always say which."""
+    if "submit" not in params:
+        raise ValueError("a dispute update must say submit=True or submit=False (Stripe defaults to true)")
+    service = functools.partial(get_client().v1.disputes.update, dispute_id)
+    return _write("dispute.update", service, params=params, key=idempotency_key, ids={"dispute": dispute_id})
+
+
+def dispute_close(*, dispute_id: str, idempotency_key: str) -> JsonDict:
+    """`POST /v1/disputes/{id}/close`: accept the dispute as lost (irreversible)."""
+    service = functools.partial(get_client().v1.disputes.close, dispute_id)
+    return _write("dispute.close", service, params={}, key=idempotency_key, ids={"dispute": dispute_id})
+
+
+def dispute_list(*, params: JsonDict | None = None) -> Iterator[JsonDict]:
+    """Every dispute matching `params` (`charge`, `payment_intent`, `created`), page by page."""
+    page = _call("dispute.list", lambda: get_client().v1.disputes.list(params=params or {}))  # type: ignore[arg-type]
+    for dispute in page.auto_paging_iter():
+        yield _plain(dispute)
+
+
+def file_create(
+    *, purpose: str, filename: str, content: bytes, content_type: str, idempotency_key: str
+) -> JsonDict:
+    """Upload a file to Stripe's Files (`POST files.stripe.com/v1/files`, multipart). Stripe
+    tells the type from the content and the file name's extension; `content_type` is for the
+    log. Returns the File object (`file_…`)."""
+    if not idempotency_key:
+        raise ValueError("every write to Stripe needs an idempotency key from its business operation")
+
+    def upload() -> Any:
+        # A fresh stream per attempt: our rate-limit retry calls this again, and a read stream
+        # would send an empty file the second time.
+        stream = io.BytesIO(content)
+        stream.name = filename
+        return get_client().v1.files.create(
+            params={"purpose": purpose, "file": stream},
+            options={"idempotency_key": idempotency_key},
+        )
+
+    ids = {"purpose": purpose, "content_type": content_type, "bytes": len(content)}
+    return _plain(_call("file.create", upload, ids=ids))
 
 
 # Re-sync: fetch any object we mirror by its id prefix.
