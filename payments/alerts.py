@@ -33,6 +33,12 @@ class AlertKind(TextChoices):
     EVENT_DEAD = "event_dead", "Event dead-lettered"
     EVENTS_RECOVERED = "events_recovered", "Missed events recovered"
     REFUND_FAILED = "refund_failed", "Refund failed"
+    DISPUTE_OPENED = "dispute_opened", "Dispute opened"
+    DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
+    DISPUTE_DEADLINE = "dispute_deadline", "Dispute evidence due soon"
+    DISPUTE_PAST_DUE = "dispute_past_due", "Dispute evidence past due"
+    DISPUTE_EVIDENCE_REFUSED = "dispute_evidence_refused", "Dispute evidence over Stripe's limits"
+    EARLY_FRAUD_WARNING = "early_fraud_warning", "Early fraud warning"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

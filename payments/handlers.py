@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from disputes.handlers import handle_dispute, handle_early_fraud_warning
 from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
 from payments.models import StripeEvent
@@ -85,4 +86,11 @@ HANDLERS: dict[str, Handler] = {
     "checkout.session.async_payment_succeeded": handle_object,
     "checkout.session.async_payment_failed": handle_payment_failed,
     "checkout.session.expired": handle_object,
+    "charge.dispute.created": handle_dispute,
+    "charge.dispute.updated": handle_dispute,
+    "charge.dispute.closed": handle_dispute,
+    "charge.dispute.funds_withdrawn": handle_dispute,
+    "charge.dispute.funds_reinstated": handle_dispute,
+    "radar.early_fraud_warning.created": handle_early_fraud_warning,
+    "radar.early_fraud_warning.updated": handle_early_fraud_warning,
 }
