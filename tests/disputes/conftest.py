@@ -65,7 +65,7 @@ def process(monkeypatch: pytest.MonkeyPatch) -> Callable[..., StripeEvent]:
 def _staff(username: str, role: str | None) -> User:
     user = User.objects.create_user(username=username, password="pw", is_staff=True)
     if role:
-        user.groups.add(Group.objects.get(name=role))
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
     return user
 
 
