@@ -16,6 +16,7 @@ from payments.models import StripeEvent
 from payments.services import events as event_services
 from tests.disputes.factories import FakeStripe
 from tests.factories import stored_event
+from tests.payments.test_stripe_gateway import fault_server, sleeps  # noqa: F401 (fixtures shared here)
 
 
 @pytest.fixture
