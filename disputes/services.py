@@ -21,6 +21,8 @@ from django.utils import timezone
 from core.keys import idempotency_key
 from core.roles import user_is_finance
 from disputes.evidence import (
+    ERROR_UNKNOWN_FIELD,
+    FILE_FIELDS,
     RECEIPT_CONTENT_TYPE,
     evidence_problems,
     evidence_text_fields,
@@ -406,14 +408,28 @@ def _refuse_unless_finance(user: Any) -> None:
         raise DisputeActionRefused(ERROR_NOT_FINANCE)
 
 
-def dispute_evidence_revise(*, dispute: Dispute, user: Any, changes: dict[str, str]) -> EvidenceDraft:
-    """Staff edit the draft's text fields: a new revision (the staged ones never change) that is
-    staged under its own key. Over Stripe's limits → DisputeActionRefused, nothing stored or sent."""
+@dataclass(frozen=True)
+class EvidenceUpload:
+    """A file staff attach to the evidence: which field it fills, and its bytes."""
+
+    field: str
+    filename: str
+    content: bytes
+    content_type: str
+
+
+def dispute_evidence_revise(
+    *, dispute: Dispute, user: Any, changes: dict[str, str], upload: EvidenceUpload | None = None
+) -> EvidenceDraft:
+    """Staff edit the draft's text fields (and may attach a file): a new revision (the staged
+    ones never change) that is staged under its own key. Over Stripe's limits →
+    DisputeActionRefused, nothing stored or sent. Finance only, audited."""
     _refuse_unless_finance(user)
     dispute = Dispute.objects.select_related("order").get(pk=dispute.pk)
     if dispute.submit_claimed_at is not None or dispute.submitted:
         raise DisputeActionRefused(ERROR_ALREADY_SUBMITTED.format(dispute=dispute.stripe_id))
     latest = evidence_draft_latest(dispute=dispute)
+    revision = (latest.revision + 1) if latest else 1
     fields = dict(latest.fields) if latest else {}
     for name, value in changes.items():
         if value:
@@ -421,11 +437,26 @@ def dispute_evidence_revise(*, dispute: Dispute, user: Any, changes: dict[str, s
         else:
             fields.pop(name, None)
     problems = evidence_problems(fields)
+    if upload is not None:
+        if upload.field not in FILE_FIELDS:
+            problems.append(ERROR_UNKNOWN_FIELD.format(field=upload.field))
+        problems += file_problems(field=upload.field, content=upload.content)
     if problems:
         raise DisputeActionRefused(" ".join(problems))
+    if upload is not None:
+        answer = stripe_gateway.file_create(
+            purpose="dispute_evidence",
+            filename=upload.filename,
+            content=upload.content,
+            content_type=upload.content_type,
+            idempotency_key=idempotency_key("dispute", dispute.pk, f"evidence-file-r{revision}"),
+        )
+        fields[upload.field] = str(answer["id"])
     liability = _liability_of(dispute)
     with transaction.atomic():
-        draft = _draft_create(dispute=dispute, fields=fields, liability=liability, user=user)
+        draft = _draft_create(
+            dispute=dispute, fields=fields, liability=liability, user=user, revision=revision
+        )
         staff_action_record(
             actor=user, action=ACTION_REVISE, target=dispute.stripe_id, outcome=f"revision {draft.revision}"
         )

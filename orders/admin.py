@@ -8,7 +8,8 @@ from typing import Any
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from config.money import format_money
 from orders.models import Fulfillment, Order, OrderItem
@@ -54,6 +55,7 @@ class OrderAdmin(admin.ModelAdmin):
                     "last_decline_code",
                     "payment_intent_idempotency_key",
                     "livemode",
+                    "disputes_info",
                 )
             },
         ),
@@ -84,6 +86,7 @@ class OrderAdmin(admin.ModelAdmin):
         "fulfilled_at",
         "canceled_at",
         "fulfillment_info",
+        "disputes_info",
     )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -123,6 +126,21 @@ class OrderAdmin(admin.ModelAdmin):
     def fulfillment_info(self, order: Order) -> str:
         fulfillment = Fulfillment.objects.filter(order=order).first()
         return f"{fulfillment.created_at:%Y-%m-%d %H:%M} ({fulfillment.source})" if fulfillment else "-"
+
+    @admin.display(description="Disputes")
+    def disputes_info(self, order: Order) -> str:
+        """Each dispute on the order's payment and where it stands (won, lost, …)."""
+        disputes = order.disputes.order_by("pk")
+        if not disputes:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{} · {}</a>',
+            (
+                (reverse("admin:disputes_dispute_change", args=[d.pk]), d.stripe_id, d.status)
+                for d in disputes
+            ),
+        )
 
     @staticmethod
     def _link(object_id: str | None, livemode: bool) -> str:
