@@ -161,7 +161,8 @@ def dispute_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> D
                 created = True
             except IntegrityError:
                 dispute = Dispute.objects.select_for_update().get(stripe_id=stripe_id)
-        previous = dispute.status
+        # A dispute first seen already closed (its earlier events missed) still tells its outcome.
+        previous = "" if created else dispute.status
         changed = created
         if not created:
             changed = _dispute_apply(dispute, fields=fields, seen_at=seen_at, obj=obj)
