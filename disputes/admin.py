@@ -31,6 +31,7 @@ from disputes.services import (
     dispute_accept,
     dispute_evidence_revise,
     dispute_evidence_submit,
+    dispute_refund_inquiry,
     dispute_resync,
 )
 from payments import stripe_gateway
@@ -114,7 +115,7 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
     list_filter = ("status", "reason", "case_type", "livemode")
     search_fields = ("=stripe_id", "=charge_id", "=payment_intent_id")
     search_help_text = "A dispute (du_…), charge (ch_…) or PaymentIntent (pi_…) id."
-    actions = ("submit_evidence", "accept_dispute", "resync")
+    actions = ("submit_evidence", "accept_dispute", "refund_inquiry", "resync")
     fieldsets = (
         (
             None,
@@ -161,6 +162,8 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
                     "submitted_at",
                     "accept_claimed_at",
                     "accept_claimed_by",
+                    "refund_claimed_at",
+                    "refund_id",
                     "closed_at",
                 )
             },
@@ -198,6 +201,8 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
         "submitted_at",
         "accept_claimed_at",
         "accept_claimed_by",
+        "refund_claimed_at",
+        "refund_id",
         "closed_at",
     )
 
@@ -409,11 +414,11 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
             try:
                 result = dispute_evidence_submit(dispute=dispute, user=request.user, extra_text=extra)
             except (DisputeActionRefused, StripeGatewayError) as error:
-                self.message_user(request, f"{dispute.stripe_id}: {error}", messages.ERROR)
+                self.message_user(request, f"Dispute {dispute.stripe_id}: {error}", messages.ERROR)
                 continue
             self.message_user(
                 request,
-                f"{dispute.stripe_id}: evidence submitted, now {result.status} "
+                f"Dispute {dispute.stripe_id}: evidence submitted, now {result.status} "
                 f"(submissions: {result.submission_count}).",
                 messages.SUCCESS,
             )
@@ -435,10 +440,32 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
             try:
                 result = dispute_accept(dispute=dispute, user=request.user)
             except (DisputeActionRefused, StripeGatewayError) as error:
-                self.message_user(request, f"{dispute.stripe_id}: {error}", messages.ERROR)
+                self.message_user(request, f"Dispute {dispute.stripe_id}: {error}", messages.ERROR)
                 continue
             self.message_user(
-                request, f"{dispute.stripe_id}: accepted, now {result.status}.", messages.SUCCESS
+                request, f"Dispute {dispute.stripe_id}: accepted, now {result.status}.", messages.SUCCESS
+            )
+        return None
+
+    @admin.action(description="Refund instead (inquiries only)", permissions=["finance"])
+    def refund_inquiry(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> TemplateResponse | None:
+        if request.POST.get("confirm") != "yes":
+            return self._confirm(
+                request,
+                queryset,
+                action="refund_inquiry",
+                title="Refund these inquiries in full?",
+                warning="The rest of each charge is refunded to the customer, which closes the inquiry.",
+                with_text=False,
+            )
+        for dispute in queryset:
+            try:
+                result = dispute_refund_inquiry(dispute=dispute, user=request.user)
+            except (DisputeActionRefused, StripeGatewayError) as error:
+                self.message_user(request, f"Dispute {dispute.stripe_id}: {error}", messages.ERROR)
+                continue
+            self.message_user(
+                request, f"Dispute {dispute.stripe_id}: refunded ({result.refund_id}).", messages.SUCCESS
             )
         return None
 
@@ -448,10 +475,10 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
             try:
                 result = dispute_resync(dispute=dispute, actor=request.user)
             except StripeGatewayError as error:
-                self.message_user(request, f"{dispute.stripe_id}: {error}", messages.ERROR)
+                self.message_user(request, f"Dispute {dispute.stripe_id}: {error}", messages.ERROR)
                 continue
             self.message_user(
-                request, f"{dispute.stripe_id} re-synced: {result.dispute.status}", messages.SUCCESS
+                request, f"Dispute {dispute.stripe_id} re-synced: {result.dispute.status}", messages.SUCCESS
             )
 
 

@@ -81,6 +81,9 @@ class Dispute(StripeMirror):
     accept_claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # An inquiry answered with a refund instead: claimed like the other actions.
+    refund_claimed_at = models.DateTimeField(null=True, blank=True)
+    refund_id = models.CharField(max_length=255, blank=True, help_text="The re_… of that refund.")
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -44,6 +44,7 @@ from orders.services import order_mark_disputed
 from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send, alert_send_on_commit
 from payments.models import Charge, StaffAction
+from payments.services.refunds import refund_apply
 from payments.services.staff import staff_action_record
 from payments.stripe_gateway import InvalidRequest
 
@@ -512,6 +513,7 @@ def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | No
                 pk=dispute.pk,
                 submit_claimed_at__isnull=True,
                 accept_claimed_at__isnull=True,
+                refund_claimed_at__isnull=True,
                 submission_count=0,
                 status__in=RESPONDABLE_STATUSES,
             ).update(submit_claimed_at=timezone.now(), submit_claimed_by=user, updated_at=timezone.now())
@@ -592,6 +594,7 @@ def dispute_accept(*, dispute: Dispute, user: Any) -> Dispute:
                 pk=dispute.pk,
                 accept_claimed_at__isnull=True,
                 submit_claimed_at__isnull=True,
+                refund_claimed_at__isnull=True,
                 status__in=RESPONDABLE_STATUSES,
             ).update(accept_claimed_at=timezone.now(), accept_claimed_by=user, updated_at=timezone.now())
             if not claimed:
@@ -629,6 +632,63 @@ def dispute_accept(*, dispute: Dispute, user: Any) -> Dispute:
         raise DisputeActionRefused(str(error)) from None
     result = dispute_sync(obj=answer, source="accept")
     _finish(action, f"closed: {result.dispute.status}")
+    return Dispute.objects.get(pk=dispute.pk)
+
+
+ERROR_NOT_REFUNDABLE = (
+    "Dispute {dispute} can not be answered with a refund: only an inquiry still awaiting a response, "
+    "whose charge Stripe says is refundable, can."
+)
+ACTION_REFUND = "dispute_refund_inquiry"
+
+
+def dispute_refund_inquiry(*, dispute: Dispute, user: Any) -> Dispute:
+    """Answer an inquiry (`warning_needs_response`) with a full refund of what is left of the
+    charge, when Stripe says `is_charge_refundable`: refunding closes the inquiry. Finance only,
+    once (a conditional UPDATE claims it, with the audit row), key `dispute:<pk>:inquiry-refund:v1`.
+    The Refund mirror is written by its own sync service (payments.services.refunds)."""
+    _refuse_unless_finance(user)
+    dispute = Dispute.objects.select_related("order").get(pk=dispute.pk)
+    if dispute.refund_id:
+        return dispute
+    if dispute.refund_claimed_at is None:
+        with transaction.atomic():
+            claimed = Dispute.objects.filter(
+                pk=dispute.pk,
+                refund_claimed_at__isnull=True,
+                submit_claimed_at__isnull=True,
+                accept_claimed_at__isnull=True,
+                status=Dispute.Status.WARNING_NEEDS_RESPONSE,
+                is_charge_refundable=True,
+            ).update(refund_claimed_at=timezone.now(), updated_at=timezone.now())
+            if not claimed:
+                raise DisputeActionRefused(ERROR_NOT_REFUNDABLE.format(dispute=dispute.stripe_id))
+            action = staff_action_record(
+                actor=user, action=ACTION_REFUND, target=dispute.stripe_id, outcome="refunding"
+            )
+    else:
+        action = staff_action_record(
+            actor=user,
+            action=ACTION_REFUND,
+            target=dispute.stripe_id,
+            outcome="sending the claimed refund again",
+        )
+    metadata = {"dispute": dispute.stripe_id}
+    if dispute.order is not None:
+        metadata |= {"order_id": str(dispute.order.pk), "order_number": dispute.order.number}
+    try:
+        refund = stripe_gateway.refund_create(
+            params={"charge": dispute.charge_id, "metadata": metadata},
+            idempotency_key=idempotency_key("dispute", dispute.pk, "inquiry-refund"),
+            ids={"dispute": dispute.stripe_id, "charge": dispute.charge_id},
+        )
+    except InvalidRequest as error:
+        Dispute.objects.filter(pk=dispute.pk).update(refund_claimed_at=None)
+        _finish(action, f"refused by Stripe: {error.code or 'invalid request'}")
+        raise DisputeActionRefused(str(error)) from None
+    refund_apply(refund=refund, order=dispute.order)
+    Dispute.objects.filter(pk=dispute.pk).update(refund_id=str(refund["id"]))
+    _finish(action, f"refund {refund['id']} {refund.get('status') or ''}".strip())
     return Dispute.objects.get(pk=dispute.pk)
 
 

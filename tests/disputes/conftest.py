@@ -78,3 +78,26 @@ def finance_user(db: Any) -> User:
 @pytest.fixture
 def support_user(db: Any) -> User:
     return _staff("sam", "Support")
+
+
+@pytest.fixture
+def refunds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    seen: list[dict[str, Any]] = []
+
+    def refund_create(*, params: dict[str, Any], idempotency_key: str, ids: Any = None) -> dict[str, Any]:
+        seen.append({"key": idempotency_key, **params})
+        return {
+            "id": "re_inquiry1",
+            "object": "refund",
+            "amount": 4200,
+            "currency": "gbp",
+            "status": "succeeded",
+            "charge": params["charge"],
+            "payment_intent": None,
+            "metadata": params["metadata"],
+            "created": 1764000000,
+            "livemode": False,
+        }
+
+    monkeypatch.setattr(stripe_gateway, "refund_create", refund_create)
+    return seen

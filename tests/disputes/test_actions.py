@@ -191,3 +191,49 @@ def test_two_clicks_at_the_same_moment_submit_once(fake_stripe: FakeStripe, fina
     assert not [r for r in results if isinstance(r, Exception)]
     assert len(submits(fake_stripe)) == 1
     assert StaffAction.objects.filter(action="dispute_evidence_submit").count() == 1
+
+
+# ---------------------------------------------------------------------------- inquiry refund
+
+
+def test_an_inquiry_can_be_refunded_instead_once(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]]
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+    from payments.models import Refund
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+
+    first = dispute_refund_inquiry(dispute=dispute, user=finance_user)
+    again = dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert first.refund_id == again.refund_id == "re_inquiry1"
+    (call,) = refunds
+    assert call["key"] == f"dispute:{dispute.pk}:inquiry-refund:v1"
+    assert call["charge"] == dispute.charge_id and call["metadata"]["dispute"] == dispute.stripe_id
+    refund = Refund.objects.get(stripe_id="re_inquiry1")
+    assert refund.order == dispute.order and refund.status == "succeeded"
+    assert dispute.order is not None
+    dispute.order.refresh_from_db()
+    assert dispute.order.amount_refunded == 4200
+    assert StaffAction.objects.get(action="dispute_refund_inquiry").outcome == "refund re_inquiry1 succeeded"
+    # and the inquiry can not be submitted or accepted any more
+    with pytest.raises(DisputeActionRefused):
+        dispute_accept(dispute=dispute, user=finance_user)
+
+
+@pytest.mark.parametrize(
+    ("status", "refundable"), [("needs_response", True), ("warning_needs_response", False)]
+)
+def test_a_chargeback_or_an_unrefundable_charge_is_not_refunded(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]], status: str, refundable: bool
+) -> None:
+    from disputes.services import ERROR_NOT_REFUNDABLE, dispute_refund_inquiry
+
+    dispute = staged(fake_stripe, status=status, is_charge_refundable=refundable)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == ERROR_NOT_REFUNDABLE.format(dispute=dispute.stripe_id)
+    assert refunds == []

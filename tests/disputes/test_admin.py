@@ -172,3 +172,18 @@ def test_the_order_page_shows_the_dispute_and_its_outcome(fake_stripe: FakeStrip
     page = logged_in(User.objects.create_superuser("admin", "admin@example.com", "pw"))
     response = page.get(reverse("admin:orders_order_change", args=[dispute.order.pk]))  # type: ignore[union-attr]
     assert f"{dispute.stripe_id} · won" in response.content.decode()
+
+
+def test_an_inquiry_is_refunded_instead_after_confirmation(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]]
+) -> None:
+    dispute = open_dispute(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    client = logged_in(finance_user)
+    selected = {"action": "refund_inquiry", "_selected_action": [dispute.pk]}
+
+    assert "which closes the inquiry" in client.post(CHANGELIST, selected).content.decode()
+    assert refunds == []
+    done = client.post(CHANGELIST, {**selected, "confirm": "yes"}, follow=True)
+
+    assert f"Dispute {dispute.stripe_id}: refunded (re_inquiry1)." in done.content.decode()
+    assert len(refunds) == 1
