@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Exists, F, IntegerField, OuterRef, QuerySet, Value, When
 
 from disputes.evidence import liability_for
 from disputes.liability import LiabilityShift
@@ -15,11 +15,14 @@ def dispute_list(*, status: str | None = None) -> QuerySet[Dispute]:
     disputes = (
         Dispute.objects.select_related("order", "charge")
         .annotate(
+            draft_staged=Exists(
+                EvidenceDraft.objects.filter(dispute=OuterRef("pk"), staged_at__isnull=False)
+            ),
             open_first=Case(
                 When(status__in=OPEN_STATUSES, then=Value(0)), default=Value(1), output_field=IntegerField()
-            )
+            ),
         )
-        .order_by("open_first", "evidence_due_by", "-stripe_created", "pk")
+        .order_by("open_first", F("evidence_due_by").asc(nulls_last=True), "-stripe_created", "pk")
     )
     if status:
         disputes = disputes.filter(status=status)
@@ -42,5 +45,8 @@ def dispute_draft_latest(*, dispute: Dispute) -> EvidenceDraft | None:
 
 
 def dispute_evidence_staged(*, dispute: Dispute) -> bool:
-    """Stripe says evidence is staged, or our draft was put there."""
+    """Stripe says evidence is staged, or our draft was put there (`dispute_list` annotates it)."""
+    annotated = getattr(dispute, "draft_staged", None)
+    if annotated is not None:
+        return dispute.has_evidence or bool(annotated)
     return dispute.has_evidence or dispute.drafts.filter(staged_at__isnull=False).exists()

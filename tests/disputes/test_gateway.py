@@ -94,3 +94,16 @@ def test_a_file_upload_is_multipart_and_a_429_resends_the_whole_file(
         assert 'name="purpose"' in seen.body and "dispute_evidence" in seen.body
         assert 'filename="receipt-ORD-000007.pdf"' in seen.body
         assert content.decode() in seen.body
+
+
+def test_listing_disputes_follows_the_pages(fault_server: FaultServer) -> None:
+    page = {"object": "list", "url": "/v1/disputes", "has_more": True, "data": [{**DISPUTE, "id": "du_1"}]}
+    last = {"object": "list", "url": "/v1/disputes", "has_more": False, "data": [{**DISPUTE, "id": "du_2"}]}
+    fault_server.replies = [Reply(body=page), Reply(body=last)]
+
+    disputes = list(stripe_gateway.dispute_list(params={"charge": "ch_1"}))
+
+    assert [d["id"] for d in disputes] == ["du_1", "du_2"]
+    first, second = fault_server.seen
+    assert first.path.startswith("/v1/disputes?") and "charge=ch_1" in first.path
+    assert "starting_after=du_1" in second.path
