@@ -57,6 +57,7 @@ ERROR_NOT_RESPONDABLE = "Dispute {dispute} is {status}: Stripe takes no response
 ERROR_NO_EVIDENCE = (
     "Dispute {dispute} has no evidence draft yet: its order is unknown, so add the evidence by hand."
 )
+ERROR_STAGING_REFUSED = "Stripe refused this draft: {error} Change the evidence to stage a new revision."
 ERROR_ALREADY_SUBMITTED = "Evidence for dispute {dispute} has been submitted: it cannot be edited any more."
 
 ACTION_SUBMIT = "dispute_evidence_submit"
@@ -164,6 +165,7 @@ def dispute_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> D
                 dispute = Dispute.objects.select_for_update().get(stripe_id=stripe_id)
         # A dispute first seen already closed (its earlier events missed) still tells its outcome.
         previous = "" if created else dispute.status
+        order_before = dispute.order_id
         changed = created
         if not created:
             changed = _dispute_apply(dispute, fields=fields, seen_at=seen_at, obj=obj)
@@ -173,7 +175,9 @@ def dispute_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> D
             dispute.save(update_fields=["closed_at", "updated_at"])
         if dispute.order_id is not None:
             order_mark_disputed(order=dispute.order)  # type: ignore[arg-type]
-        _after_sync(dispute, created=created, closed=closed, previous=previous)
+        # An order found only now (its Charge mirror arrived after the dispute) gets its evidence.
+        linked = not created and order_before is None and dispute.order_id is not None
+        _after_sync(dispute, created=created, closed=closed, previous=previous, linked=linked)
         note = "" if dispute.order_id else "dispute mirrored; no order matches its charge"
         return DisputeSyncResult(dispute, created, changed, closed, note)
 
@@ -205,7 +209,9 @@ def _dispute_apply(dispute: Dispute, *, fields: dict[str, Any], seen_at: int, ob
     return bool(update)
 
 
-def _after_sync(dispute: Dispute, *, created: bool, closed: bool, previous: str) -> None:
+def _after_sync(
+    dispute: Dispute, *, created: bool, closed: bool, previous: str, linked: bool = False
+) -> None:
     number = dispute.order.number if dispute.order_id and dispute.order else "(no order)"
     ids = {"dispute": dispute.stripe_id, "order": number, "charge": dispute.charge_id}
     if created:
@@ -226,7 +232,9 @@ def _after_sync(dispute: Dispute, *, created: bool, closed: bool, previous: str)
             message=f"Dispute {dispute.stripe_id} on order {number} closed: {dispute.status}",
             ids=ids,
         )
-    becomes_respondable = dispute.status in RESPONDABLE_STATUSES and (created or previous != dispute.status)
+    becomes_respondable = dispute.status in RESPONDABLE_STATUSES and (
+        created or linked or previous != dispute.status
+    )
     if becomes_respondable and dispute.order_id is not None:
         from disputes.tasks import prepare_evidence
 
@@ -355,13 +363,13 @@ def evidence_draft_build(*, dispute: Dispute) -> EvidenceDraft | None:
         return dispute.drafts.get(revision=1)
 
 
-def _alert_refused(draft: EvidenceDraft) -> None:
+def _alert_refused(draft: EvidenceDraft, *, why: str = "is over Stripe's limits and was not sent") -> None:
     dispute = draft.dispute
     number = dispute.order.number if dispute.order else "(no order)"
     alert_send(
         kind=AlertKind.DISPUTE_EVIDENCE_REFUSED,
-        message=f"Evidence r{draft.revision} for dispute {dispute.stripe_id} (order {number}) is over "
-        "Stripe's limits and was not sent; see the draft in the admin",
+        message=f"Evidence r{draft.revision} for dispute {dispute.stripe_id} (order {number}) {why}; "
+        "see the draft in the admin",
         ids={"dispute": dispute.stripe_id, "order": number, "revision": draft.revision},
     )
 
@@ -402,7 +410,15 @@ def dispute_evidence_prepare(*, dispute_pk: int) -> EvidenceDraft | None:
     if draft.problem and draft.staged_at is None:
         _alert_refused(draft)
         return draft
-    return evidence_draft_stage(draft=draft)
+    try:
+        return evidence_draft_stage(draft=draft)
+    except InvalidRequest as error:
+        # Not worth retrying: the same request would be refused again. Staff see why on the
+        # draft; a new revision (the evidence page) is staged under a key of its own.
+        EvidenceDraft.objects.filter(pk=draft.pk).update(problem=ERROR_STAGING_REFUSED.format(error=error))
+        draft.refresh_from_db()
+        _alert_refused(draft, why=f"was refused by Stripe ({error.code or 'invalid request'})")
+        return draft
 
 
 def _refuse_unless_finance(user: Any) -> None:

@@ -234,3 +234,54 @@ def test_a_dispute_that_takes_no_response_gets_no_evidence(fake_stripe: FakeStri
 
     assert dispute_evidence_prepare(dispute_pk=dispute.pk) is None
     assert fake_stripe.calls == []
+
+
+def test_a_draft_stripe_refuses_says_why_and_is_not_retried(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.stripe_gateway import InvalidRequest
+
+    order = paid_order()
+    dispute = opened(fake_stripe, ChargeFactory(order=order))
+    refusal = InvalidRequest("Stripe refused dispute.update: evidence_invalid.", code="evidence_invalid")
+    calls_before = len(fake_stripe.calls)
+
+    def refuse(**kwargs: Any) -> Any:
+        fake_stripe.calls.append(("dispute_update", {"key": kwargs["idempotency_key"], **kwargs["params"]}))
+        raise refusal
+
+    monkeypatch.setattr(stripe_gateway, "dispute_update", refuse)
+    assert tasks.prepare_evidence.apply(args=[dispute.pk]).get() == "refused"
+
+    draft = EvidenceDraft.objects.get(dispute=dispute)
+    assert draft.staged_at is None
+    assert draft.problem.startswith(
+        "Stripe refused this draft: Stripe refused dispute.update: evidence_invalid."
+    )
+    assert len(fake_stripe.calls_of("dispute_update")) == 1 and len(fake_stripe.calls) > calls_before
+    assert any(
+        f"Evidence r1 for dispute {dispute.stripe_id} (order {order.number}) was refused by Stripe "
+        "(evidence_invalid)" in m.subject
+        for m in mail.outbox
+    )
+
+
+def test_a_dispute_whose_order_is_found_later_gets_its_evidence(
+    fake_stripe: FakeStripe, queued: list[int]
+) -> None:
+    from django.test import TestCase
+
+    order = paid_order()
+    unsaved = ChargeFactory.build(order=order)
+    obj = fake_stripe.add(dispute_object(unsaved, payment_intent=None))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispute_sync(obj=obj, source="test", seen_at=NOW - 50)
+    assert queued == []  # no order known: nothing to assemble from
+
+    ChargeFactory(order=order)  # the Charge mirror arrives
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        result = dispute_sync(obj=obj, source="test", seen_at=NOW - 40)
+
+    assert result.dispute.order == order
+    assert queued == [result.dispute.pk]
+    assert EvidenceDraft.objects.get(dispute=result.dispute).staged_at is not None
