@@ -435,11 +435,13 @@ _RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
     "re_": lambda object_id: refund_retrieve(refund_id=object_id),
     "cs_": lambda object_id: checkout_session_retrieve(session_id=object_id),
     "evt_": lambda object_id: event_retrieve(event_id=object_id),
+    "du_": lambda object_id: dispute_retrieve(dispute_id=object_id),
+    "dp_": lambda object_id: dispute_retrieve(dispute_id=object_id),
 }
 
 
 def object_retrieve(*, object_id: str) -> JsonDict:
-    """Fetch a Stripe object by id (pi_, ch_, re_, cs_, evt_). Unknown prefixes are refused."""
+    """Fetch a Stripe object by id (pi_, ch_, re_, cs_, evt_, du_/dp_). Unknown prefixes are refused."""
     for prefix, retrieve in _RETRIEVERS.items():
         if object_id.startswith(prefix):
             return retrieve(object_id)

@@ -204,3 +204,17 @@ def test_an_early_fraud_warning_is_mirrored_linked_and_alerted_once(process: Pro
         f"[payments] Early fraud warning {obj['id']} on order {order.number}, charge {charge.stripe_id}: "
         "made_with_stolen_card, actionable: a refund now avoids a dispute"
     ]
+
+
+def test_a_dispute_event_can_be_re_synced_from_stripe(fake_stripe: Any, queued: list[int]) -> None:
+    from payments.services.objects import stripe_object_resync
+
+    charge = ChargeFactory(order=paid_order())
+    obj = dispute_object(charge, status="needs_response")
+    dispute_sync(obj=obj, source="t", seen_at=NOW - 50)
+    fake_stripe.add({**obj, "status": "won"})  # what Stripe has now
+
+    result = stripe_object_resync(object_id=obj["id"])
+
+    assert result.order == charge.order
+    assert Dispute.objects.get(stripe_id=obj["id"]).status == "won"
