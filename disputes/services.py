@@ -58,6 +58,10 @@ ERROR_NO_EVIDENCE = (
     "Dispute {dispute} has no evidence draft yet: its order is unknown, so add the evidence by hand."
 )
 ERROR_STAGING_REFUSED = "Stripe refused this draft: {error} Change the evidence to stage a new revision."
+ERROR_REVISION_TAKEN = (
+    "Someone saved a newer revision of the evidence for dispute {dispute} meanwhile: reload the page "
+    "and make your change again."
+)
 ERROR_ALREADY_SUBMITTED = "Evidence for dispute {dispute} has been submitted: it cannot be edited any more."
 
 ACTION_SUBMIT = "dispute_evidence_submit"
@@ -471,13 +475,20 @@ def dispute_evidence_revise(
         )
         fields[upload.field] = str(answer["id"])
     liability = _liability_of(dispute)
-    with transaction.atomic():
-        draft = _draft_create(
-            dispute=dispute, fields=fields, liability=liability, user=user, revision=revision
-        )
-        staff_action_record(
-            actor=user, action=ACTION_REVISE, target=dispute.stripe_id, outcome=f"revision {draft.revision}"
-        )
+    try:
+        with transaction.atomic():
+            draft = _draft_create(
+                dispute=dispute, fields=fields, liability=liability, user=user, revision=revision
+            )
+            staff_action_record(
+                actor=user,
+                action=ACTION_REVISE,
+                target=dispute.stripe_id,
+                outcome=f"revision {draft.revision}",
+            )
+    except IntegrityError:
+        # The unique (dispute, revision) row: a colleague saved this revision number first.
+        raise DisputeActionRefused(ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)) from None
     if dispute.status in RESPONDABLE_STATUSES:
         draft = evidence_draft_stage(draft=draft)
     return draft
