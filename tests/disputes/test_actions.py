@@ -242,14 +242,13 @@ def test_a_chargeback_or_an_unrefundable_charge_is_not_refunded(
 def test_two_editors_saving_the_same_revision_the_second_is_told_to_reload(
     fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from disputes import services
-    from disputes.services import ERROR_REVISION_TAKEN, dispute_evidence_revise
+    from disputes.services import ERROR_REVISION_TAKEN, dispute_evidence_revise, drafts
 
     dispute = staged(fake_stripe)
     first = EvidenceDraft.objects.get(dispute=dispute, revision=1)
     dispute_evidence_revise(dispute=dispute, user=finance_user, changes={"shipping_carrier": "DHL"})
     # the second editor's page was loaded before the first one saved
-    monkeypatch.setattr(services, "evidence_draft_latest", lambda dispute: first)
+    monkeypatch.setattr(drafts, "evidence_draft_latest", lambda dispute: first)
 
     with pytest.raises(DisputeActionRefused) as refused:
         dispute_evidence_revise(dispute=dispute, user=finance_user, changes={"shipping_carrier": "UPS"})
