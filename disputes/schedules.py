@@ -12,6 +12,11 @@ PERIODIC_TASKS: list[dict[str, Any]] = [
         "task": "disputes.warn_deadlines",
         "every_seconds": 900,
     },
+    {
+        "name": "disputes: stage evidence whose task was lost",
+        "task": "disputes.sweep_evidence",
+        "every_seconds": 600,
+    },
 ]
 
 

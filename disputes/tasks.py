@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from disputes.services import dispute_deadlines_check, dispute_evidence_prepare
+from disputes.services import dispute_deadlines_check, dispute_evidence_prepare, dispute_evidence_sweep
 from payments.stripe_gateway import RateLimited, StripeUnavailable
 
 # Stripe or the database not answering: worth trying again with the same idempotency keys.
@@ -35,3 +35,9 @@ def prepare_evidence(dispute_pk: int) -> str:
 @shared_task(name="disputes.warn_deadlines", acks_late=True)
 def warn_deadlines() -> int:
     return dispute_deadlines_check()
+
+
+@shared_task(name="disputes.sweep_evidence", acks_late=True)
+def sweep_evidence() -> int:
+    """Queue the evidence task again where it seems lost (see dispute_evidence_sweep)."""
+    return dispute_evidence_sweep()

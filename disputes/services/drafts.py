@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core.keys import idempotency_key
@@ -160,6 +162,37 @@ def dispute_evidence_prepare(*, dispute_pk: int) -> EvidenceDraft | None:
         draft.refresh_from_db()
         _alert_refused(draft, why=f"was refused by Stripe ({error.code or 'invalid request'})")
         return draft
+
+
+# Left this long without a staged draft, a dispute's evidence task is presumed lost.
+SWEEP_AFTER = timedelta(minutes=10)
+
+
+def dispute_evidence_sweep(*, now: datetime | None = None) -> int:
+    """Queue the evidence task again for every dispute that needs a response, has an order, has
+    nothing submitted, and still has no staged draft (and no refused one) some minutes after we
+    mirrored it: a lost broker message or a worker that died costs minutes, not the deadline.
+    Returns how many were queued."""
+    from disputes.services.sync import evidence_prepare_queue
+
+    now = now or timezone.now()
+    staged_or_refused = EvidenceDraft.objects.filter(dispute=OuterRef("pk")).filter(
+        Q(staged_at__isnull=False) | ~Q(problem="")
+    )
+    due = (
+        Dispute.objects.filter(
+            status__in=RESPONDABLE_STATUSES,
+            order__isnull=False,
+            submit_claimed_at__isnull=True,
+            accept_claimed_at__isnull=True,
+            refund_claimed_at__isnull=True,
+            submission_count=0,
+            created_at__lte=now - SWEEP_AFTER,
+        )
+        .filter(~Exists(staged_or_refused))
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for pk in due if evidence_prepare_queue(dispute_pk=pk))
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ row (`orders.services` locks it)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,8 @@ from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send_on_commit
 from payments.models import Charge
 from payments.services.staff import staff_action_record
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -178,10 +181,23 @@ def _after_sync(
         created or linked or previous != dispute.status
     )
     if becomes_respondable and dispute.order_id is not None:
-        from disputes.tasks import prepare_evidence
-
         pk = dispute.pk
-        transaction.on_commit(lambda: prepare_evidence.delay(pk))
+        transaction.on_commit(lambda: evidence_prepare_queue(dispute_pk=pk))
+
+
+def evidence_prepare_queue(*, dispute_pk: int) -> bool:
+    """Queue the evidence task. A broker that does not answer must not break the event that
+    opened the dispute: the evidence sweep (beat) queues it again later."""
+    from disputes.tasks import prepare_evidence
+
+    try:
+        prepare_evidence.delay(dispute_pk)
+    except Exception as error:
+        logger.warning(
+            "dispute evidence task not queued dispute_pk=%s (%s)", dispute_pk, type(error).__name__
+        )
+        return False
+    return True
 
 
 def early_fraud_warning_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> EarlyFraudWarning:

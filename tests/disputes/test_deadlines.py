@@ -35,14 +35,20 @@ def subjects() -> list[str]:
 
 def test_migrating_a_fresh_database_schedules_the_job_every_15_minutes() -> None:
     # given a database without it (transactional tests elsewhere flush migration data)
-    PeriodicTask.objects.filter(task="disputes.warn_deadlines").delete()
+    PeriodicTask.objects.filter(task__startswith="disputes.").delete()
     # when the data migration runs, as `migrate` runs it (twice: idempotent)
     executor = MigrationExecutor(connection)
     state = executor.loader.project_state(("disputes", "0003_periodic_tasks"))
     operation = executor.loader.get_migration("disputes", "0003_periodic_tasks").operations[0]
     operation.code(state.apps, None)  # type: ignore[attr-defined]
     operation.code(state.apps, None)  # type: ignore[attr-defined]
+    state = executor.loader.project_state(("disputes", "0005_evidence_sweep_schedule"))
+    executor.loader.get_migration("disputes", "0005_evidence_sweep_schedule").operations[0].code(  # type: ignore[attr-defined]
+        state.apps, None
+    )
     # then
+    sweep = PeriodicTask.objects.get(task="disputes.sweep_evidence")
+    assert sweep.enabled and sweep.interval is not None and sweep.interval.every == 600
     task = PeriodicTask.objects.get(task="disputes.warn_deadlines")
     assert task.enabled and task.interval is not None
     assert (task.interval.every, task.interval.period) == (900, "seconds")
@@ -109,3 +115,4 @@ def test_the_scheduled_task_name_is_registered() -> None:
     app.loader.import_default_modules()
     assert "disputes.warn_deadlines" in app.tasks
     assert "disputes.prepare_evidence" in app.tasks
+    assert "disputes.sweep_evidence" in app.tasks

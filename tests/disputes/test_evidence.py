@@ -285,3 +285,62 @@ def test_a_dispute_whose_order_is_found_later_gets_its_evidence(
     assert result.dispute.order == order
     assert queued == [result.dispute.pk]
     assert EvidenceDraft.objects.get(dispute=result.dispute).staged_at is not None
+
+
+# ---------------------------------------------------------------------------- lost tasks
+
+
+def test_a_broker_that_does_not_answer_does_not_break_the_event_and_the_sweep_stages_later(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datetime import timedelta
+
+    from django.test import TestCase
+    from django.utils import timezone
+
+    from disputes.services import dispute_evidence_sweep
+
+    def broker_down(pk: int) -> None:
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.prepare_evidence, "delay", broker_down)
+    obj = fake_stripe.add(dispute_object(ChargeFactory(order=paid_order())))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    assert "dispute evidence task not queued" in caplog.text
+    assert not EvidenceDraft.objects.filter(dispute=dispute).exists()
+
+    # the broker is back; the sweep finds the dispute once it has waited long enough
+    queued: list[int] = []
+    monkeypatch.setattr(
+        tasks.prepare_evidence,
+        "delay",
+        lambda pk: queued.append(pk) or tasks.prepare_evidence.apply(args=[pk]),
+    )
+    assert dispute_evidence_sweep(now=timezone.now()) == 0
+    assert dispute_evidence_sweep(now=timezone.now() + timedelta(minutes=11)) == 1
+    assert queued == [dispute.pk]
+    assert EvidenceDraft.objects.get(dispute=dispute).staged_at is not None
+    # staged now: the next sweeps leave it alone
+    assert dispute_evidence_sweep(now=timezone.now() + timedelta(minutes=30)) == 0
+
+
+def test_the_sweep_leaves_refused_submitted_and_orderless_disputes_alone(fake_stripe: FakeStripe) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from disputes.services import dispute_evidence_sweep
+
+    refused = opened(fake_stripe, ChargeFactory(order=paid_order()))
+    EvidenceDraft.objects.create(dispute=refused, revision=1, fields={}, problem="too long")
+    submitted = opened(
+        fake_stripe, ChargeFactory(order=paid_order()), submission_count=1, status="under_review"
+    )
+    orphan = ChargeFactory.build(
+        order=None, stripe_id="ch_nobody", amount=100, amount_captured=100, currency="usd"
+    )
+    opened(fake_stripe, orphan)
+    assert submitted.status == "under_review"
+
+    assert dispute_evidence_sweep(now=timezone.now() + timedelta(hours=1)) == 0
