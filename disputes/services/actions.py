@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -18,7 +18,9 @@ from disputes.evidence import (
 from disputes.models import (
     CLOSED_STATUSES,
     RESPONDABLE_STATUSES,
+    UNDER_REVIEW_STATUSES,
     Dispute,
+    EvidenceDraft,
 )
 from disputes.services.common import (
     ACTION_ACCEPT,
@@ -28,6 +30,7 @@ from disputes.services.common import (
     ERROR_NO_EVIDENCE,
     ERROR_NOT_REFUNDABLE,
     ERROR_NOT_RESPONDABLE,
+    ERROR_REVISION_TAKEN,
     DisputeActionRefused,
     refuse_unless_finance,
 )
@@ -74,30 +77,14 @@ def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | No
         problems = evidence_problems(fields) or ([latest.problem] if latest.problem else [])
         if problems:
             raise DisputeActionRefused(" ".join(problems))
-        with transaction.atomic():
-            claimed = Dispute.objects.filter(
-                pk=dispute.pk,
-                submit_claimed_at__isnull=True,
-                accept_claimed_at__isnull=True,
-                refund_claimed_at__isnull=True,
-                submission_count=0,
-                status__in=RESPONDABLE_STATUSES,
-            ).update(submit_claimed_at=timezone.now(), submit_claimed_by=user, updated_at=timezone.now())
-            if not claimed:
-                # Someone else claimed it (or accepted it) between our read and our UPDATE.
-                return Dispute.objects.get(pk=dispute.pk)
-            revision = latest.revision
-            if fields != latest.fields:
-                revision = draft_create(
-                    dispute=dispute, fields=fields, liability=liability_of(dispute), user=user
-                ).revision
-            Dispute.objects.filter(pk=dispute.pk).update(submitted_revision=revision)
-            action = staff_action_record(
-                actor=user,
-                action=ACTION_SUBMIT,
-                target=dispute.stripe_id,
-                outcome=f"submitting revision {revision}",
-            )
+        try:
+            action = _claim_submission(dispute, user=user, latest=latest, fields=fields)
+        except IntegrityError:
+            # The unique (dispute, revision) row: a colleague saved a revision meanwhile.
+            raise DisputeActionRefused(ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)) from None
+        if action is None:
+            # Someone else claimed it (or accepted it) between our read and our UPDATE.
+            return Dispute.objects.get(pk=dispute.pk)
         dispute.refresh_from_db()
     else:
         action = staff_action_record(
@@ -107,6 +94,37 @@ def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | No
             outcome="sending the claimed submission again",
         )
     return _submit_claimed(dispute, action)
+
+
+def _claim_submission(
+    dispute: Dispute, *, user: Any, latest: EvidenceDraft, fields: dict[str, Any]
+) -> StaffAction | None:
+    """The conditional UPDATE that claims the submission, the revision it sends and the audit
+    row, in one transaction; None when another request claimed it first."""
+    with transaction.atomic():
+        claimed = Dispute.objects.filter(
+            pk=dispute.pk,
+            submit_claimed_at__isnull=True,
+            accept_claimed_at__isnull=True,
+            refund_claimed_at__isnull=True,
+            submission_count=0,
+            status__in=RESPONDABLE_STATUSES,
+        ).update(submit_claimed_at=timezone.now(), submit_claimed_by=user, updated_at=timezone.now())
+        if not claimed:
+            return None
+        revision = latest.revision
+        if fields != latest.fields:
+            revision = draft_create(
+                dispute=dispute, fields=fields, liability=liability_of(dispute), user=user
+            ).revision
+        Dispute.objects.filter(pk=dispute.pk).update(submitted_revision=revision)
+        action = staff_action_record(
+            actor=user,
+            action=ACTION_SUBMIT,
+            target=dispute.stripe_id,
+            outcome=f"submitting revision {revision}",
+        )
+    return action
 
 
 def _submit_claimed(dispute: Dispute, action: StaffAction) -> Dispute:
@@ -125,12 +143,20 @@ def _submit_claimed(dispute: Dispute, action: StaffAction) -> Dispute:
         current = dispute_sync(
             obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id), source="submit"
         ).dispute
-        if current.submission_count > 0 or current.status not in RESPONDABLE_STATUSES:
+        if current.submission_count > 0 or current.status in UNDER_REVIEW_STATUSES:
             Dispute.objects.filter(pk=dispute.pk, submitted_at__isnull=True).update(
                 submitted_at=timezone.now()
             )
             _finish(action, f"already submitted on Stripe ({error.code or 'refused'})")
             return Dispute.objects.get(pk=dispute.pk)
+        if current.status not in RESPONDABLE_STATUSES:
+            # Closed meanwhile (lost at the deadline, accepted in the Dashboard): nothing was
+            # submitted and nothing can be.
+            Dispute.objects.filter(pk=dispute.pk).update(submit_claimed_at=None, submit_claimed_by=None)
+            _finish(action, f"not submitted: the dispute is {current.status}")
+            raise DisputeActionRefused(
+                ERROR_NOT_RESPONDABLE.format(dispute=dispute.stripe_id, status=current.status)
+            ) from None
         # A refusal staff can fix: release the claim; the corrected request gets a key of its own.
         Dispute.objects.filter(pk=dispute.pk).update(
             submit_claimed_at=None,

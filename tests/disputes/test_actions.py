@@ -255,3 +255,22 @@ def test_two_editors_saving_the_same_revision_the_second_is_told_to_reload(
 
     assert str(refused.value) == ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)
     assert EvidenceDraft.objects.get(dispute=dispute, revision=2).fields["shipping_carrier"] == "DHL"
+
+
+def test_a_dispute_closed_meanwhile_is_not_counted_as_submitted(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    # lost at the deadline on Stripe's side, before our mirror heard of it
+    fake_stripe.disputes[dispute.stripe_id]["status"] = "lost"
+
+    with pytest.raises(DisputeActionRefused, match="is lost: Stripe takes no response"):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    dispute.refresh_from_db()
+    assert dispute.status == "lost" and dispute.submitted is False
+    assert dispute.submit_claimed_at is None
+    assert (
+        StaffAction.objects.get(action="dispute_evidence_submit").outcome
+        == "not submitted: the dispute is lost"
+    )
