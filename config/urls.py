@@ -18,6 +18,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/finance/disputes/", include("disputes.urls")),
     path("api/finance/", include("reconciliation.urls")),
     path("stripe/", include("payments.urls")),
     path("", include(shop)),

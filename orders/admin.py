@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from config.admin_helpers import (
     ReadOnlyAdminMixin,
@@ -67,6 +69,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     "last_decline_code",
                     "payment_intent_idempotency_key",
                     "livemode",
+                    "disputes_info",
                 )
             },
         ),
@@ -97,6 +100,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "fulfilled_at",
         "canceled_at",
         "fulfillment_info",
+        "disputes_info",
     )
 
     def get_search_results(
@@ -133,6 +137,22 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def fulfillment_info(self, order: Order) -> str:
         fulfillment = Fulfillment.objects.filter(order=order).first()
         return f"{fulfillment.created_at:%Y-%m-%d %H:%M} ({fulfillment.source})" if fulfillment else "-"
+
+    @admin.display(description="Disputes")
+    def disputes_info(self, order: Order) -> str:
+        """Each dispute on the order's payment and where it stands (won, lost, …)."""
+        # The reverse relation comes from disputes, which orders does not import (so mypy cannot see it).
+        disputes = order.disputes.order_by("pk")  # type: ignore[attr-defined]
+        if not disputes:
+            return "-"
+        return format_html_join(
+            ", ",
+            '<a href="{}">{} · {}</a>',
+            (
+                (reverse("admin:disputes_dispute_change", args=[d.pk]), d.stripe_id, d.status)
+                for d in disputes
+            ),
+        )
 
     @admin.action(description="Re-sync the payment from Stripe (fetch and apply)")
     def resync(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:

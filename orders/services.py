@@ -408,3 +408,15 @@ def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save:
 
         transaction.on_commit(committed)
     return True
+
+
+def order_mark_disputed(*, order: Order, locked: bool = False) -> OrderChange:
+    """A dispute was opened on the order's payment: it becomes disputed, which outranks every
+    other status (orders.models), so a late paid or refunded snapshot cannot hide it. The
+    outcome (won, lost) is the dispute's own status, shown beside the order."""
+    with transaction.atomic(savepoint=False):
+        order = _lock(order, locked=locked)
+        previous = order.status
+        moved = _advance(order, status=Order.Status.DISPUTED, seen_at=order.payment_state_at)
+        _save(order, {"status"} if moved else set())
+        return OrderChange(order, moved, False, previous)

@@ -36,6 +36,12 @@ class AlertKind(TextChoices):
     REFUND_FAILED = "refund_failed", "Refund failed"
     PAYOUT_UNEXPLAINED = "payout_unexplained", "Payout does not add up"
     DISCREPANCY_OPENED = "discrepancy_opened", "Ledger discrepancy opened"
+    DISPUTE_OPENED = "dispute_opened", "Dispute opened"
+    DISPUTE_CLOSED = "dispute_closed", "Dispute closed"
+    DISPUTE_DEADLINE = "dispute_deadline", "Dispute evidence due soon"
+    DISPUTE_PAST_DUE = "dispute_past_due", "Dispute evidence past due"
+    DISPUTE_EVIDENCE_REFUSED = "dispute_evidence_refused", "Dispute evidence over Stripe's limits"
+    EARLY_FRAUD_WARNING = "early_fraud_warning", "Early fraud warning"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from disputes.handlers import handle_dispute, handle_early_fraud_warning
 from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
 from payments.models import StripeEvent
@@ -92,4 +93,11 @@ HANDLERS: dict[str, Handler] = {
     "payout.failed": handle_payout,
     "payout.canceled": handle_payout,
     "payout.reconciliation_completed": handle_payout,
+    "charge.dispute.created": handle_dispute,
+    "charge.dispute.updated": handle_dispute,
+    "charge.dispute.closed": handle_dispute,
+    "charge.dispute.funds_withdrawn": handle_dispute,
+    "charge.dispute.funds_reinstated": handle_dispute,
+    "radar.early_fraud_warning.created": handle_early_fraud_warning,
+    "radar.early_fraud_warning.updated": handle_early_fraud_warning,
 }

@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import io
 import logging
 import random
 import time
@@ -448,6 +449,49 @@ def dispute_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
     )
 
 
+def dispute_retrieve(*, dispute_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.disputes.retrieve, dispute_id)
+    return _read("dispute.retrieve", service, params=None, ids={"dispute": dispute_id})
+
+
+def dispute_update(*, dispute_id: str, params: JsonDict, idempotency_key: str) -> JsonDict:
+    """`POST /v1/disputes/{id}`: stage evidence (`submit: False`) or submit it (`submit: True`).
+    Stripe's `submit` defaults to true, so the caller must always say which."""
+    if "submit" not in params:
+        raise ValueError("a dispute update must say submit=True or submit=False (Stripe defaults to true)")
+    service = functools.partial(get_client().v1.disputes.update, dispute_id)
+    return _write("dispute.update", service, params=params, key=idempotency_key, ids={"dispute": dispute_id})
+
+
+def dispute_close(*, dispute_id: str, idempotency_key: str) -> JsonDict:
+    """`POST /v1/disputes/{id}/close`: accept the dispute as lost (irreversible)."""
+    service = functools.partial(get_client().v1.disputes.close, dispute_id)
+    return _write("dispute.close", service, params={}, key=idempotency_key, ids={"dispute": dispute_id})
+
+
+def file_create(
+    *, purpose: str, filename: str, content: bytes, content_type: str, idempotency_key: str
+) -> JsonDict:
+    """Upload a file to Stripe's Files (`POST files.stripe.com/v1/files`, multipart). Stripe
+    tells the type from the content and the file name's extension; `content_type` is for the
+    log. Returns the File object (`file_…`)."""
+    if not idempotency_key:
+        raise ValueError("every write to Stripe needs an idempotency key from its business operation")
+
+    def upload() -> Any:
+        # A fresh stream per attempt: our rate-limit retry calls this again, and a read stream
+        # would send an empty file the second time.
+        stream = io.BytesIO(content)
+        stream.name = filename
+        return get_client().v1.files.create(
+            params={"purpose": purpose, "file": stream},
+            options={"idempotency_key": idempotency_key},
+        )
+
+    ids = {"purpose": purpose, "content_type": content_type, "bytes": len(content)}
+    return _plain(_call("file.create", upload, ids=ids))
+
+
 # Re-sync: fetch any object we mirror by its id prefix.
 _RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
     "pi_": lambda object_id: payment_intent_retrieve(payment_intent_id=object_id),
@@ -455,11 +499,13 @@ _RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
     "re_": lambda object_id: refund_retrieve(refund_id=object_id),
     "cs_": lambda object_id: checkout_session_retrieve(session_id=object_id),
     "evt_": lambda object_id: event_retrieve(event_id=object_id),
+    "du_": lambda object_id: dispute_retrieve(dispute_id=object_id),
+    "dp_": lambda object_id: dispute_retrieve(dispute_id=object_id),
 }
 
 
 def object_retrieve(*, object_id: str) -> JsonDict:
-    """Fetch a Stripe object by id (pi_, ch_, re_, cs_, evt_). Unknown prefixes are refused."""
+    """Fetch a Stripe object by id (pi_, ch_, re_, cs_, evt_, du_/dp_). Unknown prefixes are refused."""
     for prefix, retrieve in _RETRIEVERS.items():
         if object_id.startswith(prefix):
             return retrieve(object_id)

@@ -189,6 +189,32 @@ EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", default=str(BASE_DIR / "var" / "mail"))
 # GET /metrics (Prometheus) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset: no metrics.
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
+# ---------------------------------------------------------------------------- disputes
+# What the dispute evidence says about the shop's policies and where the customer saw them
+# (evidence[refund_policy_disclosure] etc., https://docs.stripe.com/disputes/best-practices).
+DISPUTE_SHOP_NAME = env("DISPUTE_SHOP_NAME", default="Analytical Engine Posters")
+DISPUTE_REFUND_POLICY = env(
+    "DISPUTE_REFUND_POLICY",
+    default="Unused items can be returned within 30 days of delivery for a full refund.",
+)
+DISPUTE_CANCELLATION_POLICY = env(
+    "DISPUTE_CANCELLATION_POLICY",
+    default="An order can be cancelled free of charge until it has been dispatched.",
+)
+DISPUTE_REFUND_POLICY_DISCLOSURE = env(
+    "DISPUTE_REFUND_POLICY_DISCLOSURE",
+    default=(
+        "The refund policy is linked on the checkout page, next to the Pay button, and in the "
+        "confirmation email."
+    ),
+)
+DISPUTE_CANCELLATION_POLICY_DISCLOSURE = env(
+    "DISPUTE_CANCELLATION_POLICY_DISCLOSURE",
+    default="The cancellation policy is linked on the checkout page and in the confirmation email.",
+)
+# Stripe's documented limit per evidence file (https://docs.stripe.com/file-upload).
+DISPUTE_EVIDENCE_MAX_FILE_BYTES = env.int("DISPUTE_EVIDENCE_MAX_FILE_BYTES", default=4 * 1024 * 1024)
+
 # ---------------------------------------------------------------------------- logging
 LOG_FORMAT = env("LOG_FORMAT", default="text")  # "json" in production
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

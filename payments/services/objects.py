@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 
+from disputes.services.sync import dispute_sync
 from orders.models import Order
 from orders.selectors import order_find_for_stripe_object
 from orders.services import (
@@ -43,6 +44,10 @@ def stripe_object_apply(
     """Apply one PaymentIntent, Charge, Refund or Checkout Session snapshot to its order through
     the forward-only order services. `seen_at` None means "just fetched from Stripe"."""
     kind = obj.get("object")
+    if kind == "dispute":
+        # Disputes have their own mirror and sync service (its lock order: dispute, then order).
+        synced = dispute_sync(obj=obj, source=source, seen_at=seen_at)
+        return ApplyResult(order=synced.dispute.order, note=synced.note)
     with transaction.atomic(savepoint=False):
         # Found and locked in one read; the order services then take it as locked.
         order = order_find_for_stripe_object(obj=obj, for_update=kind != "refund")

@@ -228,7 +228,8 @@ class _PageLinker:
             if refund.charge_id:
                 refs.charges.add(refund.charge_id)
         for dispute in self.disputes.values():
-            refs.charges.add(dispute.charge_id)
+            if dispute.charge_id:
+                refs.charges.add(dispute.charge_id)
             if dispute.payment_intent_id:
                 refs.payment_intents.add(dispute.payment_intent_id)
         self.charges = {c.stripe_id: c for c in Charge.objects.filter(stripe_id__in=refs.charges)}
@@ -264,8 +265,8 @@ class _PageLinker:
             charge_id = charge_id or refund.charge_id
             payment_intent_id = payment_intent_id or refund.payment_intent_id
         if dispute is not None:
-            charge_id = charge_id or dispute.charge_id
-            payment_intent_id = payment_intent_id or dispute.payment_intent_id
+            charge_id = charge_id or dispute.charge_id or ""
+            payment_intent_id = payment_intent_id or dispute.payment_intent_id or ""
         order_pk: int | None = None
         if refund is not None and refund.order_id is not None:
             order_pk = refund.order_id

@@ -1,0 +1,276 @@
+"""Staff actions: submit the evidence once (a second click, a retry, a race or Stripe's "already
+submitted" submits nothing more), accept the dispute, Finance only, every action audited."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import connection
+
+from disputes.models import Dispute, EvidenceDraft
+from disputes.services import (
+    ERROR_NOT_FINANCE,
+    DisputeActionRefused,
+    dispute_accept,
+    dispute_evidence_prepare,
+    dispute_evidence_submit,
+    dispute_sync,
+)
+from payments.models import StaffAction
+from payments.stripe_gateway import InvalidRequest, StripeUnavailable
+from tests.disputes.factories import NOW, ChargeFactory, FakeStripe, dispute_object, paid_order
+
+pytestmark = pytest.mark.django_db
+
+
+def staged(fake: FakeStripe, **fields: Any) -> Dispute:
+    """A dispute with its evidence staged, as it is a few seconds after it opened."""
+    obj = fake.add(dispute_object(ChargeFactory(order=paid_order()), **fields))
+    dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    dispute_evidence_prepare(dispute_pk=dispute.pk)
+    fake.calls.clear()
+    return Dispute.objects.get(pk=dispute.pk)
+
+
+def submits(fake: FakeStripe) -> list[dict[str, Any]]:
+    return [call for call in fake.calls_of("dispute_update") if call["submit"]]
+
+
+def test_finance_submits_the_staged_evidence_once(fake_stripe: FakeStripe, finance_user: User) -> None:
+    dispute = staged(fake_stripe)
+
+    first = dispute_evidence_submit(dispute=dispute, user=finance_user)
+    again = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert first.status == again.status == "under_review"
+    assert first.submission_count == again.submission_count == 1
+    assert first.submitted is True
+    (call,) = submits(fake_stripe)
+    assert call["key"] == f"dispute:{dispute.pk}:evidence-submit:v1"
+    assert call["evidence"] == EvidenceDraft.objects.get(dispute=dispute, revision=1).fields
+    action = StaffAction.objects.get(action="dispute_evidence_submit")
+    assert (action.actor, action.target, action.outcome) == (
+        finance_user,
+        dispute.stripe_id,
+        "submitted revision 1",
+    )
+
+
+def test_extra_text_becomes_a_new_revision_that_is_submitted(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+
+    dispute_evidence_submit(
+        dispute=dispute, user=finance_user, extra_text="The customer signed for the parcel."
+    )
+
+    second = EvidenceDraft.objects.get(dispute=dispute, revision=2)
+    assert second.fields["uncategorized_text"].endswith("\n\nThe customer signed for the parcel.")
+    assert second.created_by == finance_user
+    (call,) = submits(fake_stripe)
+    assert call["evidence"] == second.fields
+
+
+def test_support_can_not_submit_or_accept(fake_stripe: FakeStripe, support_user: User) -> None:
+    dispute = staged(fake_stripe)
+
+    with pytest.raises(DisputeActionRefused, match=ERROR_NOT_FINANCE):
+        dispute_evidence_submit(dispute=dispute, user=support_user)
+    with pytest.raises(DisputeActionRefused, match=ERROR_NOT_FINANCE):
+        dispute_accept(dispute=dispute, user=support_user)
+
+    assert fake_stripe.calls == []
+    assert Dispute.objects.get(pk=dispute.pk).submit_claimed_at is None
+
+
+def test_a_lost_answer_is_sent_again_with_the_same_key_and_the_same_evidence(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.fail_next = [StripeUnavailable("Stripe did not answer dispute.update")]
+
+    with pytest.raises(StripeUnavailable):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+    assert Dispute.objects.get(pk=dispute.pk).submit_claimed_at is not None
+
+    result = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert result.submission_count == 1
+    first, second = submits(fake_stripe)
+    assert first == second
+    assert fake_stripe.disputes[dispute.stripe_id]["evidence_details"]["submission_count"] == 1
+
+
+def test_stripe_saying_already_submitted_counts_as_submitted(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    # submitted meanwhile in the Dashboard
+    fake_stripe.disputes[dispute.stripe_id]["evidence_details"]["submission_count"] = 1
+    fake_stripe.disputes[dispute.stripe_id]["status"] = "under_review"
+
+    result = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert result.submitted is True and result.status == "under_review"
+    assert len(submits(fake_stripe)) == 1
+    assert dispute_evidence_submit(dispute=dispute, user=finance_user).submission_count == 1
+    assert len(submits(fake_stripe)) == 1
+    assert "already submitted on Stripe" in StaffAction.objects.get(action="dispute_evidence_submit").outcome
+
+
+def test_a_refusal_staff_can_fix_releases_the_claim_with_a_new_key_next_time(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.fail_next = [
+        InvalidRequest("Stripe refused dispute.update: invalid_evidence.", code="invalid")
+    ]
+
+    with pytest.raises(DisputeActionRefused, match="invalid_evidence"):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+    dispute.refresh_from_db()
+    assert dispute.submit_claimed_at is None and dispute.submit_attempt == 2
+
+    dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert [call["key"] for call in submits(fake_stripe)] == [
+        f"dispute:{dispute.pk}:evidence-submit:v1",
+        f"dispute:{dispute.pk}:evidence-submit:v2",
+    ]
+
+
+def test_finance_accepts_the_dispute_once(fake_stripe: FakeStripe, finance_user: User) -> None:
+    dispute = staged(fake_stripe)
+
+    first = dispute_accept(dispute=dispute, user=finance_user)
+    again = dispute_accept(dispute=dispute, user=finance_user)
+
+    assert first.status == again.status == "lost"
+    (call,) = fake_stripe.calls_of("dispute_close")
+    assert call["key"] == f"dispute:{dispute.pk}:close:v1"
+    assert StaffAction.objects.get(action="dispute_accept").outcome == "closed: lost"
+    # and nothing can be submitted after it
+    with pytest.raises(DisputeActionRefused, match="lost"):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+
+def test_a_submitted_dispute_can_not_be_accepted(fake_stripe: FakeStripe, finance_user: User) -> None:
+    dispute = staged(fake_stripe)
+    dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    with pytest.raises(DisputeActionRefused):
+        dispute_accept(dispute=dispute, user=finance_user)
+    assert fake_stripe.calls_of("dispute_close") == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clicks_at_the_same_moment_submit_once(fake_stripe: FakeStripe, finance_user: User) -> None:
+    dispute = staged(fake_stripe)
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def click() -> None:
+        try:
+            barrier.wait()
+            results.append(dispute_evidence_submit(dispute=dispute, user=finance_user))
+        except Exception as error:
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not [r for r in results if isinstance(r, Exception)]
+    assert len(submits(fake_stripe)) == 1
+    assert StaffAction.objects.filter(action="dispute_evidence_submit").count() == 1
+
+
+# ---------------------------------------------------------------------------- inquiry refund
+
+
+def test_an_inquiry_can_be_refunded_instead_once(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]]
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+    from payments.models import Refund
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+
+    first = dispute_refund_inquiry(dispute=dispute, user=finance_user)
+    again = dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert first.refund_id == again.refund_id == "re_inquiry1"
+    (call,) = refunds
+    assert call["key"] == f"dispute:{dispute.pk}:inquiry-refund:v1"
+    assert call["charge"] == dispute.charge_id and call["metadata"]["dispute"] == dispute.stripe_id
+    refund = Refund.objects.get(stripe_id="re_inquiry1")
+    assert refund.order == dispute.order and refund.status == "succeeded"
+    assert dispute.order is not None
+    dispute.order.refresh_from_db()
+    assert dispute.order.amount_refunded == 4200
+    assert StaffAction.objects.get(action="dispute_refund_inquiry").outcome == "refund re_inquiry1 succeeded"
+    # and the inquiry can not be submitted or accepted any more
+    with pytest.raises(DisputeActionRefused):
+        dispute_accept(dispute=dispute, user=finance_user)
+
+
+@pytest.mark.parametrize(
+    ("status", "refundable"), [("needs_response", True), ("warning_needs_response", False)]
+)
+def test_a_chargeback_or_an_unrefundable_charge_is_not_refunded(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]], status: str, refundable: bool
+) -> None:
+    from disputes.services import ERROR_NOT_REFUNDABLE, dispute_refund_inquiry
+
+    dispute = staged(fake_stripe, status=status, is_charge_refundable=refundable)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == ERROR_NOT_REFUNDABLE.format(dispute=dispute.stripe_id)
+    assert refunds == []
+
+
+def test_two_editors_saving_the_same_revision_the_second_is_told_to_reload(
+    fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from disputes.services import ERROR_REVISION_TAKEN, dispute_evidence_revise, drafts
+
+    dispute = staged(fake_stripe)
+    first = EvidenceDraft.objects.get(dispute=dispute, revision=1)
+    dispute_evidence_revise(dispute=dispute, user=finance_user, changes={"shipping_carrier": "DHL"})
+    # the second editor's page was loaded before the first one saved
+    monkeypatch.setattr(drafts, "evidence_draft_latest", lambda dispute: first)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_evidence_revise(dispute=dispute, user=finance_user, changes={"shipping_carrier": "UPS"})
+
+    assert str(refused.value) == ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)
+    assert EvidenceDraft.objects.get(dispute=dispute, revision=2).fields["shipping_carrier"] == "DHL"
+
+
+def test_a_dispute_closed_meanwhile_is_not_counted_as_submitted(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    # lost at the deadline on Stripe's side, before our mirror heard of it
+    fake_stripe.disputes[dispute.stripe_id]["status"] = "lost"
+
+    with pytest.raises(DisputeActionRefused, match="is lost: Stripe takes no response"):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    dispute.refresh_from_db()
+    assert dispute.status == "lost" and dispute.submitted is False
+    assert dispute.submit_claimed_at is None
+    assert (
+        StaffAction.objects.get(action="dispute_evidence_submit").outcome
+        == "not submitted: the dispute is lost"
+    )
