@@ -14,6 +14,7 @@ from config.admin_helpers import (
     money_display,
     stripe_link,
 )
+from core.admin import RoleAdminMixin
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
 from payments.services.objects import stripe_object_resync
@@ -33,7 +34,7 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("number", "status", "total", "email", "payment_intent_id", "paid_at", "created_at")
     list_filter = ("status", "currency", "livemode")
     search_fields = ("=email",)
@@ -134,7 +135,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         fulfillment = Fulfillment.objects.filter(order=order).first()
         return f"{fulfillment.created_at:%Y-%m-%d %H:%M} ({fulfillment.source})" if fulfillment else "-"
 
-    @admin.action(description="Re-sync the payment from Stripe (fetch and apply)")
+    @admin.action(description="Re-sync the payment from Stripe (fetch and apply)", permissions=["support"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             object_id = order.payment_intent_id or order.checkout_session_id
