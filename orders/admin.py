@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
 
 from config.admin_helpers import (
     ReadOnlyAdminMixin,
@@ -14,6 +15,7 @@ from config.admin_helpers import (
     money_display,
     stripe_link,
 )
+from console.admin import RefundRequestInline
 from core.admin import RoleAdminMixin
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
@@ -34,12 +36,14 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("number", "status", "total", "email", "payment_intent_id", "paid_at", "created_at")
     list_filter = ("status", "currency", "livemode")
     search_fields = ("=email",)
     search_help_text = "Order number (ORD-000123), pi_…, cs_…, ch_…, cus_… or an email."
-    inlines = (OrderItemInline,)
+    inlines = (OrderItemInline, RefundRequestInline)
+    # "History": every change of the order (webhook, task, staff), read-only (no revert).
+    history_list_display = ("status", "amount_refunded", "payment_intent_status")
     actions = ("resync",)
     fieldsets = (
         (None, {"fields": ("number", "status", "total", "refunded", "public_token")}),

@@ -94,8 +94,9 @@ def refund_request_blocked_by_dispute(*, order: Order) -> bool:
     return by_charge or by_intent
 
 
-def _validate(*, order: Order, amount: int | None, reason: str) -> int:
-    """The amount to refund, or RefundRefused. `order` is locked by the caller."""
+def refund_request_check(*, order: Order, amount: int | None, reason: str) -> int:
+    """The amount a refund of `amount` (None: the rest) would be, or RefundRefused. The admin's
+    confirmation step shows it; `refund_request_create` asks again under the order's lock."""
     if reason not in RefundRequest.Reason.values:
         raise RefundRefused(ERROR_REASON)
     if refund_request_blocked_by_dispute(order=order):
@@ -180,7 +181,7 @@ def _request_store(
         existing = _existing(api_key=api_key, form_token=form_token)
         if existing is not None:
             return existing
-        value = _validate(order=order, amount=amount, reason=reason)
+        value = refund_request_check(order=order, amount=amount, reason=reason)
         request = RefundRequest.objects.create(
             order=order,
             amount=value,

@@ -1,0 +1,72 @@
+"""Admin for refund requests: read-only everywhere (they change only through the refund service
+and the refund.* webhooks), listed on their order's page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from config.money import format_money
+from payments.models import RefundRequest
+
+
+class _ReadOnly:
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RefundRequestInline(_ReadOnly, admin.TabularInline):
+    """On the order's page: every refund asked for, and how it ended (a refund that failed
+    later shows here as failed, with Stripe's reason)."""
+
+    model = RefundRequest
+    extra = 0
+    fields = ("created_at", "money", "reason", "status", "stripe_refund_id", "failure_reason", "requested_by")
+    readonly_fields = fields
+    verbose_name = "refund request"
+
+    @admin.display(description="Amount")
+    def money(self, request: RefundRequest) -> str:
+        return format_money(request.amount, request.currency)
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(_ReadOnly, admin.ModelAdmin):
+    list_display = (
+        "pk",
+        "order",
+        "money",
+        "reason",
+        "status",
+        "stripe_refund_id",
+        "requested_by",
+        "created_at",
+    )
+    list_filter = ("status", "reason")
+    search_fields = ("=stripe_refund_id",)
+    list_select_related = ("order", "requested_by")
+    readonly_fields = (
+        "order",
+        "money",
+        "reason",
+        "status",
+        "stripe_refund_id",
+        "failure_reason",
+        "idempotency_key",
+        "requested_by",
+        "created_at",
+        "updated_at",
+    )
+    fields = readonly_fields
+
+    @admin.display(description="Amount", ordering="amount")
+    def money(self, request: RefundRequest) -> str:
+        return format_money(request.amount, request.currency)
