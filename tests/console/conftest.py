@@ -15,6 +15,7 @@ from core.roles import FINANCE, SUPPORT
 from orders.models import Order
 from payments.services.objects import stripe_object_resync
 from tests.factories import OrderFactory
+from tests.payments.conftest import no_queue  # noqa: F401 (the payments tests' fixture, shared)
 from tests.payments.test_recovery import pay
 
 
