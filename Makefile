@@ -1,5 +1,5 @@
 # Shortcuts for the README's commands. Only bash and Python 3.11 are needed; make is optional.
-.PHONY: run test bench-emulator bench-webhook bench-e2e
+.PHONY: run test bench-emulator bench-webhook bench-e2e bench-search
 run:
 	bash scripts/run
 test:
@@ -11,3 +11,6 @@ bench-webhook:
 
 bench-e2e:
 	.venv/bin/python bench/e2e_bench.py
+
+bench-search:
+	.venv/bin/python bench/search_bench.py
