@@ -218,3 +218,20 @@ def test_every_money_change_of_an_order_leaves_a_history_row_naming_who(
     assert refunded and refunded[0].history_user == finance_user
     page = client.get(reverse("admin:orders_order_history", args=[paid_order.pk])).content.decode()
     assert "partially_refunded" in page and "fiona" in page
+
+
+def test_when_stripe_does_not_answer_the_page_says_so_and_the_same_button_refunds_once(
+    emulator: Any, paid_order: Order, finance_user: User, client_for: ClientFor, settings: Any
+) -> None:
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    emulator.set_faults(api=[{"kind": "drop_after", "path": "^/v1/refunds", "method": "POST", "count": 1}])
+    client = client_for(finance_user)
+    token = form_token(client.get(refund_url(paid_order)).content.decode())
+    confirm = {"amount": "3.00", "reason": "duplicate", "form_token": token, "step": "confirm"}
+    first = client.post(refund_url(paid_order), confirm).content.decode()
+    assert "Stripe did not answer" in first and "Refund £3.00" in first  # the same button again
+    assert form_token(first) == token
+    done = client.post(refund_url(paid_order), confirm, follow=True)
+    assert done.redirect_chain[-1][0] == order_page(paid_order)
+    assert [r.amount for r in stripe_refunds(emulator, paid_order)] == [300]
+    assert RefundRequest.objects.get().status == RefundRequest.Status.SUCCEEDED
