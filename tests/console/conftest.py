@@ -13,10 +13,8 @@ from rest_framework.test import APIClient
 
 from core.roles import FINANCE, SUPPORT
 from orders.models import Order
-from payments.services.objects import stripe_object_resync
-from tests.factories import OrderFactory
 from tests.payments.conftest import no_queue  # noqa: F401 (the payments tests' fixture, shared)
-from tests.payments.test_recovery import pay
+from tests.payments.refund_support import paid_at_stripe
 
 
 def make_staff(username: str, *roles: str) -> User:
@@ -64,9 +62,4 @@ def api_for() -> Callable[[User], APIClient]:
 @pytest.fixture
 def paid_order(emulator: Any) -> Order:
     """£42.00 paid at the emulator and applied to our books."""
-    order = OrderFactory(payment_intent_id=None)
-    pi_id = pay(emulator, order)
-    stripe_object_resync(object_id=pi_id)
-    order.refresh_from_db()
-    assert order.status == Order.Status.FULFILLED
-    return order
+    return paid_at_stripe(emulator)

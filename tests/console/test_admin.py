@@ -17,6 +17,7 @@ from orders.models import Order
 from payments.models import RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import ERROR_OVER_REST
 from tests.factories import OrderFactory, event, payment_intent, stored_event
+from tests.payments.refund_support import stripe_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +32,6 @@ def refund_url(order: Order) -> str:
 
 def order_page(order: Order) -> str:
     return reverse("admin:orders_order_change", args=[order.pk])
-
-
-def stripe_refunds(emulator: Any, order: Order) -> list[Any]:
-    return list(emulator.client().v1.refunds.list(params={"payment_intent": order.payment_intent_id}).data)
 
 
 def form_token(page: str) -> str:

@@ -18,6 +18,7 @@ from orders.models import Order
 from payments.models import Charge, RefundRequest, StaffAction
 from payments.services.refund_requests import ERROR_DISPUTED, ERROR_NOT_PAID, ERROR_OVER_REST
 from tests.factories import OrderFactory
+from tests.payments.refund_support import stripe_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -31,10 +32,6 @@ def refunds_url(order: Order) -> str:
 def post_refund(client: APIClient, order: Order, body: dict[str, Any], key: str | None = "key-1") -> Any:
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post(refunds_url(order), body, format="json", **headers)
-
-
-def stripe_refunds(emulator: Any, order: Order) -> list[Any]:
-    return list(emulator.client().v1.refunds.list(params={"payment_intent": order.payment_intent_id}).data)
 
 
 def test_a_partial_refund_answers_201_with_the_contracts_fields(

@@ -11,11 +11,9 @@ from django.contrib.auth.models import Group, User
 from core.roles import FINANCE
 from orders.models import Order
 from payments.models import RefundRequest
-from payments.services.objects import stripe_object_resync
 from payments.services.refund_requests import ERROR_NOTHING_LEFT, RefundRefused, refund_request_create
-from tests.factories import OrderFactory
+from tests.payments.refund_support import paid_at_stripe, stripe_refunds
 from tests.payments.test_concurrency import CONCURRENCY, race
-from tests.payments.test_recovery import pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,14 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def paid(emulator: Any) -> tuple[Order, User]:
     user = User.objects.create_user(username="fiona", password="pw", is_staff=True)
     user.groups.add(Group.objects.get_or_create(name=FINANCE)[0])
-    order = OrderFactory(payment_intent_id=None)
-    stripe_object_resync(object_id=pay(emulator, order))
-    order.refresh_from_db()
-    return order, user
-
-
-def stripe_refunds(emulator: Any, order: Order) -> list[Any]:
-    return list(emulator.client().v1.refunds.list(params={"payment_intent": order.payment_intent_id}).data)
+    return paid_at_stripe(emulator), user
 
 
 def test_eight_staff_refunding_the_rest_at_once_refund_it_once(

@@ -13,7 +13,6 @@ from core.roles import FINANCE
 from disputes.models import Dispute
 from orders.models import Order
 from payments.models import Refund, RefundRequest, StaffAction, StripeEvent
-from payments.services.objects import stripe_object_resync
 from payments.services.refund_requests import (
     ERROR_DISPUTED,
     ERROR_NOT_PAID,
@@ -25,9 +24,14 @@ from payments.services.refund_requests import (
     refund_request_rest,
 )
 from tests.factories import OrderFactory, event
-from tests.payments.test_recovery import pay
+from tests.payments.refund_support import paid_at_stripe, stripe_refunds
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid_order(emulator: Any) -> Order:
+    return paid_at_stripe(emulator)
 
 
 @pytest.fixture
@@ -35,21 +39,6 @@ def finance() -> User:
     user = User.objects.create_user(username="fiona", password="pw", is_staff=True)
     user.groups.add(Group.objects.get(name=FINANCE))
     return user
-
-
-@pytest.fixture
-def paid_order(emulator: Any) -> Order:
-    """An order of £42.00 paid at Stripe and applied to our books."""
-    order = OrderFactory(payment_intent_id=None)
-    pi_id = pay(emulator, order)
-    stripe_object_resync(object_id=pi_id)
-    order.refresh_from_db()
-    assert order.status == Order.Status.FULFILLED
-    return order
-
-
-def stripe_refunds(emulator: Any, order: Order) -> list[Any]:
-    return list(emulator.client().v1.refunds.list(params={"payment_intent": order.payment_intent_id}).data)
 
 
 def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
