@@ -17,7 +17,7 @@ from orders.models import Order
 from payments.models import RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import ERROR_OVER_REST
 from tests.factories import OrderFactory, event, payment_intent, stored_event
-from tests.payments.refund_support import stripe_refunds
+from tests.payments.refund_support import paid_at_stripe, stripe_refunds
 
 pytestmark = pytest.mark.django_db
 
@@ -232,3 +232,37 @@ def test_when_stripe_does_not_answer_the_page_says_so_and_the_same_button_refund
     assert done.redirect_chain[-1][0] == order_page(paid_order)
     assert [r.amount for r in stripe_refunds(emulator, paid_order)] == [300]
     assert RefundRequest.objects.get().status == RefundRequest.Status.SUCCEEDED
+
+
+def test_a_yen_order_is_refunded_in_whole_yen(
+    emulator: Any, finance_user: User, client_for: ClientFor
+) -> None:
+    order = paid_at_stripe(emulator, amount=1800, currency="jpy")
+    client = client_for(finance_user)
+    form = client.get(refund_url(order)).content.decode()
+    assert 'value="1800"' in form and "left to refund ¥1,800" in form
+    token = form_token(form)
+    review = client.post(
+        refund_url(order), {"amount": "1000", "reason": "duplicate", "form_token": token, "step": "review"}
+    ).content.decode()
+    assert "The customer gets back <strong>¥1,000</strong>" in review
+    fraction = client.post(
+        refund_url(order), {"amount": "10.5", "reason": "duplicate", "form_token": token, "step": "review"}
+    ).content.decode()
+    assert "Give an amount in JPY" in fraction
+    client.post(
+        refund_url(order), {"amount": "1000", "reason": "duplicate", "form_token": token, "step": "confirm"}
+    )
+    assert [r.amount for r in stripe_refunds(emulator, order)] == [1000]
+
+
+def test_the_schema_names_the_consoles_paths(finance_user: User, client_for: ClientFor) -> None:
+    schema = (
+        client_for(finance_user).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    )
+    for path in (
+        "/api/staff/search/",
+        "/api/finance/orders/{number}/",
+        "/api/finance/orders/{number}/refunds/",
+    ):
+        assert path in schema["paths"], path

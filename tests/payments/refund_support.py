@@ -11,9 +11,10 @@ from tests.factories import OrderFactory
 from tests.payments.test_recovery import pay
 
 
-def paid_at_stripe(emulator: Any, card: str = "pm_card_visa") -> Order:
-    """£42.00 paid at the emulator and applied here as a re-sync would (no webhook needed)."""
-    order = OrderFactory(payment_intent_id=None)
+def paid_at_stripe(emulator: Any, card: str = "pm_card_visa", **fields: Any) -> Order:
+    """An order (£42.00 unless `fields` say otherwise) paid at the emulator and applied here as a
+    re-sync would (no webhook needed)."""
+    order = OrderFactory(payment_intent_id=None, **fields)
     stripe_object_resync(object_id=pay(emulator, order, card=card))
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
