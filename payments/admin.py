@@ -88,10 +88,10 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(StaffAction)
 class StaffActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target", "outcome")
+    list_display = ("created_at", "actor", "action", "target", "reason", "outcome")
     list_filter = ("action",)
     search_fields = ("=target",)
-    readonly_fields = ("created_at", "actor", "action", "target", "outcome")
+    readonly_fields = ("created_at", "actor", "action", "target", "reason", "outcome")
 
 
 @admin.register(EventCheckpoint)
