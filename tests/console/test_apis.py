@@ -56,6 +56,9 @@ def test_a_partial_refund_answers_201_with_the_contracts_fields(
     paid_order.refresh_from_db()
     assert (paid_order.status, paid_order.amount_refunded) == ("partially_refunded", 1000)
     assert StaffAction.objects.get(action="refund").actor == finance_user
+    # the order's history names the token's user
+    history = paid_order.history.filter(amount_refunded=1000).get()  # type: ignore[attr-defined]
+    assert history.history_user == finance_user
 
 
 def test_the_same_key_and_body_answer_the_first_answer_and_refund_once(
