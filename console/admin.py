@@ -3,27 +3,13 @@ and the refund.* webhooks), listed on their order's page."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from config.money import format_money
+from config.admin_helpers import ReadOnlyAdminMixin, money_column
 from payments.models import RefundRequest
 
 
-class _ReadOnly:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class RefundRequestInline(_ReadOnly, admin.TabularInline):
+class RefundRequestInline(ReadOnlyAdminMixin, admin.TabularInline):
     """On the order's page: every refund asked for, and how it ended (a refund that failed
     later shows here as failed, with Stripe's reason)."""
 
@@ -32,14 +18,11 @@ class RefundRequestInline(_ReadOnly, admin.TabularInline):
     fields = ("created_at", "money", "reason", "status", "stripe_refund_id", "failure_reason", "requested_by")
     readonly_fields = fields
     verbose_name = "refund request"
-
-    @admin.display(description="Amount")
-    def money(self, request: RefundRequest) -> str:
-        return format_money(request.amount, request.currency)
+    money = money_column("amount", "currency")
 
 
 @admin.register(RefundRequest)
-class RefundRequestAdmin(_ReadOnly, admin.ModelAdmin):
+class RefundRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "pk",
         "order",
@@ -66,7 +49,4 @@ class RefundRequestAdmin(_ReadOnly, admin.ModelAdmin):
         "updated_at",
     )
     fields = readonly_fields
-
-    @admin.display(description="Amount", ordering="amount")
-    def money(self, request: RefundRequest) -> str:
-        return format_money(request.amount, request.currency)
+    money = money_column("amount", "currency")
