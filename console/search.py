@@ -23,6 +23,7 @@ from django.urls import NoReverseMatch, reverse
 
 from orders.models import NUMBER_PREFIX, Order, order_pk_from_number
 from orders.selectors import order_find_for_stripe_object
+from payments.models import Charge, PaymentIntent, Refund, RefundRequest, StripeEvent
 
 MAX_RESULTS = 50
 
@@ -145,8 +146,6 @@ def record_model_register(
 
 
 def _find_payment_intent(value: str) -> list[SearchResult]:
-    from payments.models import PaymentIntent
-
     order = Order.objects.filter(payment_intent_id=value).first()
     if order is None:
         mirror = PaymentIntent.objects.filter(stripe_id=value).select_related("order").first()
@@ -159,8 +158,6 @@ def _find_payment_intent(value: str) -> list[SearchResult]:
 
 
 def _find_charge(value: str) -> list[SearchResult]:
-    from payments.models import Charge
-
     mirror = Charge.objects.filter(stripe_id=value).select_related("order").first()
     if mirror is not None and mirror.order is not None:
         return [_result("charge", value, mirror.order)]
@@ -171,8 +168,6 @@ def _find_charge(value: str) -> list[SearchResult]:
 
 
 def _find_refund(value: str) -> list[SearchResult]:
-    from payments.models import Refund, RefundRequest
-
     mirror = Refund.objects.filter(stripe_id=value).select_related("order").first()
     if mirror is not None:
         return [_result("refund", value, mirror.order, mirror)]
@@ -185,8 +180,6 @@ def _find_customer(value: str) -> list[SearchResult]:
 
 
 def _find_event(value: str) -> list[SearchResult]:
-    from payments.models import StripeEvent
-
     row = StripeEvent.objects.filter(stripe_id=value).first()
     if row is None:
         return []
@@ -196,8 +189,6 @@ def _find_event(value: str) -> list[SearchResult]:
 
 
 def _dispute_order(dispute: Any) -> Order | None:
-    from payments.models import Charge
-
     if dispute.payment_intent_id:
         order = Order.objects.filter(payment_intent_id=dispute.payment_intent_id).first()
         if order is not None:

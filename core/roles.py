@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 SUPPORT = "Support"
 FINANCE = "Finance"
@@ -45,8 +45,6 @@ def role_permissions_grant(*, app_label: str, using: str = "default") -> None:
     and Finance can open every page of the admin and nothing more: what they may *do* is asked
     of the functions above (admin actions, the refund page, the API). Run after every migrate
     (core.apps), so a model added later is covered, and the groups come back after a flush."""
-    from django.contrib.auth.models import Group, Permission
-
     if app_label not in VIEWABLE_APPS:
         return
     views = Permission.objects.using(using).filter(

@@ -14,7 +14,7 @@ from orders.models import Order
 from payments.models import RefundRequest
 from tests.browser.steps import wait_for
 from tests.factories import OrderFactory
-from tests.payments.test_recovery import pay
+from tests.payments.refund_support import emulator_pay
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ def log_in(page: Any, site: Any, username: str) -> None:
 def paid_order(site: Any, card: str = "pm_card_visa") -> Order:
     """An order paid at the emulator; its webhooks mark it paid here."""
     order = OrderFactory(payment_intent_id=None)
-    pay(site.emulator, order, card=card)
+    emulator_pay(site.emulator, order, card=card)
     assert wait_for(lambda: Order.objects.get(pk=order.pk).status == Order.Status.FULFILLED)
     order.refresh_from_db()
     return order

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from core.roles import FINANCE, SUPPORT
 from orders.models import Order
-from tests.payments.conftest import no_queue  # noqa: F401 (the payments tests' fixture, shared)
+from tests.payments.conftest import queued  # noqa: F401 (the payments tests' fixture, shared)
 from tests.payments.refund_support import paid_at_stripe
 
 

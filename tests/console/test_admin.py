@@ -44,7 +44,7 @@ def form_token(page: str) -> str:
 
 
 def test_support_reads_every_page_and_may_replay_and_resync(
-    support_user: User, client_for: ClientFor, no_queue: list[None]
+    support_user: User, client_for: ClientFor, queued: list[None]
 ) -> None:
     client = client_for(support_user)
     order = OrderFactory()
@@ -60,7 +60,7 @@ def test_support_reads_every_page_and_may_replay_and_resync(
 
 
 def test_a_staff_user_without_a_role_sees_nothing_and_can_do_nothing(
-    no_role_user: User, client_for: ClientFor, no_queue: list[None]
+    no_role_user: User, client_for: ClientFor, queued: list[None]
 ) -> None:
     client = client_for(no_role_user)
     order = OrderFactory()
@@ -71,7 +71,7 @@ def test_a_staff_user_without_a_role_sees_nothing_and_can_do_nothing(
     assert client.get(order_page(order)).status_code == 403
     assert client.post(EVENTS_URL, {"action": "replay", "_selected_action": [row.pk]}).status_code == 403
     row.refresh_from_db()
-    assert row.status == "dead" and no_queue == []
+    assert row.status == "dead" and queued == []
     assert client.get(reverse("admin-search"), {"q": order.number}).status_code == 403
     assert client.get(refund_url(order)).status_code == 403
 

@@ -12,8 +12,7 @@ from core.roles import FINANCE
 from orders.models import Order
 from payments.models import RefundRequest
 from payments.services.refund_requests import ERROR_NOTHING_LEFT, RefundRefused, refund_request_create
-from tests.payments.refund_support import paid_at_stripe, stripe_refunds
-from tests.payments.test_concurrency import CONCURRENCY, race
+from tests.payments.refund_support import CONCURRENCY, paid_at_stripe, race, stripe_refunds
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

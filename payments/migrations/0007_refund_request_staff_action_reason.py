@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ('core', '0002_api_idempotency_key'),
         ('orders', '0003_confirmation_due_index'),
-        ('payments', '0005_paymentintent_charge'),
+        ('payments', '0006_drain_wakeup_moved_to_core'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
