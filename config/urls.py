@@ -13,11 +13,15 @@ from payments import urls as payments_urls
 shop = (orders_urls.urlpatterns + payments_urls.shop_urlpatterns, "orders")
 
 urlpatterns = [
+    # The staff console's admin pages (search, refund), before the admin's own catch-all.
+    path("admin/", include("console.urls")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/finance/orders/", include("console.finance_urls")),
+    path("api/staff/", include("console.staff_urls")),
     path("api/finance/disputes/", include("disputes.urls")),
     path("api/finance/", include("reconciliation.urls")),
     path("stripe/", include("payments.urls")),

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 
 SUPPORT = "Support"
 FINANCE = "Finance"
 ROLES = (SUPPORT, FINANCE)
+# The apps whose records both roles may see in the admin (not auth: roles do not manage users).
+VIEWABLE_APPS = ("core", "orders", "payments", "reconciliation", "disputes", "console")
 
 
 def role_group(name: str) -> Any:
@@ -36,3 +38,18 @@ def user_is_finance(user: Any) -> bool:
 def user_is_support(user: Any) -> bool:
     """Support rights: every Finance user has them too."""
     return _in_group(user, SUPPORT) or _in_group(user, FINANCE)
+
+
+def role_permissions_grant(*, app_label: str, using: str = "default") -> None:
+    """Give both roles Django's `view_*` permission on every model of `app_label`, so Support
+    and Finance can open every page of the admin and nothing more: what they may *do* is asked
+    of the functions above (admin actions, the refund page, the API). Run after every migrate
+    (core.apps), so a model added later is covered, and the groups come back after a flush."""
+    if app_label not in VIEWABLE_APPS:
+        return
+    views = Permission.objects.using(using).filter(
+        content_type__app_label=app_label, codename__startswith="view_"
+    )
+    for name in ROLES:
+        group, _ = Group.objects.using(using).get_or_create(name=name)
+        group.permissions.add(*views)

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
+from simple_history.admin import SimpleHistoryAdmin
 
 from config.admin_helpers import (
     ReadOnlyAdminMixin,
@@ -16,6 +17,8 @@ from config.admin_helpers import (
     money_display,
     stripe_link,
 )
+from console.admin import RefundRequestInline
+from core.admin import RoleAdminMixin
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
 from payments.services.objects import stripe_object_resync
@@ -35,12 +38,14 @@ class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_display = ("number", "status", "total", "email", "payment_intent_id", "paid_at", "created_at")
     list_filter = ("status", "currency", "livemode")
     search_fields = ("=email",)
     search_help_text = "Order number (ORD-000123), pi_…, cs_…, ch_…, cus_… or an email."
-    inlines = (OrderItemInline,)
+    inlines = (OrderItemInline, RefundRequestInline)
+    # "History": every change of the order (webhook, task, staff), read-only (no revert).
+    history_list_display = ("status", "amount_refunded", "payment_intent_status")
     actions = ("resync",)
     fieldsets = (
         (None, {"fields": ("number", "status", "total", "refunded", "public_token")}),
@@ -141,8 +146,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="Disputes")
     def disputes_info(self, order: Order) -> str:
         """Each dispute on the order's payment and where it stands (won, lost, …)."""
-        # The reverse relation comes from disputes, which orders does not import (so mypy cannot see it).
-        disputes = order.disputes.order_by("pk")  # type: ignore[attr-defined]
+        disputes = order.disputes.order_by("pk")
         if not disputes:
             return "-"
         return format_html_join(
@@ -154,7 +158,7 @@ class OrderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             ),
         )
 
-    @admin.action(description="Re-sync the payment from Stripe (fetch and apply)")
+    @admin.action(description="Re-sync the payment from Stripe (fetch and apply)", permissions=["support"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
             object_id = order.payment_intent_id or order.checkout_session_id

@@ -11,6 +11,8 @@ import re
 import secrets
 
 from django.db import models
+from django.db.models.functions import Upper
+from simple_history.models import HistoricalRecords
 
 from config.models import TimeStampedModel
 from config.money import format_money
@@ -87,9 +89,15 @@ class Order(TimeStampedModel):
     # Set by the one UPDATE that claims the confirmation email (orders.tasks): sent exactly once.
     confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
+    # Every save of an order (webhook, task, re-sync, staff) leaves a row: who changed its money
+    # state and when. Personal data that never changes after checkout is not copied.
+    history = HistoricalRecords(excluded_fields=["billing_address", "shipping_address", "user_agent"])
+
     class Meta:
         ordering = ["-pk"]
         indexes = [
+            # Staff search by email: `email__iexact` is UPPER(email) = UPPER(%s).
+            models.Index(Upper("email"), name="order_email_upper"),
             # The confirmation drain looks for fulfilled orders not yet confirmed.
             models.Index(
                 fields=["fulfilled_at"],

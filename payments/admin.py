@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.admin_helpers import ReadOnlyAdminMixin, money_column, stripe_link
+from core.admin import RoleAdminMixin
 from payments.models import EventCheckpoint, Refund, StaffAction, StripeEvent
 from payments.services.events import stripe_event_replay
 from payments.services.objects import stripe_object_resync
@@ -15,7 +16,7 @@ from payments.stripe_gateway import StripeGatewayError
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class StripeEventAdmin(RoleAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("stripe_id", "type", "status", "source", "object_link", "attempts", "stripe_created")
     list_filter = ("status", "source", "type", "livemode")
     # Exact matches on indexed columns: staff paste an evt_ or an object id (pi_, ch_, cs_, re_).
@@ -54,12 +55,12 @@ class StripeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def event_link(self, event: StripeEvent) -> str:
         return stripe_link(event.stripe_id, event.livemode)
 
-    @admin.action(description="Replay the selected events (process them again)")
+    @admin.action(description="Replay the selected events (process them again)", permissions=["support"])
     def replay(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         count = stripe_event_replay(events=queryset, actor=request.user)
         self.message_user(request, f"{count} event(s) queued for processing again.", messages.SUCCESS)
 
-    @admin.action(description="Re-sync their objects from Stripe (fetch and apply)")
+    @admin.action(description="Re-sync their objects from Stripe (fetch and apply)", permissions=["support"])
     def resync(self, request: HttpRequest, queryset: QuerySet[StripeEvent]) -> None:
         object_ids = sorted({event.object_id for event in queryset if event.object_id})
         for object_id in object_ids:
@@ -87,10 +88,10 @@ class RefundAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(StaffAction)
 class StaffActionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("created_at", "actor", "action", "target", "outcome")
+    list_display = ("created_at", "actor", "action", "target", "reason", "outcome")
     list_filter = ("action",)
     search_fields = ("=target",)
-    readonly_fields = ("created_at", "actor", "action", "target", "outcome")
+    readonly_fields = ("created_at", "actor", "action", "target", "reason", "outcome")
 
 
 @admin.register(EventCheckpoint)

@@ -205,6 +205,76 @@ REFUND_STATUS_RANK: dict[str, int] = {
 }
 
 
+class RefundRequest(TimeStampedModel):
+    """One refund staff asked for (admin or finance API), stored before Stripe is called.
+
+    Its Stripe idempotency key `refund-request:<pk>:v1` is saved with the row, before the call,
+    and reused on every retry (invariant 2): a retry of the same request never refunds twice, and
+    two equal partial refunds are two rows with two keys. A double submit of the admin form finds
+    the same row by `form_token`, an API retry by its `api_key` (both unique). The refund.*
+    webhooks move `status` forward through the Refund mirror (payments.services.refunds)."""
+
+    class Reason(models.TextChoices):
+        REQUESTED_BY_CUSTOMER = "requested_by_customer", "Requested by the customer"
+        DUPLICATE = "duplicate", "Duplicate payment"
+        FRAUDULENT = "fraudulent", "Fraudulent (Stripe then blocks the card and email)"
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", "Requested (Stripe not answered yet)"
+        PENDING = "pending", "Pending at Stripe"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    order = models.ForeignKey("orders.Order", on_delete=models.PROTECT, related_name="refund_requests")
+    amount = models.BigIntegerField(help_text="Minor units of `currency`.")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
+    stripe_refund_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    form_token = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    api_key = models.OneToOneField(
+        "core.ApiIdempotencyKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="refund_request",
+    )
+
+    class Meta:
+        ordering = ["-pk"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_request_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(currency__regex=r"^[a-z]{3}$"), name="refund_request_currency_iso"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund request #{self.pk} · {self.status} · {format_money(self.amount, self.currency)}"
+
+
+# Forward-only, like the mirror: a refund can fail after it looked succeeded.
+REFUND_REQUEST_STATUS_RANK: dict[str, int] = {
+    RefundRequest.Status.REQUESTED: 0,
+    RefundRequest.Status.PENDING: 1,
+    RefundRequest.Status.SUCCEEDED: 2,
+    RefundRequest.Status.FAILED: 3,
+}
+# What the request's status becomes for each status of its Stripe Refund.
+REFUND_STATUS_TO_REQUEST: dict[str, str] = {
+    Refund.Status.PENDING: RefundRequest.Status.PENDING,
+    Refund.Status.REQUIRES_ACTION: RefundRequest.Status.PENDING,
+    Refund.Status.SUCCEEDED: RefundRequest.Status.SUCCEEDED,
+    Refund.Status.FAILED: RefundRequest.Status.FAILED,
+    Refund.Status.CANCELED: RefundRequest.Status.FAILED,
+}
+
+
 class EventCheckpoint(TimeStampedModel):
     """Where the missed-event recovery job got to: the newest `created` it has seen."""
 
@@ -216,11 +286,17 @@ class EventCheckpoint(TimeStampedModel):
 
 
 class StaffAction(TimeStampedModel):
-    """Audit trail: who did what to which Stripe object, from the admin."""
+    """Audit trail: who did what to which record, why, and what came of it (admin and API).
+    Written by the staff services only; read-only everywhere."""
 
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
     action = models.CharField(max_length=64)
-    target = models.CharField(max_length=255, help_text="The id acted on (evt_…, pi_…, ORD-…).")
+    target = models.CharField(
+        max_length=255, db_index=True, help_text="The id acted on (evt_…, pi_…, ORD-…)."
+    )
+    reason = models.CharField(
+        max_length=255, blank=True, help_text="Why, as staff gave it (a refund's reason)."
+    )
     outcome = models.CharField(max_length=255, blank=True)
 
     class Meta:

@@ -32,11 +32,13 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "simple_history",
     "core",
     "orders",
     "payments",
     "reconciliation",
     "disputes",
+    "console",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +50,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Order history rows name the staff user of the request that changed the order.
+    "simple_history.middleware.HistoryRequestMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -276,3 +280,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["core.permissions.IsSupport"],
     "SCHEMA_PATH_PREFIX": "/api/",
 }
+
+# ---------------------------------------------------------------------------- audit
+# https://django-simple-history.readthedocs.io/en/latest/
+# Order history is a record of what happened, never a way to undo it: Stripe is the ledger.
+SIMPLE_HISTORY_REVERT_DISABLED = True

@@ -11,7 +11,13 @@ from django.utils import timezone
 
 from orders.models import Order
 from orders.services import OrderChange, order_apply_refunded_amount
-from payments.models import REFUND_STATUS_RANK, Refund
+from payments.models import (
+    REFUND_REQUEST_STATUS_RANK,
+    REFUND_STATUS_RANK,
+    REFUND_STATUS_TO_REQUEST,
+    Refund,
+    RefundRequest,
+)
 
 JsonDict = dict[str, Any]
 
@@ -54,8 +60,35 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
             if order is not None and mirror.order_id is None:
                 mirror.order = order
             mirror.save(update_fields=["status", "failure_reason", "synced_at", "order", "updated_at"])
+        _refund_request_follow(mirror=mirror, refund=refund)
         change = None
         if order is not None and mirror.status == Refund.Status.SUCCEEDED:
             succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
             change = order_apply_refunded_amount(order=order, amount_refunded=int(succeeded["total"] or 0))
         return mirror, change
+
+
+def _refund_request_follow(*, mirror: Refund, refund: JsonDict) -> None:
+    """Move the staff request behind this refund forward to the mirror's status. The request is
+    found by the `re_` id, or (before Stripe's answer was recorded: a crash, or the webhook came
+    first) by `metadata.refund_request`. Lock order: order, refund, then the request."""
+    requests = RefundRequest.objects.select_for_update()
+    request = requests.filter(stripe_refund_id=mirror.stripe_id).first()
+    reference = str((refund.get("metadata") or {}).get("refund_request") or "")
+    if request is None and reference.isdigit():
+        request = requests.filter(pk=int(reference), stripe_refund_id=None).first()
+        if request is not None and mirror.order_id is not None and request.order_id != mirror.order_id:
+            request = None
+    if request is None:
+        return
+    fields = []
+    if request.stripe_refund_id is None:
+        request.stripe_refund_id = mirror.stripe_id
+        fields.append("stripe_refund_id")
+    status = REFUND_STATUS_TO_REQUEST.get(mirror.status, RefundRequest.Status.PENDING)
+    if REFUND_REQUEST_STATUS_RANK[status] > REFUND_REQUEST_STATUS_RANK[request.status]:
+        request.status = status
+        request.failure_reason = mirror.failure_reason
+        fields += ["status", "failure_reason"]
+    if fields:
+        request.save(update_fields=[*fields, "updated_at"])

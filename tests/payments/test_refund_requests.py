@@ -1,0 +1,233 @@
+"""Refunds staff ask for: each request is one row with its own Stripe idempotency key, validated
+before Stripe is called, followed by the refund.* webhooks. Against the emulator, through the SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from core.roles import FINANCE
+from disputes.models import Dispute
+from orders.models import Order
+from payments.models import Refund, RefundRequest, StaffAction, StripeEvent
+from payments.services.refund_requests import (
+    ERROR_DISPUTED,
+    ERROR_NOT_PAID,
+    ERROR_NOTHING_LEFT,
+    ERROR_OVER_REST,
+    RefundOutcomeUnknown,
+    RefundRefused,
+    refund_request_create,
+    refund_request_rest,
+)
+from tests.factories import OrderFactory, event
+from tests.payments.refund_support import paid_at_stripe, stripe_refunds
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def paid_order(emulator: Any) -> Order:
+    return paid_at_stripe(emulator)
+
+
+@pytest.fixture
+def finance() -> User:
+    user = User.objects.create_user(username="fiona", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name=FINANCE))
+    return user
+
+
+def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    request = refund_request_create(
+        order=paid_order, amount=1000, reason="requested_by_customer", requested_by=finance
+    )
+
+    assert request.status == RefundRequest.Status.SUCCEEDED
+    assert request.idempotency_key == f"refund-request:{request.pk}:v1"
+    (refund,) = stripe_refunds(emulator, paid_order)
+    assert (refund.id, refund.amount, refund.reason) == (
+        request.stripe_refund_id,
+        1000,
+        "requested_by_customer",
+    )
+    assert refund.metadata["refund_request"] == str(request.pk)
+    paid_order.refresh_from_db()
+    assert (paid_order.status, paid_order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1000)
+    assert Refund.objects.get(stripe_id=refund.id).order == paid_order
+    action = StaffAction.objects.get(action="refund")
+    assert (action.actor, action.target, action.reason) == (
+        finance,
+        paid_order.number,
+        "requested_by_customer",
+    )
+    assert action.outcome == f"{refund.id} succeeded, £10.00"
+    assert refund_request_rest(order=paid_order) == 3200
+
+
+def test_no_amount_refunds_the_rest(emulator: Any, paid_order: Order, finance: User) -> None:
+    refund_request_create(order=paid_order, amount=1200, reason="duplicate", requested_by=finance)
+    rest = refund_request_create(order=paid_order, amount=None, reason="duplicate", requested_by=finance)
+    assert rest.amount == 3000
+    paid_order.refresh_from_db()
+    assert (paid_order.status, paid_order.amount_refunded) == (Order.Status.REFUNDED, 4200)
+    assert sorted(r.amount for r in stripe_refunds(emulator, paid_order)) == [1200, 3000]
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=paid_order, amount=None, reason="duplicate", requested_by=finance)
+    assert str(refused.value) == ERROR_NOTHING_LEFT.format(number=paid_order.number)
+
+
+def test_more_than_the_rest_is_refused_and_nothing_changes(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    refund_request_create(order=paid_order, amount=3000, reason="requested_by_customer", requested_by=finance)
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(
+            order=paid_order, amount=1201, reason="requested_by_customer", requested_by=finance
+        )
+    assert str(refused.value) == ERROR_OVER_REST.format(number=paid_order.number, rest="£12.00")
+    assert RefundRequest.objects.count() == 1
+    assert len(stripe_refunds(emulator, paid_order)) == 1
+    paid_order.refresh_from_db()
+    assert paid_order.amount_refunded == 3000
+    assert StaffAction.objects.filter(outcome__startswith="refused:").count() == 1
+
+
+def test_an_unpaid_order_is_refused_without_calling_stripe(emulator: Any, finance: User) -> None:
+    order = OrderFactory(status=Order.Status.AWAITING_PAYMENT)
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=order, amount=None, reason="requested_by_customer", requested_by=finance)
+    assert str(refused.value) == ERROR_NOT_PAID.format(number=order.number)
+    assert not RefundRequest.objects.exists()
+    assert list(emulator.client().v1.refunds.list().data) == []
+
+
+def test_a_disputed_charge_is_refused(emulator: Any, paid_order: Order, finance: User) -> None:
+    Dispute.objects.create(
+        stripe_id="du_test_1",
+        charge_id=paid_order.charge_id,
+        amount=4200,
+        currency="gbp",
+        status="needs_response",
+    )
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(
+            order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
+        )
+    assert str(refused.value) == ERROR_DISPUTED.format(number=paid_order.number)
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
+def test_an_inquiry_does_not_block_a_refund(emulator: Any, paid_order: Order, finance: User) -> None:
+    Dispute.objects.create(
+        stripe_id="du_test_2",
+        charge_id=paid_order.charge_id,
+        amount=4200,
+        currency="gbp",
+        status="warning_needs_response",
+    )
+    request = refund_request_create(
+        order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
+    )
+    assert request.status == RefundRequest.Status.SUCCEEDED
+
+
+def test_a_double_submit_of_one_form_refunds_once(emulator: Any, paid_order: Order, finance: User) -> None:
+    first = refund_request_create(
+        order=paid_order,
+        amount=500,
+        reason="requested_by_customer",
+        requested_by=finance,
+        form_token="form-1",
+    )
+    second = refund_request_create(
+        order=paid_order,
+        amount=500,
+        reason="requested_by_customer",
+        requested_by=finance,
+        form_token="form-1",
+    )
+    assert first.pk == second.pk
+    assert len(stripe_refunds(emulator, paid_order)) == 1
+    paid_order.refresh_from_db()
+    assert paid_order.amount_refunded == 500
+
+
+def test_two_equal_partial_refunds_are_two_requests(emulator: Any, paid_order: Order, finance: User) -> None:
+    one = refund_request_create(order=paid_order, amount=500, reason="duplicate", requested_by=finance)
+    two = refund_request_create(order=paid_order, amount=500, reason="duplicate", requested_by=finance)
+    assert one.idempotency_key != two.idempotency_key
+    assert [r.amount for r in stripe_refunds(emulator, paid_order)] == [500, 500]
+    paid_order.refresh_from_db()
+    assert paid_order.amount_refunded == 1000
+
+
+def test_a_lost_answer_is_retried_with_the_same_key_and_refunds_once(
+    emulator: Any, paid_order: Order, finance: User, settings: Any
+) -> None:
+    # given Stripe makes the refund but the answer never reaches us
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    emulator.set_faults(api=[{"kind": "drop_after", "path": "^/v1/refunds", "method": "POST", "count": 1}])
+    with pytest.raises(RefundOutcomeUnknown):
+        refund_request_create(
+            order=paid_order, amount=700, reason="requested_by_customer", requested_by=finance, form_token="f"
+        )
+    kept = RefundRequest.objects.get()
+    assert kept.status == RefundRequest.Status.REQUESTED and kept.stripe_refund_id is None
+    # when staff submit the same form again
+    again = refund_request_create(
+        order=paid_order, amount=700, reason="requested_by_customer", requested_by=finance, form_token="f"
+    )
+    # then Stripe answers the refund it made the first time
+    (refund,) = stripe_refunds(emulator, paid_order)
+    assert again.pk == kept.pk and again.stripe_refund_id == refund.id
+    assert again.status == RefundRequest.Status.SUCCEEDED
+
+
+def test_a_refund_that_fails_later_fails_its_request_and_alerts(
+    emulator: Any, paid_order: Order, finance: User, process: Callable[..., StripeEvent], caplog: Any
+) -> None:
+    request = refund_request_create(
+        order=paid_order, amount=800, reason="requested_by_customer", requested_by=finance
+    )
+    refund = emulator.client().v1.refunds.retrieve(request.stripe_refund_id).to_dict()
+    failed = {**refund, "status": "failed", "failure_reason": "expired_or_canceled_card"}
+
+    row = process(event("refund.failed", failed))
+
+    assert row.status == StripeEvent.Status.PROCESSED
+    request.refresh_from_db()
+    assert (request.status, request.failure_reason) == ("failed", "expired_or_canceled_card")
+    assert f"Order {paid_order.number}: refund {refund['id']} failed, expired_or_canceled_card" in caplog.text
+
+
+def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
+    paid_order: Order, finance: User, process: Callable[..., StripeEvent]
+) -> None:
+    request = RefundRequest.objects.create(
+        order=paid_order, amount=600, currency="gbp", reason="duplicate", requested_by=finance
+    )
+    refund = {
+        "id": "re_test_early",
+        "object": "refund",
+        "amount": 600,
+        "currency": "gbp",
+        "status": "pending",
+        "payment_intent": paid_order.payment_intent_id,
+        "metadata": {"refund_request": str(request.pk), "order_id": str(paid_order.pk)},
+    }
+    process(event("refund.created", refund))
+    request.refresh_from_db()
+    assert (request.stripe_refund_id, request.status) == ("re_test_early", "pending")
+    process(event("refund.updated", {**refund, "status": "succeeded"}))
+    request.refresh_from_db()
+    assert request.status == "succeeded"
+    # a stale event changes nothing
+    process(event("refund.updated", {**refund, "status": "pending"}))
+    request.refresh_from_db()
+    assert request.status == "succeeded"
