@@ -1,3 +1,14 @@
 """Resource modules; importing this package registers every /v1 route."""
 
-from . import catalog, checkout, customers, events, payment_methods, payments  # noqa: F401
+from . import (  # noqa: F401
+    balance,
+    catalog,
+    charges,
+    checkout,
+    customers,
+    events,
+    money,
+    payment_intents,
+    payment_methods,
+    refunds,
+)
