@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .errors import invalid
-from .resources import checkout, events, money, payment_intents
+from .resources import checkout, events, money, payment_intents, payouts
 from .server import Request, Response, html, redirect, register
 from .state import render
 
@@ -179,6 +179,41 @@ def receipt(req: Request) -> Response:
     )
 
 
+def account(req: Request) -> dict[str, Any]:
+    if req.method == "POST":
+        try:
+            with req.emu.lock:
+                req.emu.money.update(req.json())
+        except (ValueError, TypeError) as exc:
+            raise invalid(str(exc)) from None
+    return req.emu.money.describe()
+
+
+def run_payouts(req: Request) -> dict[str, Any]:
+    with req.emu.lock:
+        payouts.sweep(req.emu)
+        made = payouts.run(req.emu)
+    return {"payouts": [po["id"] for po in made]}
+
+
+def fail_payout(req: Request) -> dict[str, Any]:
+    code = str(req.json().get("failure_code") or "account_closed")
+    with req.emu.lock:
+        return render(payouts.fail(req.emu, req.args["po"], code))
+
+
+def seed_payout(req: Request) -> dict[str, Any]:
+    body = req.json()
+    try:
+        count, amount = int(body.get("count", 0)), int(body.get("amount", 1000))
+    except (TypeError, ValueError):
+        raise invalid("count and amount must be integers", param="count") from None
+    cur = str(body.get("currency", "gbp")).lower()
+    with req.emu.lock:
+        payouts.sweep(req.emu)
+        return payouts.seed(req.emu, count=count, cur=cur, amount=amount)
+
+
 def healthz(req: Request) -> dict[str, Any]:
     return {"ok": True, "objects": len(req.emu.store.objects), "pending_webhooks": req.emu.webhooks.pending()}
 
@@ -200,3 +235,8 @@ register("POST", r"/_emulator/payment_intents/(?P<pi>pi_\w+)/3ds", three_ds_api)
 register("GET", r"/_emulator/3ds/(?P<pi>pi_\w+)", three_ds_page)
 register("POST", r"/_emulator/3ds/(?P<pi>pi_\w+)", three_ds_submit)
 register("GET", r"/_emulator/receipts/(?P<pi>pi_\w+)", receipt)
+register("GET", "/_emulator/account", account)
+register("POST", "/_emulator/account", account)
+register("POST", "/_emulator/payouts/run", run_payouts)
+register("POST", "/_emulator/payouts/seed", seed_payout)
+register("POST", r"/_emulator/payouts/(?P<po>po_\w+)/fail", fail_payout)

@@ -67,6 +67,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     api_key: str | None = None
     request_id: str = ""
+    uploads: dict[str, wire.Upload] = field(default_factory=dict)
 
     @property
     def livemode(self) -> bool:
@@ -256,7 +257,10 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
                 raise invalid(
                     "Invalid request: Stripe's v1 API takes application/x-www-form-urlencoded bodies."
                 )
-            req.params = wire.decode(req.body.decode("utf-8"))
+            if ctype.startswith("multipart/form-data"):
+                req.params, req.uploads = wire.decode_multipart(req.body, ctype)
+            else:
+                req.params = wire.decode(req.body.decode("utf-8"))
             if req.query:
                 req.params = {**wire.decode(req.query), **req.params}
     except (wire.WireError, UnicodeDecodeError) as exc:
@@ -306,6 +310,7 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
     if fault is not None and fault.kind == "slow":
         time.sleep(fault.seconds)
     ctx = RequestContext(req.request_id, idem_key, req.livemode, req.headers.get("stripe-version"))
+    emu.note_api_version(ctx.api_version)
     stored = True
     try:
         with emu.lock, emu.request_context(ctx):

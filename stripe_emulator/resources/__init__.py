@@ -6,9 +6,12 @@ from . import (  # noqa: F401
     charges,
     checkout,
     customers,
+    disputes,
     events,
+    files,
     money,
     payment_intents,
     payment_methods,
+    payouts,
     refunds,
 )

@@ -11,7 +11,7 @@ from ..errors import StripeError
 from ..server import Request
 from ..state import Emulator, render
 from . import payment_methods
-from .balance import new_balance_transaction, stripe_fee
+from .balance import charge_transaction
 from .common import (
     VIRTUAL,
     apply_metadata,
@@ -168,16 +168,8 @@ def capture_charge(emu: Emulator, ch: dict[str, Any], amount: int) -> None:
     if amount < ch["amount"]:
         # The uncaptured remainder is released; Stripe reports it as refunded on the charge.
         ch["amount_refunded"] = ch["amount"] - amount
-    txn = new_balance_transaction(
-        emu,
-        amount,
-        ch["currency"],
-        ch["id"],
-        "charge",
-        "charge",
-        ch.get("description"),
-        stripe_fee(amount, ch["currency"]),
-    )
+    bypass = cards.lookup_number(ch.get("_card", "")).bypass_pending
+    txn = charge_transaction(emu, ch, amount, bypass_pending=bypass)
     ch["balance_transaction"] = txn["id"]
     emu.store.put(ch)
 

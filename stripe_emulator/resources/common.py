@@ -188,7 +188,7 @@ def created_filter(
         return objects
     if isinstance(value, str):
         exact = as_int(params, name)
-        return [o for o in objects if o["created"] == exact]
+        return [o for o in objects if o[name] == exact]
     if not isinstance(value, dict):
         raise invalid(f"Invalid {name}", param=name)
     out = objects
@@ -197,7 +197,7 @@ def created_filter(
         if op in value:
             bound = as_int(value, op)
             assert bound is not None
-            out = [o for o in out if fn(o["created"], bound)]
+            out = [o for o in out if fn(o[name], bound)]
     return out
 
 

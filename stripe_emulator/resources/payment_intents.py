@@ -19,7 +19,7 @@ from .. import cards
 from ..errors import StripeError, invalid, missing, no_such, unexpected_state
 from ..server import Request
 from ..state import Emulator, render
-from . import payment_methods
+from . import disputes, payment_methods
 from .charges import capture_charge, new_charge
 from .common import (
     apply_metadata,
@@ -266,6 +266,7 @@ def succeed(emu: Emulator, pi: dict[str, Any], pm: dict[str, Any], *, three_ds: 
         emu.store.put(pi)
         emu.emit("charge.succeeded", ch)
         emu.emit("payment_intent.succeeded", pi)
+        disputes.open_for_charge(emu, ch)
     _after_success(emu, pi)
     return pi
 
@@ -460,6 +461,7 @@ def capture_pi(req: Request) -> dict[str, Any]:
     emu.store.put(pi)
     emu.emit("charge.captured", ch)
     emu.emit("payment_intent.succeeded", pi)
+    disputes.open_for_charge(emu, ch)
     return render(pi)
 
 

@@ -8,6 +8,7 @@ from .. import cards
 from ..errors import invalid
 from ..server import Request
 from ..state import Emulator, render
+from . import disputes
 from .balance import new_balance_transaction
 from .common import (
     apply_metadata,
@@ -61,6 +62,8 @@ def create_refund(req: Request) -> dict[str, Any]:
             code="charge_not_refundable",
             param="charge",
         )
+    if disputes.blocks_refund(emu, ch):
+        raise invalid(disputes.CHARGED_BACK.format(charge=ch["id"]), code="charge_disputed", param="charge")
     remaining = ch["amount"] - ch["amount_refunded"]
     if ch["refunded"] or remaining <= 0:
         raise invalid(
@@ -124,6 +127,7 @@ def create_refund(req: Request) -> dict[str, Any]:
     emu.store.put(ch)
     emu.emit("refund.created", re)
     emu.emit("charge.refunded", ch, prev)
+    disputes.close_inquiries_on_refund(emu, ch)
     if pending:
         emu.later(0.3, lambda: _settle_pending_refund(emu, re["id"]))
     elif card.refund == "fail":
@@ -138,6 +142,7 @@ def _settle_pending_refund(emu: Emulator, re_id: str) -> None:
     re["status"] = "succeeded"
     emu.store.put(re)
     emu.emit("refund.updated", re, {"status": "pending"})
+    emu.emit("charge.refund.updated", re, {"status": "pending"})
 
 
 def _fail_refund(emu: Emulator, re_id: str) -> None:
@@ -152,15 +157,17 @@ def _fail_refund(emu: Emulator, re_id: str) -> None:
     re["failure_reason"] = "expired_or_canceled_card"
     re["failure_balance_transaction"] = txn["id"]
     emu.store.put(re)
+    refunded = ch["refunded"]
     ch["amount_refunded"] = max(0, ch["amount_refunded"] - re["amount"])
     ch["refunded"] = False
     emu.store.put(ch)
-    emu.emit(
-        "refund.updated",
-        re,
-        {"status": "succeeded", "failure_reason": None, "failure_balance_transaction": None},
-    )
+    prev = {"status": "succeeded", "failure_reason": None, "failure_balance_transaction": None}
+    emu.emit("refund.updated", re, prev)
+    emu.emit("charge.refund.updated", re, prev)
     emu.emit("refund.failed", re)
+    emu.emit(
+        "charge.updated", ch, {"amount_refunded": ch["amount_refunded"] + re["amount"], "refunded": refunded}
+    )
 
 
 def update_refund(req: Request) -> dict[str, Any]:
