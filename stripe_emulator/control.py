@@ -211,7 +211,9 @@ def seed_payout(req: Request) -> dict[str, Any]:
     cur = str(body.get("currency", "gbp")).lower()
     with req.emu.lock:
         payouts.sweep(req.emu)
-        return payouts.seed(req.emu, count=count, cur=cur, amount=amount)
+        return payouts.seed(
+            req.emu, count=count, cur=cur, amount=amount, pay_out=bool(body.get("pay_out", True))
+        )
 
 
 def healthz(req: Request) -> dict[str, Any]:

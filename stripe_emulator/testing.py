@@ -113,10 +113,13 @@ class EmulatorHandle:
     def fail_payout(self, payout_id: str, failure_code: str = "account_closed") -> dict[str, Any]:
         return self._call("POST", f"/_emulator/payouts/{payout_id}/fail", {"failure_code": failure_code})
 
-    def seed_payout(self, count: int, currency: str = "gbp", amount: int = 1000) -> dict[str, Any]:
+    def seed_payout(
+        self, count: int, currency: str = "gbp", amount: int = 1000, pay_out: bool = True
+    ) -> dict[str, Any]:
         """One automatic payout of `count` charge transactions (seconds for 100,000):
-        `{"payout": "po_…", "amount": …, "balance_transactions": count + 1}`."""
-        body = {"count": count, "currency": currency, "amount": amount}
+        `{"payout": "po_…", "amount": …, "balance_transactions": count + 1}`. With
+        `pay_out=False` the transactions stay available for the next run (`payout` is None)."""
+        body = {"count": count, "currency": currency, "amount": amount, "pay_out": pay_out}
         return self._call("POST", "/_emulator/payouts/seed", body, timeout=600)
 
     def client(self, **kwargs: Any) -> Any:

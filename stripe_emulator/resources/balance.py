@@ -140,7 +140,14 @@ def new_balance_transaction(
     txn.pop("livemode", None)  # balance transactions carry no livemode field
     emu.store.put(txn)
     index(emu, txn)
+    start_payout_schedule(emu, now)
     return txn
+
+
+def start_payout_schedule(emu: Emulator, now: int) -> None:
+    """Automatic payouts run at each 00:00 UTC from the day the account first has money."""
+    if "next_payout_at" not in emu.store.meta:
+        emu.store.set_meta("next_payout_at", start_of_day(now) + DAY)
 
 
 def charge_transaction(

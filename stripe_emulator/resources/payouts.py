@@ -64,10 +64,7 @@ def sweep(emu: Emulator) -> None:
         now = emu.now()
         next_at = emu.store.meta.get("next_payout_at")
         if next_at is None:
-            if not emu.store.by_kind.get("balance_transaction"):
-                return  # nothing has happened yet; the schedule starts with the first money
-            next_at = balance.start_of_day(now) + balance.DAY
-            emu.store.set_meta("next_payout_at", next_at)
+            return  # no money yet: the schedule starts with the first balance transaction
         while next_at <= now:
             _progress(emu, next_at)
             if balance.settle(emu, next_at):
@@ -317,8 +314,11 @@ route("POST", "/v1/payouts/{payout}", update_payout)
 # bulk seeding (benchmarks and reconciliation tests) -----------------------------------------------
 
 
-def seed(emu: Emulator, *, count: int, cur: str, amount: int, card_country: str = "GB") -> dict[str, Any]:
-    """`count` available charge transactions of `amount` each, paid out at once in one payout.
+def seed(
+    emu: Emulator, *, count: int, cur: str, amount: int, card_country: str = "GB", pay_out: bool = True
+) -> dict[str, Any]:
+    """`count` available charge transactions of `amount` each, paid out at once in one payout
+    (`pay_out=False`: left in the available balance for the next payout run).
 
     Their charges are synthesized on demand (retrieve and `expand[]=data.source` work; they are
     not in `GET /v1/charges` and cannot be changed), so 100,000 of them take seconds and little
@@ -358,8 +358,9 @@ def seed(emu: Emulator, *, count: int, cur: str, amount: int, card_country: str 
         )
         unpaid[txn_id] = None
         store.synthetic[ch_id] = (txn_id, amount, cur, now)
-    if "next_payout_at" not in store.meta:
-        store.set_meta("next_payout_at", balance.start_of_day(now) + balance.DAY)
+    balance.start_payout_schedule(emu, now)
+    if not pay_out:
+        return {"payout": None, "amount": count * (amount - fee), "balance_transactions": count}
     made = run(emu, only=cur)
     po = made[0]
     return {"payout": po["id"], "amount": po["amount"], "balance_transactions": len(po["_txns"])}
@@ -378,7 +379,8 @@ def _charge_template(emu: Emulator, cur: str, card_country: str) -> dict[str, An
 
 def _synthesize_charge(emu: Emulator, ch_id: str, args: tuple[Any, ...]) -> dict[str, Any]:
     txn_id, amount, cur, created = args
-    ch = copy.deepcopy(emu.seed_templates[cur])
+    template = emu.seed_templates[cur]
+    ch = dict(template)  # nested parts are shared with the template, which nothing changes
     ch.update(
         id=ch_id,
         amount=amount,
@@ -387,5 +389,6 @@ def _synthesize_charge(emu: Emulator, ch_id: str, args: tuple[Any, ...]) -> dict
         created=created,
         currency=cur,
     )
-    ch["payment_method_details"]["card"]["amount_authorized"] = amount
+    card = {**template["payment_method_details"]["card"], "amount_authorized": amount}
+    ch["payment_method_details"] = {**template["payment_method_details"], "card": card}
     return ch

@@ -96,3 +96,17 @@ def test_refund_balance_transaction_is_negative_and_stripe_keeps_the_fee(client:
     assert (txn.type, txn.reporting_category) == ("refund", "refund")
     charge_txn = client.v1.balance_transactions.list(params={"source": pi.latest_charge}).data[0]
     assert charge_txn.fee == 80 and charge_txn.net == 3920
+
+
+def test_expanding_never_changes_the_stored_objects(client: Any) -> None:
+    pi = _pay(client, "pm_card_gb")
+    expanded = client.v1.payment_intents.retrieve(
+        pi.id, params={"expand": ["latest_charge.balance_transaction"]}
+    )
+    assert expanded.latest_charge.balance_transaction.object == "balance_transaction"
+    listed = client.v1.balance_transactions.list(params={"expand": ["data.source"]}).data
+    assert listed[0].source.id == pi.latest_charge
+    # the same objects, unexpanded: ids again
+    assert isinstance(client.v1.payment_intents.retrieve(pi.id).latest_charge, str)
+    assert isinstance(client.v1.charges.retrieve(pi.latest_charge).balance_transaction, str)
+    assert isinstance(client.v1.balance_transactions.list().data[0].source, str)
