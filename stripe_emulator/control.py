@@ -184,6 +184,7 @@ def account(req: Request) -> dict[str, Any]:
         try:
             with req.emu.lock:
                 req.emu.money.update(req.json())
+                req.emu.store.set_meta("money_settings", req.emu.money.describe())
         except (ValueError, TypeError) as exc:
             raise invalid(str(exc)) from None
     return req.emu.money.describe()
@@ -191,7 +192,7 @@ def account(req: Request) -> dict[str, Any]:
 
 def run_payouts(req: Request) -> dict[str, Any]:
     with req.emu.lock:
-        payouts.sweep(req.emu)
+        req.emu.sweep()
         made = payouts.run(req.emu)
     return {"payouts": [po["id"] for po in made]}
 
@@ -210,7 +211,7 @@ def seed_payout(req: Request) -> dict[str, Any]:
         raise invalid("count and amount must be integers", param="count") from None
     cur = str(body.get("currency", "gbp")).lower()
     with req.emu.lock:
-        payouts.sweep(req.emu)
+        req.emu.sweep()
         return payouts.seed(
             req.emu, count=count, cur=cur, amount=amount, pay_out=bool(body.get("pay_out", True))
         )

@@ -346,6 +346,7 @@ class Emulator:
         self.webhooks: WebhookDispatcher = WebhookDispatcher(self)
         self.timers: list[threading.Timer] = []
         self.money = MoneySettings()
+        self.money.update(self.store.meta.get("money_settings") or {})
         # Caches rebuilt from the store when missing: pending balance transaction ids, and per payout
         # the position of each of its balance transactions (so paging 100,000 of them is O(page)).
         self.pending_txns: dict[str, None] | None = None

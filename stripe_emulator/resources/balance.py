@@ -251,9 +251,7 @@ def balance(emu: Emulator) -> dict[str, Any]:
 
 
 def retrieve_balance(req: Request) -> dict[str, Any]:
-    from . import payouts
-
-    payouts.sweep(req.emu)
+    req.emu.sweep()
     return balance(req.emu)
 
 
@@ -264,7 +262,7 @@ def list_balance_transactions(req: Request) -> dict[str, Any]:
     from . import payouts
 
     emu, p = req.emu, req.params
-    payouts.sweep(emu)
+    emu.sweep()
     payout_id = as_str(p, "payout")
     if payout_id:
         po = get_object(emu, "payout", payout_id, "payout", "payout")

@@ -331,13 +331,13 @@ def close_dispute(req: Request) -> dict[str, Any]:
 
 
 def retrieve_dispute(req: Request) -> dict[str, Any]:
-    sweep(req.emu)
+    req.emu.sweep()
     return render(get_object(req.emu, "dispute", req.args["dispute"], "dispute", "dispute"))
 
 
 def list_disputes(req: Request) -> dict[str, Any]:
     emu, p = req.emu, req.params
-    sweep(emu)
+    emu.sweep()
     objs = emu.store.all("dispute")
     for name in ("charge", "payment_intent"):
         value = as_str(p, name)

@@ -74,6 +74,7 @@ def _type_matches(pattern: str, event_type: str) -> bool:
 
 def list_(req: Request) -> dict[str, Any]:
     emu, p = req.emu, req.params
+    emu.sweep()  # time-driven events (payouts, disputes) due by now exist before they are listed
     objs = _visible(emu)
     event_type = as_str(p, "type")
     if event_type:

@@ -137,7 +137,9 @@ def _create_automatic(emu: Emulator, cur: str, amount: int, ids: list[str], at: 
     unpaid = balance.unpaid_ids(emu)
     unpaid.pop(own["id"], None)
     for txn_id in ids:
-        emu.store.objects[txn_id]["_payout"] = po["id"]
+        txn = emu.store.objects[txn_id]
+        txn["_payout"] = po["id"]
+        emu.store.put(txn)  # written through with --data, so a restart keeps the payout's ledger
         unpaid.pop(txn_id, None)
     own["_payout"] = po["id"]
     emu.store.put(own)
@@ -250,7 +252,7 @@ def list_payout_transactions(req: Request, po: dict[str, Any]) -> dict[str, Any]
 def create_payout(req: Request) -> dict[str, Any]:
     """A manual payout (schedule `manual` only): its own transaction; no `?payout=` listing."""
     emu, p = req.emu, req.params
-    sweep(emu)
+    emu.sweep()
     amount = as_int(p, "amount", required=True)
     cur = currency(p)
     assert amount is not None and cur is not None
@@ -278,7 +280,7 @@ def create_payout(req: Request) -> dict[str, Any]:
 
 
 def retrieve_payout(req: Request) -> dict[str, Any]:
-    sweep(req.emu)
+    req.emu.sweep()
     return render(get_object(req.emu, "payout", req.args["payout"], "payout", "payout"))
 
 
@@ -295,7 +297,7 @@ def update_payout(req: Request) -> dict[str, Any]:
 
 def list_payouts(req: Request) -> dict[str, Any]:
     emu, p = req.emu, req.params
-    sweep(emu)
+    emu.sweep()
     objs = emu.store.all("payout")
     for name in ("status", "destination"):
         value = as_str(p, name)

@@ -203,3 +203,15 @@ def test_seeded_payout_of_many_transactions(client: Any, stripe_emulator: Emulat
     charge = listed[-1].source
     assert charge.object == "charge" and charge.amount == 1000 and charge.balance_transaction == listed[-1].id
     assert client.v1.charges.retrieve(charge.id).id == charge.id
+
+
+def test_seeded_transactions_can_wait_for_the_next_payout_run(
+    client: Any, stripe_emulator: EmulatorHandle
+) -> None:
+    _pay(client, 2000)  # other available funds join the same payout
+    seeded = stripe_emulator.seed_payout(300, amount=500, pay_out=False)
+    assert seeded["payout"] is None and client.v1.payouts.list().data == []
+    (payout_id,) = stripe_emulator.run_payouts()
+    listed = _listed(client, payout_id)
+    assert len(listed) == 300 + 1 + 1
+    assert client.v1.payouts.retrieve(payout_id).amount == 300 * (500 - 28) + (2000 - 85)
