@@ -364,6 +364,8 @@ def seed(
     if not pay_out:
         return {"payout": None, "amount": count * (amount - fee), "balance_transactions": count}
     made = run(emu, only=cur)
+    if not made:
+        raise invalid(f"The available {cur} balance is not positive: nothing to pay out.", param="amount")
     po = made[0]
     return {"payout": po["id"], "amount": po["amount"], "balance_transactions": len(po["_txns"])}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
@@ -192,6 +193,18 @@ def test_api_faults_apply_to_payouts_disputes_and_files(stripe_emulator: Emulato
     staged = client.v1.disputes.update(dispute.id, params=params, options={"idempotency_key": "ev-1"})
     assert staged.evidence_details.has_evidence is True
     assert len(client.v1.events.list(params={"type": "charge.dispute.updated"}).data) == 1
+
+
+def test_api_faults_apply_to_file_uploads(stripe_emulator: EmulatorHandle, client: Any) -> None:
+    stripe_emulator.set_faults(api=[{"kind": "error", "path": "^/v1/files$", "method": "POST", "count": 1}])
+    document = io.BytesIO(b"%PDF-1.4\n%%EOF\n")
+    document.name = "receipt.pdf"
+    with pytest.raises(stripe.APIError):
+        client.v1.files.create(params={"purpose": "dispute_evidence", "file": document})
+    assert client.v1.files.list().data == []
+    document.seek(0)
+    upload = client.v1.files.create(params={"purpose": "dispute_evidence", "file": document})
+    assert [f.id for f in client.v1.files.list().data] == [upload.id]
 
 
 def test_webhook_faults_apply_to_payout_events(
