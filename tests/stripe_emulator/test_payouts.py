@@ -215,3 +215,20 @@ def test_seeded_transactions_can_wait_for_the_next_payout_run(
     listed = _listed(client, payout_id)
     assert len(listed) == 300 + 1 + 1
     assert client.v1.payouts.retrieve(payout_id).amount == 300 * (500 - 28) + (2000 - 85)
+
+
+def test_listing_a_payout_backwards_and_with_a_type_filter(
+    client: Any, stripe_emulator: EmulatorHandle
+) -> None:
+    for n in range(5):
+        _pay(client, 1000 + n)
+    (payout_id,) = stripe_emulator.run_payouts()
+    every = _listed(client, payout_id)
+    before = client.v1.balance_transactions.list(
+        params={"payout": payout_id, "limit": 2, "ending_before": every[4].id}
+    )
+    assert [t.id for t in before.data] == [every[2].id, every[3].id] and before.has_more
+    charges = client.v1.balance_transactions.list(
+        params={"payout": payout_id, "type": "charge", "limit": 100}
+    )
+    assert [t.id for t in charges.data] == [t.id for t in every[1:]]
