@@ -84,7 +84,8 @@ def run(emu: Emulator, *, at: int | None = None, only: str | None = None) -> lis
     by_currency: dict[str, list[str]] = {}
     for txn_id in balance.unpaid_ids(emu):
         txn = emu.store.objects[txn_id]
-        by_currency.setdefault(txn["currency"], []).append(txn_id)
+        if txn["created"] <= at:  # a payout computed late still pays only what existed at its time
+            by_currency.setdefault(txn["currency"], []).append(txn_id)
     made = []
     for cur, ids in sorted(by_currency.items()):
         if only is not None and cur != only:
