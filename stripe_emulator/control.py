@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from .errors import invalid
-from .resources import checkout, events, money, payment_intents, payouts
+from .resources import checkout, disputes, events, money, payment_intents, payouts
 from .server import Request, Response, html, redirect, register
 from .state import render
 
@@ -217,6 +217,20 @@ def seed_payout(req: Request) -> dict[str, Any]:
         )
 
 
+def open_dispute(req: Request) -> dict[str, Any]:
+    body = req.json()
+    amount = body.get("amount")
+    with req.emu.lock:
+        du = disputes.open_on_demand(
+            req.emu,
+            req.args["ch"],
+            reason=str(body.get("reason") or "fraudulent"),
+            inquiry=bool(body.get("inquiry", False)),
+            amount=None if amount is None else int(amount),
+        )
+        return render(du)
+
+
 def healthz(req: Request) -> dict[str, Any]:
     return {"ok": True, "objects": len(req.emu.store.objects), "pending_webhooks": req.emu.webhooks.pending()}
 
@@ -243,3 +257,4 @@ register("POST", "/_emulator/account", account)
 register("POST", "/_emulator/payouts/run", run_payouts)
 register("POST", "/_emulator/payouts/seed", seed_payout)
 register("POST", r"/_emulator/payouts/(?P<po>po_\w+)/fail", fail_payout)
+register("POST", r"/_emulator/charges/(?P<ch>ch_\w+)/dispute", open_dispute)

@@ -122,6 +122,13 @@ class EmulatorHandle:
         body = {"count": count, "currency": currency, "amount": amount, "pay_out": pay_out}
         return self._call("POST", "/_emulator/payouts/seed", body, timeout=600)
 
+    def open_dispute(
+        self, charge_id: str, reason: str = "fraudulent", inquiry: bool = False, amount: int | None = None
+    ) -> dict[str, Any]:
+        """Dispute any captured charge as its issuer would (the dispute cards do it by themselves)."""
+        body = {"reason": reason, "inquiry": inquiry, "amount": amount}
+        return self._call("POST", f"/_emulator/charges/{charge_id}/dispute", body)
+
     def client(self, **kwargs: Any) -> Any:
         import stripe
 

@@ -71,6 +71,23 @@ FILE_EVIDENCE = (
 )
 TEXT_LIMIT = 150_000  # all text evidence together, in characters
 OPEN = ("needs_response", "warning_needs_response")
+DISPUTE_REASONS = (
+    "bank_cannot_process",
+    "check_returned",
+    "credit_not_processed",
+    "customer_initiated",
+    "debit_not_authorized",
+    "duplicate",
+    "fraudulent",
+    "general",
+    "incorrect_account_details",
+    "insufficient_funds",
+    "noncompliant",
+    "product_not_received",
+    "product_unacceptable",
+    "subscription_canceled",
+    "unrecognized",
+)
 REASONS = {"fraudulent": ("fraudulent", "10.4"), "product_not_received": ("product_not_received", "13.1")}
 CHARGED_BACK = "Charge {charge} has been charged back; cannot issue a refund."
 ALREADY_SUBMITTED = (
@@ -101,9 +118,28 @@ def open_for_charge(emu: Emulator, ch: dict[str, Any]) -> None:
         _open(emu, ch, REASONS.get(card.dispute, ("fraudulent", "10.4"))[0], inquiry=False)
 
 
+def open_on_demand(
+    emu: Emulator,
+    charge_id: str,
+    *,
+    reason: str = "fraudulent",
+    inquiry: bool = False,
+    amount: int | None = None,
+) -> dict[str, Any]:
+    """A dispute on any succeeded, captured charge (`POST /_emulator/charges/{ch}/dispute`)."""
+    if reason not in DISPUTE_REASONS:
+        raise invalid(f"reason must be one of {', '.join(DISPUTE_REASONS)}", param="reason")
+    ch = get_object(emu, "charge", charge_id, "charge", "charge")
+    if ch["status"] != "succeeded" or not ch["captured"]:
+        raise invalid(f"Charge {charge_id} has no captured funds to dispute.", param="charge")
+    if amount is not None and not 0 < amount <= ch["amount_captured"]:
+        raise invalid("amount must be between 1 and the captured amount", param="amount")
+    return _open(emu, ch, reason, inquiry=inquiry, amount=amount)
+
+
 def _open(
     emu: Emulator, ch: dict[str, Any], reason: str, *, inquiry: bool, amount: int | None = None
-) -> None:
+) -> dict[str, Any]:
     now = emu.now()
     amount = ch["amount_captured"] if amount is None else amount
     card = (ch.get("payment_method_details") or {}).get("card", {})
@@ -145,6 +181,7 @@ def _open(
     emu.emit("charge.dispute.created", du)
     if not inquiry:
         _withdraw(emu, du)
+    return du
 
 
 def _withdraw(emu: Emulator, du: dict[str, Any]) -> None:

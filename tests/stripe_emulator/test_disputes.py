@@ -177,3 +177,26 @@ def test_evidence_files_must_exist(client: Any) -> None:
         )
     assert exc.value.param == "evidence[receipt]"
     assert client.v1.disputes.retrieve(dispute.id).evidence_details.has_evidence is False
+
+
+def test_any_captured_charge_can_be_disputed_on_demand(client: Any, stripe_emulator: EmulatorHandle) -> None:
+    pi = client.v1.payment_intents.create(
+        params={"amount": 5000, "currency": "gbp", "payment_method": "pm_card_gb", "confirm": True}
+    )
+    opened = stripe_emulator.open_dispute(pi.latest_charge, reason="duplicate", amount=2000)
+    dispute = client.v1.disputes.retrieve(opened["id"])
+    assert (dispute.reason, dispute.amount, dispute.status) == ("duplicate", 2000, "needs_response")
+    assert dispute.balance_transactions[0].net == -2000 - 2000
+    inquiry = stripe_emulator.open_dispute(pi.latest_charge, inquiry=True)
+    assert inquiry["status"] == "warning_needs_response" and inquiry["amount"] == 5000
+    with pytest.raises(AssertionError, match="reason must be one of"):
+        stripe_emulator.open_dispute(pi.latest_charge, reason="bored")
+
+
+def test_decision_at_once_when_the_account_says_so(client: Any, stripe_emulator: EmulatorHandle) -> None:
+    stripe_emulator.configure_account(dispute_decision_seconds=0)
+    _, dispute = _disputed(client)
+    answer = client.v1.disputes.update(
+        dispute.id, params={"evidence": {"uncategorized_text": "winning_evidence"}}
+    )
+    assert answer.status == "won" and answer.evidence_details.submission_count == 1
