@@ -1,11 +1,16 @@
-"""Benchmark the Stripe emulator: API requests/s and signed webhook deliveries/s.
+"""Benchmark the Stripe emulator: API requests/s, signed webhook deliveries/s, and a big payout.
 
     .venv/bin/python bench/emulator_bench.py [--seconds 5] [--clients 4] [--events 3000]
+                                             [--payout-size 100000]
 
 Starts `python -m stripe_emulator` as a subprocess (request validation on, as always) and a
 loopback webhook receiver in another process that answers 200 at once. API figure: keep-alive
 http.client clients alternating create/retrieve of customers. Webhook figure: events are created
 with deliveries paused, then released; deliveries/s is measured from release to the last 2xx.
+Payout figures: 100,000 available charge transactions are seeded (`/_emulator/payouts/seed`),
+one payout run over them is timed, then the payout's balance transactions are listed through the
+stripe SDK's auto-pagination (100 a page), as reconciliation does: with `expand[]=data.source`,
+and without. The client's peak RSS is read after the first 10,000 and at the end (flat = equal).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import subprocess
 import sys
 import threading
@@ -137,6 +143,54 @@ def bench_webhooks(url: str, events: int) -> tuple[float, int]:
     return count.value / elapsed, count.value
 
 
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_payout(url: str, size: int) -> dict[str, float]:
+    import stripe
+
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
+    call(conn, "POST", "/_emulator/reset", "{}", json_body=True)
+    seed = json.dumps({"count": size, "currency": "gbp", "amount": 1000, "pay_out": False})
+    started = time.perf_counter()
+    call(conn, "POST", "/_emulator/payouts/seed", seed, True)
+    seeded = time.perf_counter() - started
+    started = time.perf_counter()
+    (payout,) = call(conn, "POST", "/_emulator/payouts/run", "{}", True)["payouts"]
+    computed = time.perf_counter() - started
+    client = stripe.StripeClient(KEY, base_addresses={"api": url}, max_network_retries=0)
+    out = {"seed_s": seeded, "payout_s": computed}
+    for label, expand in (("expanded", ["data.source"]), ("plain", [])):
+        params = {"payout": payout, "limit": 100, "expand": expand}
+        listed, net, early_rss = 0, 0, 0.0
+        started = time.perf_counter()
+        for txn in client.v1.balance_transactions.list(params=params).auto_paging_iter():
+            listed += 1
+            net += txn.net
+            if listed == 10_000:
+                early_rss = _peak_rss_mb()
+        elapsed = time.perf_counter() - started
+        assert listed == size + 1 and net == 0, (listed, net)
+        out[f"{label}_per_s"] = listed / elapsed
+        out[f"{label}_rss_10k"] = early_rss
+        out[f"{label}_rss_end"] = _peak_rss_mb()
+    # The emulator alone: the same pages over one keep-alive connection, no SDK objects built.
+    started, listed, after = time.perf_counter(), 0, ""
+    while True:
+        query = f"payout={payout}&limit=100&expand[]=data.source" + (
+            f"&starting_after={after}" if after else ""
+        )
+        page = call(conn, "GET", f"/v1/balance_transactions?{query}")
+        listed += len(page["data"])
+        if not page["has_more"]:
+            break
+        after = page["data"][-1]["id"]
+    out["raw_per_s"] = listed / (time.perf_counter() - started)
+    return out
+
+
 def bench_validation(runs: int = 20_000) -> float:
     """Microseconds to validate one PaymentIntent create against the pruned spec, in process."""
     sys.path.insert(0, str(ROOT))
@@ -163,12 +217,14 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--events", type=int, default=3000)
+    ap.add_argument("--payout-size", type=int, default=100_000)
     args = ap.parse_args()
     validation_us = bench_validation()
     proc, url = start_emulator()
     try:
         api_rate = bench_api(url, args.seconds, args.clients)
         hook_rate, delivered = bench_webhooks(url, args.events)
+        payout = bench_payout(url, args.payout_size)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -179,6 +235,22 @@ def main() -> int:
     )
     print(f"validation: {validation_us:.1f} µs per PaymentIntent create checked against the spec")
     print(f"webhooks: {hook_rate:,.0f} signed deliveries/s ({delivered} delivered to a loopback receiver)")
+    size, p = args.payout_size, payout
+    print(
+        f"payout: seeding {size:,} transactions {p['seed_s']:.1f} s; "
+        f"one payout over them {p['payout_s']:.2f} s"
+    )
+    print(
+        f"payout listing, emulator alone (expand[]=data.source, http.client + json, no SDK objects): "
+        f"{p['raw_per_s']:,.0f} balance transactions/s"
+    )
+    for label in ("expanded", "plain"):
+        how = "expand[]=data.source" if label == "expanded" else "no expand"
+        print(
+            f"payout listing ({how}): {p[label + '_per_s']:,.0f} balance transactions/s through "
+            f"auto_paging_iter; client peak RSS {p[label + '_rss_10k']:.0f} MB after 10,000, "
+            f"{p[label + '_rss_end']:.0f} MB after {size + 1:,}"
+        )
     return 0
 
 

@@ -114,7 +114,10 @@ class SignatureInvalid(StripeGatewayError):
 def get_client() -> stripe.StripeClient:
     base_addresses: dict[str, str] = {}
     if settings.STRIPE_API_BASE:
-        base_addresses = {"api": settings.STRIPE_API_BASE.rstrip("/")}
+        # The SDK sends file uploads to its "files" base (files.stripe.com), not to "api": point
+        # both at the same place, so an evidence upload never leaves for the real Stripe.
+        base = settings.STRIPE_API_BASE.rstrip("/")
+        base_addresses = {"api": base, "files": base}
     return stripe.StripeClient(
         settings.STRIPE_SECRET_KEY,
         stripe_version=settings.STRIPE_API_VERSION,

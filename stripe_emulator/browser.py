@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from . import cards, wire
 from .errors import StripeError
-from .resources import checkout, payment_methods, payments
+from .resources import checkout, money, payment_methods
 from .server import Request, Response, dispatch, html, new_request_id, redirect, register
 from .state import Emulator
 
@@ -333,7 +333,7 @@ def _inactive_page(cs: dict[str, Any]) -> Response:
 
 
 def _money(amount: int, cur: str) -> str:
-    return payments.fmt_amount(amount, cur)
+    return money.fmt_amount(amount, cur)
 
 
 def _line_items_html(cs: dict[str, Any]) -> str:

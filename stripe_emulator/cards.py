@@ -59,6 +59,7 @@ class TestCard:
     refund: str | None = None  # None | "pending" | "fail"
     dispute: str | None = None  # reason a later issue opens a dispute with
     early_fraud_warning: bool = False
+    bypass_pending: bool = False  # the charge's funds are available at once
     funding: str = "credit"
     country: str = "US"
     extra: dict[str, str] = field(default_factory=dict)
@@ -79,8 +80,16 @@ CARDS: list[TestCard] = [
     TestCard("3056930009020004", "pm_card_diners", "diners"),
     TestCard("3566002020360505", "pm_card_jcb", "jcb"),
     TestCard("6200000000000005", "pm_card_unionpay", "unionpay"),
-    TestCard("4000000000000077", "pm_card_bypassPending", "visa"),
-    TestCard("4000003720000278", "pm_card_bypassPendingInternational", "visa", country="GB"),
+    # By country (docs.stripe.com/testing#international-cards): they decide the fee tier.
+    TestCard("4000008260000000", "pm_card_gb", "visa", country="GB"),
+    TestCard("4000058260000005", "pm_card_gb_debit", "visa", funding="debit", country="GB"),
+    TestCard("4000002500000003", "pm_card_fr", "visa", country="FR"),
+    TestCard("4000002760000016", "pm_card_de", "visa", country="DE"),
+    # Funds go to the available balance at once (no pending period).
+    TestCard("4000000000000077", "pm_card_bypassPending", "visa", bypass_pending=True),
+    TestCard(
+        "4000003720000278", "pm_card_bypassPendingInternational", "visa", country="GB", bypass_pending=True
+    ),
     # Declines
     _decline("4000000000000002", "pm_card_visa_chargeDeclined", "card_declined", "generic_decline"),
     _decline(

@@ -7,8 +7,9 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from . import money_controls  # noqa: F401 (registers the balance, payout and dispute controls)
 from .errors import invalid
-from .resources import checkout, events, payments
+from .resources import checkout, events, money, payment_intents
 from .server import Request, Response, html, redirect, register
 from .state import render
 
@@ -99,7 +100,7 @@ def pay_session(req: Request) -> dict[str, Any]:
 def three_ds_api(req: Request) -> dict[str, Any]:
     outcome = req.json().get("outcome", "complete")
     with req.emu.lock:
-        return render(payments.authenticate(req.emu, req.args["pi"], outcome))
+        return render(payment_intents.authenticate(req.emu, req.args["pi"], outcome))
 
 
 PAGE = """<!doctype html>
@@ -137,7 +138,7 @@ def three_ds_page(req: Request) -> Response:
     pm = emu.store.get(pi.get("payment_method") or "", "payment_method") or {"card": {"last4": "????"}}
     return html(
         PAGE.format(
-            amount=payments.fmt_amount(pi["amount"], pi["currency"]),
+            amount=money.fmt_amount(pi["amount"], pi["currency"]),
             currency=html_lib.escape(pi["currency"].upper()),
             last4=html_lib.escape(pm["card"]["last4"]),
             pi=html_lib.escape(pi["id"]),
@@ -149,7 +150,7 @@ def three_ds_submit(req: Request) -> Response:
     emu = req.emu
     outcome = req.form().get("outcome", "complete")
     with emu.lock:
-        pi = payments.authenticate(emu, req.args["pi"], str(outcome))
+        pi = payment_intents.authenticate(emu, req.args["pi"], str(outcome))
         ok = pi["status"] in ("succeeded", "requires_capture", "processing")
         status = "succeeded" if ok else "failed"
         cs_id = pi.get("_checkout_session")
@@ -174,7 +175,7 @@ def receipt(req: Request) -> Response:
     pi = req.emu.store.get(req.args["pi"], "payment_intent")
     if pi is None:
         return html("<p>No such receipt.</p>", 404)
-    amount = payments.fmt_amount(pi["amount_received"] or pi["amount"], pi["currency"])
+    amount = money.fmt_amount(pi["amount_received"] or pi["amount"], pi["currency"])
     return html(
         f"<!doctype html><title>Receipt</title><p>Receipt for {html_lib.escape(pi['id'])}: {amount}</p>"
     )

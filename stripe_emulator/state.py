@@ -61,6 +61,10 @@ class Store:
         self.seq: dict[str, int] = {}
         self.by_kind: dict[str, dict[str, None]] = {}  # insertion-ordered "set" per kind
         self.meta: dict[str, Any] = {}
+        # Objects built on demand rather than stored (the bulk-seeded charges of a 100,000-transaction
+        # payout): id → arguments for `synthesize`. `get` finds them; kind lists do not.
+        self.synthetic: dict[str, tuple[Any, ...]] = {}
+        self.synthesize: Callable[[str, tuple[Any, ...]], dict[str, Any]] | None = None
         self._next = 0
         self._db: sqlite3.Connection | None = None
         self._db_lock = threading.Lock()
@@ -93,6 +97,8 @@ class Store:
 
     def get(self, obj_id: str, kind: str | None = None) -> dict[str, Any] | None:
         obj = self.objects.get(obj_id)
+        if obj is None and obj_id in self.synthetic and self.synthesize is not None:
+            obj = self.synthesize(obj_id, self.synthetic[obj_id])
         if obj is not None and kind is not None and obj["object"] != kind:
             return None
         return obj
@@ -161,6 +167,7 @@ class Store:
         self.seq.clear()
         self.by_kind.clear()
         self.meta.clear()
+        self.synthetic.clear()
         self._next = 0
         if self._db is not None:
             with self._db_lock:
@@ -269,6 +276,35 @@ class Idempotency:
 
 
 @dataclass
+class MoneySettings:
+    """The account's balance, payout and dispute timings (`POST /_emulator/account`)."""
+
+    available_days: int = 2  # a charge's funds become available N days later, at 00:00 UTC
+    payout_schedule: str = "daily"  # "daily": automatic payouts at 00:00 UTC; "manual": none
+    payout_arrival_days: int = 1  # arrival_date = payout time + N days (then `paid`)
+    payout_in_transit_seconds: int = 3600  # pending → in_transit this long after the payout
+    dispute_due_days: int = 7  # evidence_details.due_by = dispute created + N days
+    dispute_decision_seconds: int = 60  # submitted evidence is decided this long after submission
+
+    def update(self, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if name not in self.__dataclass_fields__:
+                raise ValueError(f"unknown account setting: {name}")
+            if name == "payout_schedule":
+                if value not in ("daily", "manual"):
+                    raise ValueError("payout_schedule must be daily or manual")
+                self.payout_schedule = value
+                continue
+            number = int(value)
+            if number < 0:
+                raise ValueError(f"{name} must not be negative")
+            setattr(self, name, number)
+
+    def describe(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass
 class RequestContext:
     """What events record about the API request that caused them."""
 
@@ -309,11 +345,19 @@ class Emulator:
         self.faults: Faults = Faults(seed)
         self.webhooks: WebhookDispatcher = WebhookDispatcher(self)
         self.timers: list[threading.Timer] = []
+        self.money = MoneySettings()
+        self.money.update(self.store.meta.get("money_settings") or {})
+        # Caches rebuilt from the store when missing: pending balance transaction ids, and per payout
+        # the position of each of its balance transactions (so paging 100,000 of them is O(page)).
+        self.pending_txns: dict[str, None] | None = None
+        self.unpaid_txns: dict[str, None] | None = None  # available, not yet in an automatic payout
+        self.payout_positions: dict[str, dict[str, int]] = {}
+        self.seed_templates: dict[str, dict[str, Any]] = {}  # currency → charge, for seeded payouts
 
     # ids and clock -------------------------------------------------------------------------
 
     def new_id(self, prefix: str, length: int = 24) -> str:
-        return f"{prefix}_" + "".join(self.rng.choice(_ALPHABET) for _ in range(length))
+        return f"{prefix}_" + "".join(self.rng.choices(_ALPHABET, k=length))
 
     def now(self) -> int:
         return self.clock.now()
@@ -325,11 +369,31 @@ class Emulator:
             self.sweep()
 
     def sweep(self) -> None:
-        """Time-driven transitions: expire checkout sessions past `expires_at`."""
-        from .resources import checkout
+        """Time-driven transitions: expire checkout sessions past `expires_at`; funds becoming
+        available, automatic payouts and their progress, dispute deadlines and decisions."""
+        from .resources import checkout, disputes, payouts
 
         with self.lock:
             checkout.expire_due_sessions(self)
+            payouts.sweep(self)
+            disputes.sweep(self)
+
+    @property
+    def api_version(self) -> str:
+        """The version events are rendered with: the one the account's requests send.
+
+        Stripe renders an event with the account's API version. The emulator has no account
+        settings page, so the account's version is the `Stripe-Version` its requests last sent
+        (the SDK always sends the one it pins); before any request, Stripe's spec version.
+        """
+        ctx_version = self.ctx.api_version
+        if ctx_version:
+            return ctx_version
+        return str(self.store.meta.get("api_version") or DEFAULT_API_VERSION)
+
+    def note_api_version(self, version: str | None) -> None:
+        if version and self.store.meta.get("api_version") != version:
+            self.store.set_meta("api_version", version)
 
     # request context -----------------------------------------------------------------------
 
@@ -388,6 +452,11 @@ class Emulator:
             self.idempotency.clear()
             self.clock.reset()
             self.faults.clear()
+            self.money = MoneySettings()
+            self.pending_txns = None
+            self.unpaid_txns = None
+            self.payout_positions.clear()
+            self.seed_templates.clear()
             self.rng = random.Random(self.seed)
 
     def close(self) -> None:

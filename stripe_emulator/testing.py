@@ -101,11 +101,41 @@ class EmulatorHandle:
         answer = self._call("POST", "/_emulator/deliveries/wait", {"timeout": timeout}, timeout=timeout + 30)
         return bool(answer["idle"])
 
+    def configure_account(self, **settings: Any) -> dict[str, Any]:
+        """available_days, payout_schedule ("daily"|"manual"), payout_arrival_days,
+        payout_in_transit_seconds, dispute_due_days, dispute_decision_seconds."""
+        return self._call("POST", "/_emulator/account", settings)
+
+    def run_payouts(self) -> list[str]:
+        """Pay out the available balance now (the clock does not move); the new payout ids."""
+        return list(self._call("POST", "/_emulator/payouts/run")["payouts"])
+
+    def fail_payout(self, payout_id: str, failure_code: str = "account_closed") -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/payouts/{payout_id}/fail", {"failure_code": failure_code})
+
+    def seed_payout(
+        self, count: int, currency: str = "gbp", amount: int = 1000, pay_out: bool = True
+    ) -> dict[str, Any]:
+        """One automatic payout of `count` charge transactions (seconds for 100,000):
+        `{"payout": "po_…", "amount": …, "balance_transactions": count + 1}`. With
+        `pay_out=False` the transactions stay available for the next run (`payout` is None)."""
+        body = {"count": count, "currency": currency, "amount": amount, "pay_out": pay_out}
+        return self._call("POST", "/_emulator/payouts/seed", body, timeout=600)
+
+    def open_dispute(
+        self, charge_id: str, reason: str = "fraudulent", inquiry: bool = False, amount: int | None = None
+    ) -> dict[str, Any]:
+        """Dispute any captured charge as its issuer would (the dispute cards do it by themselves)."""
+        body = {"reason": reason, "inquiry": inquiry, "amount": amount}
+        return self._call("POST", f"/_emulator/charges/{charge_id}/dispute", body)
+
     def client(self, **kwargs: Any) -> Any:
         import stripe
 
         kwargs.setdefault("max_network_retries", 0)
-        return stripe.StripeClient(self.secret_key, base_addresses={"api": self.url}, **kwargs)
+        return stripe.StripeClient(
+            self.secret_key, base_addresses={"api": self.url, "files": self.url}, **kwargs
+        )
 
 
 @dataclass

@@ -7,9 +7,13 @@ Values stay strings, as Stripe receives them; handlers coerce what they need.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from dataclasses import dataclass
+from email import policy as email_policy
+from email.parser import BytesParser
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 
 class WireError(ValueError):
@@ -84,3 +88,46 @@ def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+@dataclass
+class Upload:
+    """A file part of a multipart body (`POST /v1/files`)."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+    @property
+    def fingerprint(self) -> str:
+        """What idempotency compares and the validator sees instead of the bytes."""
+        return f"sha256:{hashlib.sha256(self.data).hexdigest()}"
+
+
+def decode_multipart(body: bytes, content_type: str) -> tuple[dict[str, Any], dict[str, Upload]]:
+    """Decode a `multipart/form-data` body: text fields as `decode` would, file parts apart.
+
+    Each file part appears in the params as its `Upload.fingerprint`, so a retried upload with
+    the same bytes replays under its idempotency key and a different file does not.
+    """
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + body
+    )
+    if not message.is_multipart():
+        raise WireError("Invalid multipart body")
+    fields: list[tuple[str, str]] = []
+    uploads: dict[str, Upload] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            raise WireError("Invalid multipart body: a part has no name")
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        filename = part.get_filename()
+        if filename is not None or part.get_content_type() not in ("text/plain",):
+            upload = Upload(filename, part.get_content_type(), data)
+            uploads[name] = upload
+            fields.append((name, upload.fingerprint))
+        else:
+            fields.append((name, data.decode("utf-8")))
+    return decode(urlencode(fields)), uploads

@@ -92,6 +92,12 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     ("get", "/v1/disputes/{dispute}"),
     ("post", "/v1/disputes/{dispute}"),
     ("post", "/v1/disputes/{dispute}/close"),
+    ("get", "/v1/balance"),
+    ("get", "/v1/files"),
+    ("post", "/v1/files"),
+    ("get", "/v1/files/{file}"),
+    ("get", "/v1/radar/early_fraud_warnings"),
+    ("get", "/v1/radar/early_fraud_warnings/{early_fraud_warning}"),
 )
 
 # Schemas the tests validate against although no kept operation returns them directly.

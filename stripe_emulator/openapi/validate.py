@@ -318,7 +318,7 @@ def _request_schema(method: str, operation: dict[str, Any]) -> dict[str, Any]:
     """The parameters of an operation as one object schema (form body, or query for GET)."""
     if method != "get":
         body = operation.get("requestBody", {}).get("content", {})
-        form = body.get("application/x-www-form-urlencoded")
+        form = body.get("application/x-www-form-urlencoded") or body.get("multipart/form-data")
         if form is not None:
             return dict(form["schema"])
     properties: dict[str, Any] = {}

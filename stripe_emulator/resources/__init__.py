@@ -1,3 +1,17 @@
 """Resource modules; importing this package registers every /v1 route."""
 
-from . import catalog, checkout, customers, events, payment_methods, payments  # noqa: F401
+from . import (  # noqa: F401
+    balance,
+    catalog,
+    charges,
+    checkout,
+    customers,
+    disputes,
+    events,
+    files,
+    money,
+    payment_intents,
+    payment_methods,
+    payouts,
+    refunds,
+)

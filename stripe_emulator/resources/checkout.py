@@ -12,7 +12,7 @@ from typing import Any
 from ..errors import StripeError, invalid, missing, no_such
 from ..server import Request
 from ..state import Emulator, render
-from . import catalog, payment_methods, payments
+from . import catalog, money, payment_intents, payment_methods
 from .common import VIRTUAL, apply_metadata, as_dict, as_int, as_str, created_filter, list_response, route
 
 MIN_EXPIRY = 30 * 60
@@ -112,7 +112,7 @@ def create(req: Request) -> dict[str, Any]:
     items = _build_line_items(emu, p.get("line_items"))
     cur = items[0]["currency"]
     total = sum(it["amount_total"] for it in items)
-    payments.check_amount(total, cur, "line_items")
+    money.check_amount(total, cur, "line_items")
     now = emu.now()
     expires_at = as_int(p, "expires_at", default=now + MAX_EXPIRY)
     assert expires_at is not None
@@ -231,8 +231,8 @@ def expire(emu: Emulator, cs: dict[str, Any]) -> None:
     pi_id = cs.get("_payment_intent_id")
     if pi_id:
         pi = emu.store.get(pi_id, "payment_intent")
-        if pi is not None and pi["status"] in payments.CANCELABLE:
-            payments.cancel(emu, pi, "abandoned", via_checkout=True)
+        if pi is not None and pi["status"] in payment_intents.CANCELABLE:
+            payment_intents.cancel(emu, pi, "abandoned", via_checkout=True)
     emu.store.put(cs)
     emu.emit("checkout.session.expired", cs)
 
@@ -338,7 +338,7 @@ def pay(emu: Emulator, session_id: str, card_number_or_pm: str) -> dict[str, Any
                 params["customer"] = cs["customer"]
             if cs.get("customer_email") and "receipt_email" not in params:
                 params["receipt_email"] = cs["customer_email"]
-            pi = payments.new_payment_intent(emu, params)
+            pi = payment_intents.new_payment_intent(emu, params)
             pi["_checkout_session"] = cs["id"]
             pi["_return_url"] = f"{emu.base_url}/c/pay/{cs['id']}"
             emu.store.put(pi)
@@ -346,7 +346,7 @@ def pay(emu: Emulator, session_id: str, card_number_or_pm: str) -> dict[str, Any
             emu.store.put(cs)
         error = None
         try:
-            payments.confirm(emu, pi, {"payment_method": pm["id"]}, via_checkout=True)
+            payment_intents.confirm(emu, pi, {"payment_method": pm["id"]}, via_checkout=True)
         except StripeError as exc:
             error = exc.body()["error"]
             error.pop("payment_intent", None)

@@ -188,7 +188,7 @@ def created_filter(
         return objects
     if isinstance(value, str):
         exact = as_int(params, name)
-        return [o for o in objects if o["created"] == exact]
+        return [o for o in objects if o[name] == exact]
     if not isinstance(value, dict):
         raise invalid(f"Invalid {name}", param=name)
     out = objects
@@ -197,7 +197,7 @@ def created_filter(
         if op in value:
             bound = as_int(value, op)
             assert bound is not None
-            out = [o for o in out if fn(o["created"], bound)]
+            out = [o for o in out if fn(o[name], bound)]
     return out
 
 
@@ -208,7 +208,9 @@ VIRTUAL: dict[str, dict[str, Callable[[Emulator, dict[str, Any]], Any]]] = {}
 
 
 def expand(emu: Emulator, obj: dict[str, Any], paths: list[Any]) -> dict[str, Any]:
-    obj = copy.deepcopy(obj)
+    """`obj` with `paths` expanded. Copy-on-write: only the dicts on an expanded path are copied,
+    so the stored objects are never changed and a 100-item page does not deep-copy 100 charges."""
+    obj = dict(obj)
     for path in paths:
         if not isinstance(path, str):
             raise invalid("Invalid expand", param="expand")
@@ -218,8 +220,9 @@ def expand(emu: Emulator, obj: dict[str, Any], paths: list[Any]) -> dict[str, An
 
 def _expand_path(emu: Emulator, obj: dict[str, Any], parts: list[str], full: str) -> None:
     if obj.get("object") == "list" and parts[0] == "data":
-        for item in obj["data"]:
-            if parts[1:]:
+        if parts[1:]:
+            obj["data"] = [dict(item) for item in obj["data"]]
+            for item in obj["data"]:
                 _expand_path(emu, item, parts[1:], full)
         return
     head, rest = parts[0], parts[1:]
@@ -233,9 +236,12 @@ def _expand_path(emu: Emulator, obj: dict[str, Any], parts: list[str], full: str
         target = emu.store.get(value)
         if target is None:
             raise invalid(f"This property cannot be expanded ({full}).", param="expand")
-        value = copy.deepcopy(render(target))
+        value = render(target)  # a fresh top-level dict; nested ones are copied below if changed
         obj[head] = value
-    elif value is not None and not isinstance(value, dict):
+    elif isinstance(value, dict):
+        value = dict(value)
+        obj[head] = value
+    elif value is not None:
         raise invalid(f"This property cannot be expanded ({full}).", param="expand")
     if rest and isinstance(value, dict):
         _expand_path(emu, value, rest, full)

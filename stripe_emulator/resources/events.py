@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import invalid, missing, no_such
 from ..server import Request
-from ..state import DEFAULT_API_VERSION, EVENT_RETENTION_SECONDS, Emulator, render
+from ..state import EVENT_RETENTION_SECONDS, Emulator, render
 from .common import apply_metadata, as_bool, as_list, as_str, created_filter, get_object, list_response, route
 
 
@@ -38,7 +38,7 @@ def _new_event(
     event = {
         "id": emu.new_id("evt"),
         "object": "event",
-        "api_version": ctx.api_version or DEFAULT_API_VERSION,
+        "api_version": emu.api_version,
         "created": emu.now(),
         "data": data,
         "livemode": bool(data_object.get("livemode", ctx.livemode)),
@@ -74,6 +74,7 @@ def _type_matches(pattern: str, event_type: str) -> bool:
 
 def list_(req: Request) -> dict[str, Any]:
     emu, p = req.emu, req.params
+    emu.sweep()  # time-driven events (payouts, disputes) due by now exist before they are listed
     objs = _visible(emu)
     event_type = as_str(p, "type")
     if event_type:

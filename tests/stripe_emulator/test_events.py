@@ -77,3 +77,38 @@ def test_thirty_day_window(stripe_emulator: EmulatorHandle, client: Any) -> None
     assert [e.data.object.name for e in client.v1.events.list().data] == ["new"]
     with pytest.raises(stripe.InvalidRequestError):
         client.v1.events.retrieve(old.id)
+
+
+def test_events_carry_the_api_version_the_accounts_requests_use(
+    stripe_emulator: EmulatorHandle, settings: Any
+) -> None:
+    from payments import stripe_gateway
+
+    # given the product's own client, which pins its API version
+    settings.STRIPE_API_BASE = stripe_emulator.url
+    settings.STRIPE_SECRET_KEY = stripe_emulator.secret_key
+    product = stripe_gateway.get_client()
+    pinned = settings.STRIPE_API_VERSION
+    assert pinned == "2026-10-28.endive"
+
+    # when it pays, and later the clock (not a request) pays the money out
+    product.v1.payment_intents.create(
+        params={"amount": 1000, "currency": "gbp", "payment_method": "pm_card_bypassPending", "confirm": True}
+    )
+    stripe_emulator.advance_clock(3 * 86400)
+
+    # then every event, the clock's payout events too, is rendered with the pinned version
+    events = list(product.v1.events.list(params={"limit": 100}).auto_paging_iter())
+    assert {"payment_intent.succeeded", "payout.created", "payout.paid"} <= {e.type for e in events}
+    assert {e.api_version for e in events} == {pinned}
+
+
+def test_events_default_to_the_spec_version_before_any_request(stripe_emulator: EmulatorHandle) -> None:
+    assert stripe_emulator.emulator is not None
+    emu = stripe_emulator.emulator
+    with emu.lock:
+        emu.emit(
+            "balance.available", {"object": "balance", "available": [], "pending": [], "livemode": False}
+        )
+    (event,) = emu.store.all("event")
+    assert event["api_version"] == "2026-08-26.dahlia"

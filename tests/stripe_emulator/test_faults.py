@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import time
 from typing import Any
 
@@ -159,3 +160,90 @@ def test_clear_and_cli_specs(stripe_emulator: EmulatorHandle, raw: Any) -> None:
         headers={"Content-Type": "application/json"},
     )
     assert status == 400 and "unknown" in body["error"]["message"]
+
+
+# --- the same faults on payouts, disputes and files ----------------------------------------------
+
+
+def _bypass_payment(client: Any, amount: int = 3000, card: str = "pm_card_bypassPending") -> Any:
+    return client.v1.payment_intents.create(
+        params={"amount": amount, "currency": "gbp", "payment_method": card, "confirm": True}
+    )
+
+
+def test_api_faults_apply_to_payouts_disputes_and_files(stripe_emulator: EmulatorHandle, client: Any) -> None:
+    pi = _bypass_payment(client, card="pm_card_createDispute")
+    (dispute,) = client.v1.disputes.list(params={"payment_intent": pi.id}).data
+    stripe_emulator.set_faults(
+        api=[
+            {"kind": "rate_limit", "path": "^/v1/payouts", "count": 1},
+            {"kind": "error", "path": "^/v1/disputes/", "method": "POST", "count": 1},
+            {"kind": "rate_limit", "path": "^/v1/balance_transactions", "count": 1},
+        ]
+    )
+    with pytest.raises(stripe.RateLimitError):
+        client.v1.payouts.list()
+    assert client.v1.payouts.list().data == []
+    with pytest.raises(stripe.RateLimitError):
+        client.v1.balance_transactions.list()
+    # an injected 500 happens before the idempotency layer: the retry with the same key runs it once
+    params = {"evidence": {"uncategorized_text": "text"}, "submit": False}
+    with pytest.raises(stripe.APIError):
+        client.v1.disputes.update(dispute.id, params=params, options={"idempotency_key": "ev-1"})
+    staged = client.v1.disputes.update(dispute.id, params=params, options={"idempotency_key": "ev-1"})
+    assert staged.evidence_details.has_evidence is True
+    assert len(client.v1.events.list(params={"type": "charge.dispute.updated"}).data) == 1
+
+
+def test_api_faults_apply_to_file_uploads(stripe_emulator: EmulatorHandle, client: Any) -> None:
+    stripe_emulator.set_faults(api=[{"kind": "error", "path": "^/v1/files$", "method": "POST", "count": 1}])
+    document = io.BytesIO(b"%PDF-1.4\n%%EOF\n")
+    document.name = "receipt.pdf"
+    with pytest.raises(stripe.APIError):
+        client.v1.files.create(params={"purpose": "dispute_evidence", "file": document})
+    assert client.v1.files.list().data == []
+    document.seek(0)
+    upload = client.v1.files.create(params={"purpose": "dispute_evidence", "file": document})
+    assert [f.id for f in client.v1.files.list().data] == [upload.id]
+
+
+def test_webhook_faults_apply_to_payout_events(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url, events=["payout.created", "payout.paid"])
+    _bypass_payment(client)
+    stripe_emulator.set_faults(duplicate_rate=1.0)
+    (payout_id,) = stripe_emulator.run_payouts()
+    assert stripe_emulator.wait_for_deliveries()
+    created = [e for e in webhook_receiver.events() if e["type"] == "payout.created"]
+    assert len(created) == 2 and created[0]["id"] == created[1]["id"]
+    stripe_emulator.set_faults(drop_rate=1.0)
+    stripe_emulator.advance_clock(3 * 86400)
+    assert stripe_emulator.wait_for_deliveries()
+    assert not [e for e in webhook_receiver.events() if e["type"] == "payout.paid"]
+    (undelivered,) = client.v1.events.list(params={"type": "payout.paid", "delivery_success": False}).data
+    assert undelivered.data.object.id == payout_id
+
+
+def test_reorder_applies_to_dispute_events(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url, events=["charge.dispute.created"])
+    stripe_emulator.configure_webhooks()
+    stripe_emulator.set_faults(reorder_window=6)
+    disputed = [_bypass_payment(client, card="pm_card_createDispute").latest_charge for _ in range(6)]
+    assert stripe_emulator.wait_for_deliveries()
+    got = [e["data"]["object"]["charge"] for e in webhook_receiver.events()]
+    assert sorted(got) == sorted(disputed) and got != disputed
+
+
+def test_delay_applies_to_dispute_events(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url, events=["charge.dispute.funds_withdrawn"])
+    stripe_emulator.set_faults(delay=0.3, delay_range=[0, 0.1])
+    start = time.time()
+    _bypass_payment(client, card="pm_card_createDispute")
+    assert stripe_emulator.wait_for_deliveries()
+    (received,) = webhook_receiver.received
+    assert received.time - start >= 0.3

@@ -10,7 +10,9 @@ field Stripe always sends (see `always_present_fields`).
 
 from __future__ import annotations
 
+import io
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -469,34 +471,77 @@ def test_checkout_session_open_complete_expired(api: Api) -> None:
     api.assert_clean()
 
 
-def skip_unless_served(api: Api, path: str) -> None:
-    status, body = api.wire("GET", path)
-    if status == 404 and "Unrecognized request URL" in body["error"].get("message", ""):
-        pytest.skip(f"the emulator does not serve {path} yet (payouts/disputes issue)")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def payout_flow(api: Api) -> None:
+    """Two available charges and a refund paid out, the payout moved to paid, another failed."""
+    for _ in range(2):
+        new_payment_intent(api, payment_method="pm_card_bypassPending", confirm=True)
+    pi = new_payment_intent(api, payment_method="pm_card_bypassPending", confirm=True)
+    api.call("POST", "/v1/refunds", payment_intent=pi["id"], amount=500)
+    (payout_id,) = api.emulator.run_payouts()
+    api.call("POST", f"/v1/payouts/{payout_id}", metadata={"batch": "1"})
+    api.emulator.advance_clock(3 * 86400)
+    new_payment_intent(api, payment_method="pm_card_bypassPending", confirm=True)
+    (failing,) = api.emulator.run_payouts()
+    api.emulator.fail_payout(failing, "account_closed")
+    # a manual payout, and a refund that fails (refund.failed, charge.refund.updated)
+    api.emulator.configure_account(payout_schedule="manual")
+    new_payment_intent(api, payment_method="pm_card_bypassPending", confirm=True)
+    api.call("POST", "/v1/payouts", amount=100, currency="eur", description="manual")
+    api.emulator.configure_account(payout_schedule="daily")
+    refunded = new_payment_intent(api, payment_method="pm_card_refundFail", confirm=True)
+    refund = api.call("POST", "/v1/refunds", payment_intent=refunded["id"])
+    deadline = time.monotonic() + 5
+    while api.call("GET", f"/v1/refunds/{refund['id']}")["status"] != "failed":
+        assert time.monotonic() < deadline, "the refund never failed"
+        time.sleep(0.05)
+
+
+def dispute_flow(api: Api) -> None:
+    """A chargeback won with evidence and a file, one lost by closing, an inquiry, a fraud warning."""
+    won = new_payment_intent(api, payment_method="pm_card_createDispute", confirm=True)
+    lost = new_payment_intent(api, payment_method="pm_card_createDisputeProductNotReceived", confirm=True)
+    new_payment_intent(api, payment_method="pm_card_createDisputeInquiry", confirm=True)
+    new_payment_intent(api, payment_method="pm_card_createIssuerFraudRecord", confirm=True)
+    document = io.BytesIO(PDF)
+    document.name = "receipt.pdf"
+    upload = api.emulator.client().v1.files.create(params={"purpose": "dispute_evidence", "file": document})
+    api.call("GET", f"/v1/files/{upload.id}")
+    (du,) = api.call("GET", "/v1/disputes", payment_intent=won["id"])["data"]
+    api.call("POST", f"/v1/disputes/{du['id']}", evidence={"receipt": upload.id}, submit=False)
+    api.call("POST", f"/v1/disputes/{du['id']}", evidence={"uncategorized_text": "winning_evidence"})
+    (other,) = api.call("GET", "/v1/disputes", payment_intent=lost["id"])["data"]
+    api.call("POST", f"/v1/disputes/{other['id']}/close")
+    api.emulator.advance_clock(3600)
 
 
 @pytest.mark.parametrize(
-    ("path", "card"),
-    [("/v1/payouts", "pm_card_visa"), ("/v1/disputes", "pm_card_createDispute")],
+    ("path", "flow"),
+    [("/v1/payouts", payout_flow), ("/v1/disputes", dispute_flow)],
 )
-def test_payout_and_dispute_responses(api: Api, path: str, card: str) -> None:
-    # Ready for the payouts/disputes issue: skipped until the emulator serves these routes.
-    skip_unless_served(api, path)
-    api.wire(
-        "POST",
-        "/v1/payment_intents",
-        {
-            "amount": 2000,
-            "currency": "eur",
-            "payment_method_types": ["card"],
-            "payment_method": card,
-            "confirm": True,
-        },
-    )
+def test_payout_and_dispute_responses(api: Api, path: str, flow: Any) -> None:
+    flow(api)
     listed = api.call("GET", path, limit=10)
+    assert listed["data"], f"{path} listed nothing"
     for item in listed["data"]:
         api.call("GET", f"{path}/{item['id']}")
+    if path == "/v1/payouts":
+        for item in listed["data"]:
+            if item["automatic"]:
+                api.call(
+                    "GET", "/v1/balance_transactions", payout=item["id"], expand=["data.source"], limit=100
+                )
+            else:  # Stripe cannot say which transactions a manual payout paid: an error envelope
+                status, _ = api.wire("GET", "/v1/balance_transactions", {"payout": item["id"]})
+                assert status == 400
+    else:
+        for efw in api.call("GET", "/v1/radar/early_fraud_warnings", limit=10)["data"]:
+            api.call("GET", f"/v1/radar/early_fraud_warnings/{efw['id']}")
+        api.call("GET", "/v1/files", limit=10)
     api.call("GET", "/v1/balance_transactions", limit=100)
+    api.call("GET", "/v1/balance")
     api.assert_clean()
 
 
@@ -553,6 +598,8 @@ def run_every_flow(api: Api) -> None:
     api.emulator.pay_checkout_session(session["id"], "4242424242424242")
     api.call("POST", f"/v1/checkout/sessions/{new_checkout_session(api)['id']}/expire")
     api.call("DELETE", f"/v1/customers/{new_customer(api)['id']}")
+    payout_flow(api)
+    dispute_flow(api)
 
 
 def all_events(api: Api) -> list[dict[str, Any]]:
@@ -584,7 +631,8 @@ def test_objects_carry_every_field_stripe_always_sends(api: Api) -> None:
     run_every_flow(api)
     all_events(api)
     for path in ("/v1/customers", "/v1/products", "/v1/prices", "/v1/payment_intents", "/v1/charges",
-                 "/v1/refunds", "/v1/checkout/sessions", "/v1/payment_methods"):  # fmt: skip
+                 "/v1/refunds", "/v1/checkout/sessions", "/v1/payment_methods", "/v1/payouts",
+                 "/v1/disputes", "/v1/balance_transactions", "/v1/files"):  # fmt: skip
         api.call("GET", path, limit=100)
     api.assert_complete()
 

@@ -97,3 +97,44 @@ def test_preregistered_webhook_and_cli_fault(webhook_receiver: Any) -> None:
         except stripe.APIError:
             pass
         assert client.v1.products.create(params={"name": "p"}).name == "p"
+
+
+def _control(url: str, path: str, body: dict[str, Any]) -> Any:
+    import urllib.request
+
+    req = urllib.request.Request(
+        url + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())
+
+
+def test_payouts_and_account_settings_survive_restart(tmp_path: Path) -> None:
+    data = str(tmp_path / "emulator.sqlite3")
+    with emulator_process("--data", data) as url:
+        client = _client(url)
+        _control(url, "/_emulator/account", {"available_days": 5})
+        paid = client.v1.payment_intents.create(
+            params={
+                "amount": 3000,
+                "currency": "gbp",
+                "payment_method": "pm_card_bypassPending",
+                "confirm": True,
+            }
+        )
+        (payout_id,) = _control(url, "/_emulator/payouts/run", {})["payouts"]
+        pending = client.v1.payment_intents.create(
+            params={"amount": 2000, "currency": "gbp", "payment_method": "pm_card_gb", "confirm": True}
+        )
+    with emulator_process("--data", data) as url:
+        client = _client(url)
+        listed = client.v1.balance_transactions.list(params={"payout": payout_id, "expand": ["data.source"]})
+        assert [t.source.id for t in listed.data] == [payout_id, paid.latest_charge]
+        assert _control(url, "/_emulator/account", {})["available_days"] == 5
+        # the still-pending charge is not paid out by a run after the restart
+        assert _control(url, "/_emulator/payouts/run", {})["payouts"] == []
+        txn = client.v1.balance_transactions.list(params={"source": pending.latest_charge}).data[0]
+        assert txn.status == "pending"

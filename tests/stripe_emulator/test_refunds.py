@@ -92,3 +92,45 @@ def test_refund_fail_card_fails_later(client: Any) -> None:
     assert client.v1.balance_transactions.retrieve(failed.failure_balance_transaction).amount == 2000
     assert client.v1.events.list(params={"type": "refund.failed"}).data[0].data.object.id == refund.id
     assert client.v1.charges.retrieve(pi.latest_charge).amount_refunded == 0
+
+
+def _available(client: Any, currency: str = "usd") -> int:
+    return next(a.amount for a in client.v1.balance.retrieve().available if a.currency == currency)
+
+
+def test_refund_failure_card_puts_the_money_back_in_the_balance(client: Any) -> None:
+    # given a payment with the documented refund-failure card, entered as a raw number
+    pm = client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": "4000000000005126", "exp_month": 12, "exp_year": 2034}}
+    )
+    pi = _paid(client, pm.id)
+    charge_net = client.v1.balance_transactions.list(params={"source": pi.latest_charge}).data[0].net
+    refund = client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 3000})
+    assert refund.status == "succeeded" and _available(client) == -3000
+
+    # when the refund fails
+    failed = _wait_status(client, refund.id, "failed")
+
+    # then its failure is reported and the money is back where it was
+    assert failed.failure_reason == "expired_or_canceled_card"
+    back = client.v1.balance_transactions.retrieve(failed.failure_balance_transaction)
+    assert (back.type, back.reporting_category) == ("refund_failure", "refund_failure")
+    assert (back.amount, back.net) == (3000, 3000)
+    assert _available(client) == 0
+    pending = next(a.amount for a in client.v1.balance.retrieve().pending if a.currency == "usd")
+    assert pending == charge_net
+    types = [e.type for e in client.v1.events.list(params={"limit": 10}).data]
+    assert {"refund.failed", "charge.refund.updated", "refund.updated"} <= set(types)
+    update = client.v1.events.list(params={"type": "charge.refund.updated"}).data[0]
+    assert update.data.object.id == refund.id and update.data.previous_attributes.status == "succeeded"
+    assert client.v1.charges.retrieve(pi.latest_charge).refunded is False
+
+
+def test_refund_over_what_is_left_is_refused_and_changes_nothing(client: Any) -> None:
+    pi = _paid(client, amount=5000)
+    client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 4000})
+    with pytest.raises(stripe.InvalidRequestError) as exc:
+        client.v1.refunds.create(params={"payment_intent": pi.id, "amount": 1001})
+    assert exc.value.code == "amount_too_large" and exc.value.param == "amount"
+    assert len(client.v1.refunds.list(params={"payment_intent": pi.id}).data) == 1
+    assert _available(client) == -4000
