@@ -7,6 +7,8 @@ from core.metrics import metrics_view
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Staff second factor and re-authentication (core/security.py).
+    path("staff/security/", include("core.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -7,3 +7,8 @@ class CoreConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "core"
     verbose_name = "Staff and API"
+
+    def ready(self) -> None:
+        from core import security
+
+        security.connect_signals()

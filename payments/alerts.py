@@ -33,6 +33,8 @@ class AlertKind(TextChoices):
     EVENT_DEAD = "event_dead", "Event dead-lettered"
     EVENTS_RECOVERED = "events_recovered", "Missed events recovered"
     REFUND_FAILED = "refund_failed", "Refund failed"
+    LOGIN_LOCKED_OUT = "login_locked_out", "Staff login locked out"
+    CARD_TESTING = "card_testing", "Declines past the card-testing threshold"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

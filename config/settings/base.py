@@ -4,10 +4,12 @@ Every value comes from the environment through django-environ; `.env.example` li
 Defaults here are the embedded, local ones. `production.py` removes the defaults for secrets.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -32,6 +34,11 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "orders",
     "payments",
@@ -43,12 +50,20 @@ MIDDLEWARE = [
     # First, so that every log line of the request carries its id.
     "core.context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy with the configured Stripe origins (core/csp.py).
+    "core.csp.StripeCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the staff member's second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff: idle and absolute session limits, and the second factor before any admin page.
+    "core.security.StaffSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -68,6 +83,31 @@ TEMPLATES = [
         },
     },
 ]
+
+
+# ---------------------------------------------------------------------------- page defences
+# https://django-csp.readthedocs.io/en/latest/configuration.html (django-csp 4). Our own origin
+# only; core.csp.StripeCSPMiddleware adds the configured Stripe origins to script-src, style-src,
+# connect-src, frame-src and form-action. Inline <script>/<style> carry the request's nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 
 # ---------------------------------------------------------------------------- database
@@ -97,6 +137,35 @@ def database_from_env(default: Any = environ.Env.NOTSET) -> dict[str, Any]:
 DATABASES = {"default": database_from_env(default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# ---------------------------------------------------------------------------- staff accounts
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html: after AXES_FAILURE_LIMIT
+# failed logins for one username, or from one address, logins are refused for the cool-off
+# (extended by every refused attempt). A success resets that username's count. Successful logins
+# are kept in Axes' access logs, failed ones in its access attempts and failure logs.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.security.login_locked_out"
+# How many proxies of ours rewrite X-Forwarded-For in front of the web processes (0: none, use
+# REMOTE_ADDR). Login throttling and the card-testing limits count by this address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Staff sessions: 30 minutes idle, 12 hours in all; money actions want a password or a code from
+# the last 10 minutes (core.security.require_recent_auth).
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=12 * 3600)
+RECENT_AUTH_SECONDS = env.int("RECENT_AUTH_SECONDS", default=10 * 60)
+# The name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Payments back office")
+LOGIN_URL = "admin:login"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -111,6 +180,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# ---------------------------------------------------------------------------- cache
+# Login throttling alerts and the card-testing counters. Shared by every process in production:
+# CACHE_URL=redis://host:6379/1. The default is per process, for the embedded default and tests.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # ---------------------------------------------------------------------------- celery
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -223,7 +297,8 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # An admin session, only once its second factor was verified (core/security.py).
+        "core.security.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.IsSupport"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
