@@ -174,6 +174,8 @@ class StaffSecurityMiddleware:
             ended = self._session_ended(request)
             if ended:
                 logout(request)
+                if not request.path.startswith(reverse("admin:index")):
+                    return self.get_response(request)  # the API answers 401, a shop page goes on
                 messages.warning(request, ended)
                 return HttpResponseRedirect(
                     reverse("admin:login") + "?" + urlencode({"next": request.get_full_path()})
