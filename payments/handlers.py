@@ -14,6 +14,7 @@ from typing import Any
 
 from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
+from payments.card_testing import Attempt, payment_decline_record
 from payments.models import StripeEvent
 from payments.services.objects import ApplyResult, stripe_object_apply
 
@@ -42,6 +43,9 @@ def handle_payment_failed(event: StripeEvent) -> str | None:
     """A failed attempt: record it, and tell people once (not again for a second Event object)."""
     result = _apply(event)
     if result.changed and result.order is not None:
+        # Card testing: the decline counts against the order's address and email, and towards
+        # the shop's decline alert (payments/card_testing.py).
+        payment_decline_record(attempt=Attempt(ip=result.order.customer_ip, email=result.order.email))
         obj = _object(event)
         error = obj.get("last_payment_error") or {}
         three_ds = error.get("code") == THREE_DS_FAILURE_CODE

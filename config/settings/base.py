@@ -186,6 +186,17 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # CACHE_URL=redis://host:6379/1. The default is per process, for the embedded default and tests.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# ---------------------------------------------------------------------------- card testing
+# payments/card_testing.py: payment attempts (orders placed, payment pages opened, declines)
+# allowed per browser session, per address and per email within the window; then 429.
+CARD_TESTING_WINDOW_SECONDS = env.int("CARD_TESTING_WINDOW_SECONDS", default=3600)
+CARD_TESTING_MAX_PER_SESSION = env.int("CARD_TESTING_MAX_PER_SESSION", default=15)
+CARD_TESTING_MAX_PER_ADDRESS = env.int("CARD_TESTING_MAX_PER_ADDRESS", default=30)
+CARD_TESTING_MAX_PER_EMAIL = env.int("CARD_TESTING_MAX_PER_EMAIL", default=15)
+# Staff are alerted when the shop's declines reach this many within the decline window.
+CARD_TESTING_DECLINE_ALERT_THRESHOLD = env.int("CARD_TESTING_DECLINE_ALERT_THRESHOLD", default=20)
+CARD_TESTING_DECLINE_WINDOW_SECONDS = env.int("CARD_TESTING_DECLINE_WINDOW_SECONDS", default=600)
+
 # ---------------------------------------------------------------------------- celery
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 # The embedded default has no Redis: kombu's filesystem transport keeps messages in var/broker.
