@@ -103,13 +103,17 @@ def _cooloff_minutes() -> int:
 def _on_locked_out(
     sender: Any, request: Any = None, username: Any = None, ip_address: Any = None, **kwargs: Any
 ) -> None:
-    """One alert per lockout (axes signals again on every refused attempt): identifiers only."""
+    """One alert per lockout, identifiers only. Axes signals again on every refused attempt,
+    with whatever username was typed: an alert goes out only when neither this username nor this
+    address has had one within the cool-off (an address cycling through usernames is one alert)."""
     from payments.alerts import AlertKind, alert_send
 
     username = str(username or "")
     ip_address = str(ip_address or "")
     seconds = max(60, _cooloff_minutes() * 60)
-    if not cache.add(f"security:lockout-alert:{username}:{ip_address}", 1, timeout=seconds):
+    new_username = cache.add(f"security:lockout-alert:username:{username}", 1, timeout=seconds)
+    new_address = cache.add(f"security:lockout-alert:ip:{ip_address}", 1, timeout=seconds)
+    if not (new_username and new_address):
         return
     alert_send(
         kind=AlertKind.LOGIN_LOCKED_OUT,

@@ -130,3 +130,16 @@ def test_the_address_behind_our_own_proxy_is_the_client_s(
         HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.20",
     )
     assert AccessFailureLog.objects.get().ip_address == "203.0.113.20"
+
+
+def test_an_address_cycling_through_usernames_is_one_alert(
+    client: Client, finance: User, settings: Any
+) -> None:
+    settings.ALERT_EMAILS = ["ops@example.com"]
+    for n in range(12):
+        attempt(client, f"guess{n}", "wrong")
+    assert len(mail.outbox) == 1
+    # while a lockout of the same username from elsewhere, later, is a new one
+    for n in range(6):
+        attempt(Client(), "finance", "wrong", address=f"198.51.100.{n + 1}")
+    assert len(mail.outbox) == 2 and "finance" in mail.outbox[1].subject + mail.outbox[1].body
