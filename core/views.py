@@ -9,7 +9,7 @@ import django_otp
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import logout
+from django.contrib.auth import authenticate, logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -138,9 +138,11 @@ def confirm(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         password, code = form.cleaned_data["password"], form.cleaned_data["code"].strip().replace(" ", "")
         user: Any = request.user
-        ok = (bool(password) and user.check_password(password)) or (
-            bool(code) and django_otp.match_token(user, code) is not None
-        )
+        # The password goes through authenticate(), so django-axes counts a wrong one as a failed
+        # login: a stolen session cannot guess the password here without being locked out.
+        ok = (
+            bool(password) and authenticate(request, username=user.get_username(), password=password) == user
+        ) or (bool(code) and django_otp.match_token(user, code) is not None)
         if ok:
             mark_recent_auth(request)
             messages.success(request, "Confirmed. You can go on for the next 10 minutes.")

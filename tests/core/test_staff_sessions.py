@@ -141,3 +141,16 @@ def test_require_recent_auth_works_on_an_admin_action(staff: User) -> None:
     # and with a fresh one it runs
     request.session[RECENT_AUTH_KEY] = int(time.time())
     assert refund(None, request, ["order"]) is None and ran == [["order"]]
+
+
+@pytest.mark.urls("tests.core.recent_auth_urls")
+def test_guessing_the_password_on_the_confirmation_page_locks_the_account(
+    client: Client, staff: User
+) -> None:
+    otp_login(client, staff)
+    age(client, auth=11 * 60)
+    for _ in range(5):
+        client.post(CONFIRM, {"password": "guess", "next": "/test/money/"})
+    locked = client.post(CONFIRM, {"password": PASSWORD, "next": "/test/money/"})
+    assert locked.status_code == 429 and "Too many failed logins" in locked.content.decode()
+    assert client.post("/test/money/").status_code == 302
