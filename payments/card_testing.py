@@ -100,11 +100,15 @@ def payment_attempt_check_and_record(*, attempt: Attempt) -> bool:
     return True
 
 
-def payment_decline_record(*, attempt: Attempt) -> int:
+def payment_decline_record(*, attempt: Attempt, decline_id: str) -> int:
     """A decline the server learnt of: counts as an attempt for its address and email, and
-    towards the shop's decline alert. Returns the shop's declines in the current window."""
-    payment_attempt_record(attempt=Attempt(ip=attempt.ip, email=attempt.email))
+    towards the shop's decline alert, once per `decline_id` (the failed charge: Stripe may send
+    two events for one decline, and a replayed event comes again). Returns the shop's declines
+    in the current window."""
     window = int(settings.CARD_TESTING_DECLINE_WINDOW_SECONDS)
+    if not cache.add(f"card-testing:decline-seen:{decline_id}", 1, timeout=max(window, _window()) * 2):
+        return int(cache.get(f"card-testing:shop-declines:{int(time.time()) // window}") or 0)
+    payment_attempt_record(attempt=Attempt(ip=attempt.ip, email=attempt.email))
     bucket = int(time.time()) // window
     declines = _incr(f"card-testing:shop-declines:{bucket}", timeout=window * 2)
     threshold = int(settings.CARD_TESTING_DECLINE_ALERT_THRESHOLD)

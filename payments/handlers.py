@@ -42,10 +42,18 @@ def handle_object(event: StripeEvent) -> str | None:
 def handle_payment_failed(event: StripeEvent) -> str | None:
     """A failed attempt: record it, and tell people once (not again for a second Event object)."""
     result = _apply(event)
+    if result.order is not None:
+        # Card testing (payments/card_testing.py): the decline counts against the order's address
+        # and email and towards the shop's decline alert, once per failed charge, even when the
+        # order page's own refresh applied the failure first (then nothing "changed" here).
+        obj = _object(event)
+        error = obj.get("last_payment_error") or {}
+        charge = error.get("charge") or obj.get("latest_charge")
+        payment_decline_record(
+            attempt=Attempt(ip=result.order.customer_ip, email=result.order.email),
+            decline_id=str(charge if isinstance(charge, str) else event.stripe_id),
+        )
     if result.changed and result.order is not None:
-        # Card testing: the decline counts against the order's address and email, and towards
-        # the shop's decline alert (payments/card_testing.py).
-        payment_decline_record(attempt=Attempt(ip=result.order.customer_ip, email=result.order.email))
         obj = _object(event)
         error = obj.get("last_payment_error") or {}
         three_ds = error.get("code") == THREE_DS_FAILURE_CODE

@@ -148,3 +148,27 @@ def test_the_limits_hold_with_the_production_cache_in_redis(shop: Any, catalog: 
     assert any(key.startswith(b":1:card-testing:session:") for key in keys)
     assert not any(b"@" in key or b"127.0.0.1" in key for key in keys)  # hashes, not the values
     cache.clear()
+
+
+def test_a_decline_counts_once_even_when_stripe_sends_two_events_for_it(
+    client: Client, shop: Any, catalog: Any, settings: Any, process: Any
+) -> None:
+    settings.CARD_TESTING_MAX_PER_EMAIL = 4
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client)  # 1 attempt
+    assert client.get(f"/orders/{order.public_token}/pay/").status_code == 200  # 2
+    order.refresh_from_db()
+    stripe_client = shop.client()
+    with pytest.raises(stripe.CardError):
+        stripe_client.v1.payment_intents.confirm(
+            order.payment_intent_id, {"payment_method": "pm_card_visa_chargeDeclined"}
+        )
+    event = (
+        stripe_client.v1.events.list({"type": "payment_intent.payment_failed", "limit": 1}).data[0].to_dict()
+    )
+    # the order page's own refresh sees the failure first, then two Event objects arrive for it
+    client.get(f"/orders/{order.public_token}/")
+    process(event)  # 3
+    process({**event, "id": event["id"] + "_twin"})  # the same decline: still 3
+    assert client.get(f"/orders/{order.public_token}/pay/").status_code == 200  # 4
+    assert client.get(f"/orders/{order.public_token}/pay/").status_code == 429
