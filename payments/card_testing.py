@@ -34,7 +34,7 @@ from django.core.cache import cache
 from payments.alerts import AlertKind, alert_send_on_commit
 
 MESSAGE_TOO_MANY_ATTEMPTS = (
-    "Too many payment attempts in a short time. Nothing more was charged. "
+    "Too many payment attempts in a short time. Nothing was charged. "
     "Please wait an hour before you try again, or contact us."
 )
 
