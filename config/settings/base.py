@@ -164,6 +164,9 @@ STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=12 * 36
 RECENT_AUTH_SECONDS = env.int("RECENT_AUTH_SECONDS", default=10 * 60)
 # The name authenticator apps show next to the code.
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Payments back office")
+# The admin never shows a device's key or QR code (or recovery codes): an administrator could
+# otherwise copy another staff member's second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "admin:login"
 
 AUTH_PASSWORD_VALIDATORS = [

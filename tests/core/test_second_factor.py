@@ -172,3 +172,21 @@ def test_guessing_codes_is_slowed_down_even_for_the_right_code(client: Client, s
     assert right_too_soon.status_code == 400
     assert "Too many wrong codes" in right_too_soon.content.decode()
     assert client.get("/admin/").status_code == 302
+
+
+def test_the_admin_never_shows_another_staff_member_s_key_or_recovery_codes(
+    admin_client: Client, staff: User
+) -> None:
+    from django.urls import reverse
+
+    from core.services import staff_recovery_codes_renew
+
+    device = TOTPDevice.objects.create(user=staff, name="phone", confirmed=True)
+    codes = staff_recovery_codes_renew(user=staff)
+    page = admin_client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk])).content.decode()
+    assert page.count("phone") >= 1 and device.key not in page
+    listing = admin_client.get(reverse("admin:otp_static_staticdevice_changelist")).content.decode()
+    static = admin_client.get(
+        reverse("admin:otp_static_staticdevice_change", args=[staff.staticdevice_set.get().pk])
+    ).content.decode()
+    assert not any(code in listing + static for code in codes)
