@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from core.security import mark_recent_auth, safe_next
+from core.security import has_recent_auth, mark_recent_auth, reauth_redirect, safe_next
 from core.services import staff_device_confirm, staff_device_pending, staff_device_qr_svg
 
 MESSAGE_BAD_CODE = "That code is not right. Check the time on your phone and try the newest code."
@@ -69,8 +69,13 @@ def _page(request: HttpRequest, template: str, context: dict[str, Any], status: 
 def enrol(request: HttpRequest) -> HttpResponse:
     """Set up the authenticator app: a QR code (and the key to type in), then one code to confirm.
     Shows the recovery codes once, when the device is confirmed."""
-    if django_otp.user_has_device(request.user, confirmed=True) and not request.user.is_verified():  # type: ignore[union-attr]
-        return HttpResponseRedirect(reverse("security:verify") + "?next=" + safe_next(request))
+    if django_otp.user_has_device(request.user, confirmed=True):
+        # Adding another device (or new recovery codes) to an enrolled account: only from a
+        # verified session, with a fresh password or code, like a money action.
+        if not request.user.is_verified():  # type: ignore[union-attr]
+            return HttpResponseRedirect(reverse("security:verify") + "?next=" + safe_next(request))
+        if not has_recent_auth(request):
+            return reauth_redirect(request)
     device = staff_device_pending(user=request.user)
     form = CodeForm(request.POST or None)
     throttled = _throttled(request.user) if request.method == "POST" else ""

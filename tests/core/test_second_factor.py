@@ -190,3 +190,21 @@ def test_the_admin_never_shows_another_staff_member_s_key_or_recovery_codes(
         reverse("admin:otp_static_staticdevice_change", args=[staff.staticdevice_set.get().pk])
     ).content.decode()
     assert not any(code in listing + static for code in codes)
+
+
+def test_adding_a_device_to_an_enrolled_account_needs_a_fresh_password_or_code(
+    client: Client, staff: User
+) -> None:
+    import time
+
+    from core.security import RECENT_AUTH_KEY
+
+    otp_login(client, staff)
+    session = client.session
+    session[RECENT_AUTH_KEY] = int(time.time()) - 11 * 60
+    session.save()
+    response = client.get(ENROL)
+    assert response.status_code == 302 and response["Location"].startswith("/staff/security/confirm/")
+    assert not TOTPDevice.objects.filter(user=staff, confirmed=False).exists()
+    client.post("/staff/security/confirm/", {"password": PASSWORD, "next": ENROL})
+    assert client.get(ENROL).status_code == 200
