@@ -151,7 +151,6 @@ def _exempt(path: str) -> bool:
         admin_root + "jsi18n/",
         reverse("security:enrol"),
         reverse("security:verify"),
-        reverse("security:logout"),
     )
     return path.startswith(exempt) or not path.startswith(admin_root)
 

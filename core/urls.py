@@ -8,5 +8,4 @@ urlpatterns = [
     path("enrol/", views.enrol, name="enrol"),
     path("verify/", views.verify, name="verify"),
     path("confirm/", views.confirm, name="confirm"),
-    path("logout/", views.logout_view, name="logout"),
 ]

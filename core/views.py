@@ -9,12 +9,12 @@ import django_otp
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
-from django.contrib.auth import authenticate, logout
+from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from core.security import has_recent_auth, mark_recent_auth, reauth_redirect, safe_next
 from core.services import staff_device_confirm, staff_device_pending, staff_device_qr_svg
@@ -159,12 +159,6 @@ def confirm(request: HttpRequest) -> HttpResponse:
         {"title": "Confirm it is you", "form": form, "next": safe_next(request)},
         status=400 if request.method == "POST" else 200,
     )
-
-
-@require_POST
-def logout_view(request: HttpRequest) -> HttpResponse:
-    logout(request)
-    return HttpResponseRedirect(reverse("admin:login"))
 
 
 def _base32(key: bytes) -> str:
