@@ -9,6 +9,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Staff and API"
 
     def ready(self) -> None:
-        from core import security
-
-        security.connect_signals()
+        # Registers the user_logged_in receiver that starts a staff session's clocks.
+        from core import security  # noqa: F401

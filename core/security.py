@@ -1,7 +1,8 @@
 """Staff accounts that can move money: login throttling, the second factor, session limits and a
 fresh password or code before a money action.
 
-- **Throttling** is django-axes (settings `AXES_*`): the lockout page and the alert are here.
+- **Throttling** is django-axes (settings `AXES_*`): the lockout page is here, the alert in
+  `payments.alerts.alert_login_locked_out` (core imports none of the apps).
 - **Second factor**: every staff account needs a confirmed TOTP device (django-otp) and must
   have used it in this session before any admin page does anything (`StaffSecurityMiddleware`)
   or the API accepts its session (`VerifiedSessionAuthentication`). API tokens are unchanged.
@@ -25,12 +26,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
-from django.core.cache import cache
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django_otp import user_has_device
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
@@ -100,32 +101,8 @@ def _cooloff_minutes() -> int:
     return int(cooloff.total_seconds() // 60) if isinstance(cooloff, timedelta) else 0
 
 
-def _on_locked_out(
-    sender: Any, request: Any = None, username: Any = None, ip_address: Any = None, **kwargs: Any
-) -> None:
-    """One alert per lockout, identifiers only. Axes signals again on every refused attempt,
-    with whatever username was typed: an alert goes out only when neither this username nor this
-    address has had one within the cool-off (an address cycling through usernames is one alert)."""
-    from payments.alerts import AlertKind, alert_send
-
-    username = str(username or "")
-    ip_address = str(ip_address or "")
-    seconds = max(60, _cooloff_minutes() * 60)
-    new_username = cache.add(f"security:lockout-alert:username:{username}", 1, timeout=seconds)
-    new_address = cache.add(f"security:lockout-alert:ip:{ip_address}", 1, timeout=seconds)
-    if not (new_username and new_address):
-        return
-    alert_send(
-        kind=AlertKind.LOGIN_LOCKED_OUT,
-        message=f"Staff login locked out after repeated failures: username {username!r} from {ip_address}",
-        ids={"username": username, "ip_address": ip_address},
-    )
-
-
-def connect_signals() -> None:
-    from axes.signals import user_locked_out
-
-    user_locked_out.connect(_on_locked_out, dispatch_uid="core.security.locked_out")
+def cooloff_seconds() -> int:
+    return max(60, _cooloff_minutes() * 60)
 
 
 @receiver(user_logged_in, dispatch_uid="core.security.logged_in")
@@ -157,8 +134,6 @@ def _exempt(path: str) -> bool:
 
 def second_factor_url(request: HttpRequest) -> str:
     """Where an unverified staff session goes: enrolment first, then verification."""
-    from django_otp import user_has_device
-
     name = "security:verify" if user_has_device(request.user, confirmed=True) else "security:enrol"
     return reverse(name) + "?" + urlencode({"next": request.get_full_path()})
 

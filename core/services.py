@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import segno
 from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -25,8 +26,6 @@ def staff_device_pending(*, user: Any) -> TOTPDevice:
 
 def staff_device_qr_svg(*, device: TOTPDevice) -> str:
     """The device's otpauth:// address as an inline SVG QR code (segno; no network)."""
-    import segno
-
     out = io.BytesIO()
     segno.make(device.config_url, error="m").save(out, kind="svg", scale=5, xmldecl=False, svgns=True)
     return out.getvalue().decode()

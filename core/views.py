@@ -3,6 +3,7 @@ money action asks for. Thin: read the form, call a service or django-otp, render
 
 from __future__ import annotations
 
+from base64 import b32encode
 from typing import Any
 
 import django_otp
@@ -13,6 +14,7 @@ from django.contrib.auth import authenticate
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -32,8 +34,6 @@ def _throttled(user: Any) -> str:
         if not allowed and data:
             locked_until = data.get("locked_until")
             if locked_until is not None:
-                from django.utils import timezone
-
                 seconds = max(1, int((locked_until - timezone.now()).total_seconds()) + 1)
                 return MESSAGE_THROTTLED.format(seconds=seconds)
     return ""
@@ -162,7 +162,5 @@ def confirm(request: HttpRequest) -> HttpResponse:
 
 
 def _base32(key: bytes) -> str:
-    from base64 import b32encode
-
     text = b32encode(key).decode().rstrip("=")
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
