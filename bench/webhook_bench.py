@@ -250,6 +250,8 @@ class Stack:
             "ALERT_EMAILS": "",
             "ALERT_CHAT_WEBHOOK_URL": "",
             "LOG_FORMAT": "json",
+            # Plain HTTP on loopback: no redirect to HTTPS (production turns it on by default).
+            "SECURE_SSL_REDIRECT": "false",
             "LOG_LEVEL": "INFO",
         }
 

@@ -16,6 +16,8 @@ urlpatterns = [
     # The staff console's admin pages (search, refund), before the admin's own catch-all.
     path("admin/", include("console.urls")),
     path("admin/", admin.site.urls),
+    # Staff second factor and re-authentication (core/security.py).
+    path("staff/security/", include("core.urls")),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics_view, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),

@@ -19,6 +19,7 @@ from django.urls import reverse
 from config.money import format_money, to_major, to_minor
 from console.search import record_find
 from core.roles import user_is_finance, user_is_support
+from core.security import require_recent_auth
 from orders.models import Order
 from payments.models import Charge, RefundRequest
 from payments.services.refund_requests import (
@@ -90,6 +91,7 @@ def _card(order: Order) -> str:
     return f"their {charge.card_brand or 'card'} ending {charge.card_last4}"
 
 
+@require_recent_auth
 def _refund(request: HttpRequest, pk: int) -> HttpResponse:
     if not user_is_finance(request.user):
         raise PermissionDenied

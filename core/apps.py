@@ -12,6 +12,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Staff and API"
 
     def ready(self) -> None:
+        # Registers the user_logged_in receiver that starts a staff session's clocks, and the
+        # schema's extension for the verified session auth.
+        from core import schema, security  # noqa: F401
         from core.roles import role_permissions_grant
 
         def grant(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:

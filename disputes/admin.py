@@ -22,6 +22,7 @@ from django.utils.html import format_html
 
 from config.money import format_money
 from core.roles import user_is_finance, user_is_support
+from core.security import require_recent_auth
 from disputes.evidence import FILE_FIELDS, TEXT_FIELDS
 from disputes.models import OPEN_STATUSES, DeadlineWarning, Dispute, EarlyFraudWarning
 from disputes.selectors import dispute_draft_latest, dispute_evidence_staged, dispute_liability
@@ -399,6 +400,7 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
         return TemplateResponse(request, CONFIRM_TEMPLATE, context)
 
     @admin.action(description="Submit evidence (once, final)", permissions=["finance"])
+    @require_recent_auth
     def submit_evidence(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> TemplateResponse | None:
         if request.POST.get("confirm") != "yes":
             return self._confirm(
@@ -425,6 +427,7 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
         return None
 
     @admin.action(description="Accept the dispute (lose it, irreversible)", permissions=["finance"])
+    @require_recent_auth
     def accept_dispute(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> TemplateResponse | None:
         if request.POST.get("confirm") != "yes":
             return self._confirm(
@@ -448,6 +451,7 @@ class DisputeAdmin(RoleAccessMixin, admin.ModelAdmin):
         return None
 
     @admin.action(description="Refund instead (inquiries only)", permissions=["finance"])
+    @require_recent_auth
     def refund_inquiry(self, request: HttpRequest, queryset: QuerySet[Dispute]) -> TemplateResponse | None:
         if request.POST.get("confirm") != "yes":
             return self._confirm(

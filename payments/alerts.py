@@ -16,11 +16,13 @@ import urllib.request
 from collections.abc import Mapping
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import TextChoices
 
 from config.logging import mask_secrets
+from core.security import cooloff_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class AlertKind(TextChoices):
     DISPUTE_PAST_DUE = "dispute_past_due", "Dispute evidence past due"
     DISPUTE_EVIDENCE_REFUSED = "dispute_evidence_refused", "Dispute evidence over Stripe's limits"
     EARLY_FRAUD_WARNING = "early_fraud_warning", "Early fraud warning"
+    LOGIN_LOCKED_OUT = "login_locked_out", "Staff login locked out"
+    CARD_TESTING = "card_testing", "Declines past the card-testing threshold"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:
@@ -77,3 +81,27 @@ def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) 
 def alert_send_on_commit(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:
     """Send the alert once the current transaction commits (nothing if it rolls back)."""
     transaction.on_commit(lambda: alert_send(kind=kind, message=message, ids=ids))
+
+
+def alert_login_locked_out(
+    sender: object,
+    request: object = None,
+    username: object = None,
+    ip_address: object = None,
+    **kwargs: object,
+) -> None:
+    """django-axes' `user_locked_out` receiver (connected in PaymentsConfig.ready): one alert
+    per lockout, with the username and the address only. Axes signals again on every refused
+    attempt, with whatever username was typed, so an alert goes out only when neither this
+    username nor this address has had one within the cool-off (an address cycling through
+    usernames is one alert)."""
+    name, address = str(username or ""), str(ip_address or "")
+    new_username = cache.add(f"alerts:lockout:username:{name}", 1, timeout=cooloff_seconds())
+    new_address = cache.add(f"alerts:lockout:ip:{address}", 1, timeout=cooloff_seconds())
+    if not (new_username and new_address):
+        return
+    alert_send(
+        kind=AlertKind.LOGIN_LOCKED_OUT,
+        message=f"Staff login locked out after repeated failures: username {name!r} from {address}",
+        ids={"username": name, "ip_address": address},
+    )

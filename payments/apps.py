@@ -7,7 +7,12 @@ class PaymentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from axes.signals import user_locked_out
+
         from config.checks import check_stripe_keys
+        from payments.alerts import alert_login_locked_out
+
+        user_locked_out.connect(alert_login_locked_out, dispatch_uid="payments.alerts.login_locked_out")
 
         # On the final settings of whichever module is in use, so local's DEBUG=True counts.
         check_stripe_keys(

@@ -15,6 +15,7 @@ from typing import Any
 from disputes.handlers import handle_dispute, handle_early_fraud_warning
 from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
+from payments.card_testing import Attempt, payment_decline_record
 from payments.models import StripeEvent
 from payments.services.objects import ApplyResult, stripe_object_apply
 from reconciliation.handlers import handle_payout
@@ -43,6 +44,17 @@ def handle_object(event: StripeEvent) -> str | None:
 def handle_payment_failed(event: StripeEvent) -> str | None:
     """A failed attempt: record it, and tell people once (not again for a second Event object)."""
     result = _apply(event)
+    if result.order is not None:
+        # Card testing (payments/card_testing.py): the decline counts against the order's address
+        # and email and towards the shop's decline alert, once per failed charge, even when the
+        # order page's own refresh applied the failure first (then nothing "changed" here).
+        obj = _object(event)
+        error = obj.get("last_payment_error") or {}
+        charge = error.get("charge") or obj.get("latest_charge")
+        payment_decline_record(
+            attempt=Attempt(ip=result.order.customer_ip, email=result.order.email),
+            decline_id=str(charge if isinstance(charge, str) else event.stripe_id),
+        )
     if result.changed and result.order is not None:
         obj = _object(event)
         error = obj.get("last_payment_error") or {}

@@ -24,10 +24,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.security import client_ip
 from orders.cart import Cart
 from orders.forms import CheckoutForm, new_form_token
 from orders.models import Order, OrderCheckout
 from orders.selectors import order_get_by_public_token
+from payments.card_testing import MESSAGE_TOO_MANY_ATTEMPTS, Attempt, payment_attempt_check_and_record
 from payments.outcomes import order_outcome
 from payments.services.checkout import (
     PAYABLE_PI_STATUSES,
@@ -100,6 +102,25 @@ def _client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def _payment_attempt_allowed(request: HttpRequest, email: str) -> bool:
+    """Count one payment attempt for this session, address and email; False at the limit
+    (payments/card_testing.py)."""
+    if request.session.session_key is None:
+        request.session.save()
+    # The address as login throttling sees it (behind our proxies when TRUSTED_PROXY_COUNT says so).
+    attempt = Attempt(session_key=request.session.session_key, ip=client_ip(request) or None, email=email)
+    return payment_attempt_check_and_record(attempt=attempt)
+
+
+def _too_many_attempts(request: HttpRequest, order: Order | None) -> HttpResponse:
+    return render(
+        request,
+        "shop/payment_unavailable.html",
+        {"order": order, "message": MESSAGE_TOO_MANY_ATTEMPTS},
+        status=429,
+    )
+
+
 def _payment_unavailable(request: HttpRequest, order: Order | None) -> HttpResponse:
     return render(
         request,
@@ -160,6 +181,8 @@ def checkout(request: HttpRequest) -> HttpResponse:
         form.data = post
         return render(request, "shop/checkout.html", {"form": form, "cart": cart}, status=400)
     data = form.cleaned_data
+    if not _payment_attempt_allowed(request, data["email"]):
+        return _too_many_attempts(request, None)
     order = checkout_order_place(
         form_token=data["form_token"],
         method=data["method"],
@@ -194,6 +217,8 @@ def order_pay(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("orders:order_checkout", token=token)
     if not order_outcome(order=order).can_pay:
         return redirect("orders:order_detail", token=token)
+    if not _payment_attempt_allowed(request, order.email):
+        return _too_many_attempts(request, order)
     try:
         intent = payment_element_intent(order=order)
     except StripeGatewayError:
@@ -231,6 +256,8 @@ def order_checkout(request: HttpRequest, token: str) -> HttpResponse:
         return redirect("orders:order_pay", token=token)
     if not order_outcome(order=order).can_pay:
         return redirect("orders:order_detail", token=token)
+    if not _payment_attempt_allowed(request, order.email):
+        return _too_many_attempts(request, order)
     try:
         url = checkout_session_open(order=order)
     except CheckoutUnavailable:

@@ -19,6 +19,7 @@ from django.utils.html import format_html
 
 from config.money import format_money
 from core.roles import user_is_finance
+from core.security import has_recent_auth, reauth_redirect
 from payments import stripe_gateway
 from payments.services.staff import staff_action_record
 from reconciliation.apis import payout_csv_response
@@ -289,6 +290,18 @@ class DiscrepancyAdmin(admin.ModelAdmin):
     @admin.display(description="Order")
     def order_link(self, discrepancy: Discrepancy) -> str:
         return _order_link(discrepancy.order)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: Any = None,
+    ) -> Any:
+        # Resolving a case is a money action: a password or a fresh code in the last minutes.
+        if request.method == "POST" and not has_recent_auth(request):
+            return reauth_redirect(request)
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Discrepancy, form: Any, change: bool) -> None:
         try:

@@ -77,6 +77,19 @@ def stripe_js(req: Request) -> Response:
     return Response(200, body, dict(CORS_HEADERS), content_type="application/javascript; charset=utf-8")
 
 
+def _stand_in_css() -> str:
+    """The Payment Element's stylesheet: the STYLE array of stripe.js, joined as the script would."""
+    block = STRIPE_JS.split("var STYLE = [", 1)[1].split("].join", 1)[0]
+    return "".join(json.loads("[" + block.strip().rstrip(",") + "]"))
+
+
+STAND_IN_CSS = _stand_in_css()
+
+
+def stripe_css(req: Request) -> Response:
+    return Response(200, STAND_IN_CSS, dict(CORS_HEADERS), content_type="text/css; charset=utf-8")
+
+
 def preflight(req: Request) -> Response:
     return Response(204, b"", dict(CORS_HEADERS), content_type="text/plain")
 
@@ -508,6 +521,7 @@ def _e(value: Any) -> str:
 
 
 register("GET", r"/v3/?", stripe_js)
+register("GET", r"/v3/elements\.css", stripe_css)
 register("OPTIONS", r"/v3/.*", preflight)
 register("POST", r"/v3/payment_intents/(?P<pi>pi_\w+)/confirm", confirm_intent)
 register("GET", r"/v3/payment_intents/(?P<pi>pi_\w+)", retrieve_intent)

@@ -4,10 +4,12 @@ Every value comes from the environment through django-environ; `.env.example` li
 Defaults here are the embedded, local ones. `production.py` removes the defaults for secrets.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -33,6 +35,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "simple_history",
+    "csp",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "core",
     "orders",
     "payments",
@@ -45,14 +52,22 @@ MIDDLEWARE = [
     # First, so that every log line of the request carries its id.
     "core.context.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy with the configured Stripe origins (core/csp.py).
+    "core.csp.StripeCSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the staff member's second factor in this session.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Order history rows name the staff user of the request that changed the order.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Staff: idle and absolute session limits, and the second factor before any admin page.
+    "core.security.StaffSecurityMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -72,6 +87,31 @@ TEMPLATES = [
         },
     },
 ]
+
+
+# ---------------------------------------------------------------------------- page defences
+# https://django-csp.readthedocs.io/en/latest/configuration.html (django-csp 4). Our own origin
+# only; core.csp.StripeCSPMiddleware adds the configured Stripe origins to script-src, style-src,
+# connect-src, frame-src and form-action. Inline <script>/<style> carry the request's nonce.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-src": [SELF],
+        "form-action": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    },
+}
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 
 # ---------------------------------------------------------------------------- database
@@ -101,6 +141,38 @@ def database_from_env(default: Any = environ.Env.NOTSET) -> dict[str, Any]:
 DATABASES = {"default": database_from_env(default=f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# ---------------------------------------------------------------------------- staff accounts
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# https://django-axes.readthedocs.io/en/latest/4_configuration.html: after AXES_FAILURE_LIMIT
+# failed logins for one username, or from one address, logins are refused for the cool-off
+# (extended by every refused attempt). A success resets that username's count. Successful logins
+# are kept in Axes' access logs, failed ones in its access attempts and failure logs.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "core.security.client_ip"
+AXES_LOCKOUT_CALLABLE = "core.security.login_locked_out"
+# How many proxies of ours rewrite X-Forwarded-For in front of the web processes (0: none, use
+# REMOTE_ADDR). Login throttling and the card-testing limits count by this address.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Staff sessions: 30 minutes idle, 12 hours in all; money actions want a password or a code from
+# the last 10 minutes (core.security.require_recent_auth).
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=30 * 60)
+STAFF_SESSION_MAX_SECONDS = env.int("STAFF_SESSION_MAX_SECONDS", default=12 * 3600)
+RECENT_AUTH_SECONDS = env.int("RECENT_AUTH_SECONDS", default=10 * 60)
+# The name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Payments back office")
+# The admin never shows a device's key or QR code (or recovery codes): an administrator could
+# otherwise copy another staff member's second factor.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+LOGIN_URL = "admin:login"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -115,6 +187,22 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# ---------------------------------------------------------------------------- cache
+# Login throttling alerts and the card-testing counters. Shared by every process in production:
+# CACHE_URL=redis://host:6379/1. The default is per process, for the embedded default and tests.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# ---------------------------------------------------------------------------- card testing
+# payments/card_testing.py: payment attempts (orders placed, payment pages opened, declines)
+# allowed per browser session, per address and per email within the window; then 429.
+CARD_TESTING_WINDOW_SECONDS = env.int("CARD_TESTING_WINDOW_SECONDS", default=3600)
+CARD_TESTING_MAX_PER_SESSION = env.int("CARD_TESTING_MAX_PER_SESSION", default=15)
+CARD_TESTING_MAX_PER_ADDRESS = env.int("CARD_TESTING_MAX_PER_ADDRESS", default=30)
+CARD_TESTING_MAX_PER_EMAIL = env.int("CARD_TESTING_MAX_PER_EMAIL", default=15)
+# Staff are alerted when the shop's declines reach this many within the decline window.
+CARD_TESTING_DECLINE_ALERT_THRESHOLD = env.int("CARD_TESTING_DECLINE_ALERT_THRESHOLD", default=20)
+CARD_TESTING_DECLINE_WINDOW_SECONDS = env.int("CARD_TESTING_DECLINE_WINDOW_SECONDS", default=600)
 
 # ---------------------------------------------------------------------------- celery
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
@@ -266,11 +354,12 @@ LOGGING = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # An admin session, only once its second factor was verified (core/security.py).
+        "core.security.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["core.permissions.IsSupport"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.FinanceAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Finance and staff API",

@@ -36,5 +36,17 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS only (https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security).
+# On by default; a deployment that terminates TLS somewhere that cannot send X-Forwarded-Proto,
+# or a loopback test, turns them off or down by environment. The health check answers plain HTTP
+# too, for load balancers that probe without TLS.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# security.W021 (HSTS preload off): joining the browsers' preload list is a commitment the
+# domain's owner makes for every subdomain, hard to undo; SECURE_HSTS_PRELOAD=true opts in.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 LOGGING["handlers"]["console"]["formatter"] = env("LOG_FORMAT", default="json")  # type: ignore[index]

@@ -222,12 +222,16 @@
     ".se-3ds-frame{width:min(500px,95vw);height:min(600px,90vh);border:0;border-radius:8px;background:#fff}"
   ].join("");
 
+  // A stylesheet from the emulator's origin rather than an inline <style>, so that a shop's
+  // Content-Security-Policy that allows the Stripe.js origin (and no inline style) allows it.
+  // STYLE above is what /v3/elements.css serves.
   function ensureStyle() {
     if (document.getElementById("stripe-emulator-style")) return;
-    var style = document.createElement("style");
-    style.id = "stripe-emulator-style";
-    style.textContent = STYLE;
-    document.head.appendChild(style);
+    var link = document.createElement("link");
+    link.id = "stripe-emulator-style";
+    link.rel = "stylesheet";
+    link.href = ORIGIN + "/v3/elements.css";
+    document.head.appendChild(link);
   }
 
   var FIELDS = [

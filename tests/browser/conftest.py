@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from orders.models import Product
-from tests.stripe_emulator.browser_helpers import ARTIFACTS, CHROMIUM, chromium
+from tests.stripe_emulator.browser_helpers import ARTIFACTS, CHROMIUM, chromium, watch_csp
 
 LOCAL = re.compile(r"^(https?://(127\.0\.0\.1|localhost)(:\d+)?/|data:|about:|blob:)")
 WEBHOOK_SECRET = "whsec_browser_tests_0000000000000000"
@@ -91,7 +91,8 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
     The test's final page is saved to test-artifacts/<test name>.png: the page opened last in the
     context that is still open. A test that closes its tab and comes back in a new one
     (`page.context.new_page()`) gets the new one saved, with nothing to declare. JavaScript errors
-    on any page of the context fail the test. `@pytest.mark.no_javascript` turns JavaScript off."""
+    on any page of the context fail the test, and so does any Content-Security-Policy violation
+    (every page is served with its policy on). `@pytest.mark.no_javascript` turns JavaScript off."""
     phone = request.node.name.endswith(("paid", "message"))
     viewport = {"width": 390, "height": 844} if phone else {"width": 1100, "height": 900}
     javascript = request.node.get_closest_marker("no_javascript") is None
@@ -108,7 +109,9 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
     errors: list[str] = []
     context.route("**/*", guard)
     context.on("page", lambda new: new.on("pageerror", lambda exc: errors.append(f"{new.url}: {exc}")))
+    violations = watch_csp(context)
     page = context.new_page()
+    page.csp_violations = violations
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
@@ -118,3 +121,4 @@ def page(browser: Any, site: Site, request: pytest.FixtureRequest) -> Iterator[A
         context.close()
     assert site.blocked == [], f"the page tried to leave the machine: {site.blocked}"
     assert errors == [], f"JavaScript errors: {errors}"
+    assert violations == [], f"Content-Security-Policy violations: {violations}"

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from core.roles import FINANCE, SUPPORT
 from orders.models import Order
+from tests.conftest import otp_login
 from tests.payments.refund_support import paid_at_stripe
 
 
@@ -42,7 +43,7 @@ def no_role_user(db: Any) -> User:
 def client_for() -> Callable[[User], Client]:
     def login(user: User) -> Client:
         client = Client()
-        client.force_login(user)
+        otp_login(client, user)
         return client
 
     return login

@@ -4,6 +4,7 @@ confirmation step, the search box, the read-only audit trail and the order's his
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 
 from console.views import FRAUDULENT_WARNING, MESSAGE_NO_MATCH
+from core.security import RECENT_AUTH_KEY
 from orders.models import Order
 from payments.models import RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import ERROR_OVER_REST
@@ -266,3 +268,23 @@ def test_the_schema_names_the_consoles_paths(finance_user: User, client_for: Cli
         "/api/finance/orders/{number}/refunds/",
     ):
         assert path in schema["paths"], path
+
+
+def test_refunding_asks_for_the_password_again_after_ten_minutes(
+    emulator: Any, paid_order: Order, finance_user: User, client_for: ClientFor
+) -> None:
+    client = client_for(finance_user)
+    session = client.session
+    session[RECENT_AUTH_KEY] = int(time.time()) - 11 * 60
+    session.save()
+    confirm = {
+        "amount": "10.00",
+        "reason": "requested_by_customer",
+        "form_token": "t" * 32,
+        "step": "confirm",
+    }
+
+    response = client.post(refund_url(paid_order), confirm)
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("security:confirm"))
+    assert stripe_refunds(emulator, paid_order) == []

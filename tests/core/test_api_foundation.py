@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 from rest_framework import status
+from rest_framework.authtoken.models import Token
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.test import APIClient, force_authenticate
@@ -61,11 +62,15 @@ def test_api_token_prints_a_40_hex_key_on_its_last_line_and_the_same_one_again()
     assert again.getvalue().strip().splitlines()[-1] == key
 
 
-@pytest.mark.parametrize("username", ["ghost", "customer"])
-def test_api_token_refuses_unknown_users_and_users_without_a_role(username: str) -> None:
+@pytest.mark.parametrize("username", ["ghost", "customer", "support", "nobody"])
+def test_api_token_refuses_everyone_but_finance_staff(username: str) -> None:
+    # Tokens skip the staff second factor: only the role that moves money may have one.
     User.objects.create_user(username="customer", password="pw")
-    with pytest.raises(CommandError):
+    staff("support", SUPPORT)
+    staff("nobody")
+    with pytest.raises(CommandError, match=r"Finance group|No user named"):
         call_command("api_token", username, stdout=StringIO())
+    assert not Token.objects.filter(user__username=username).exists()
 
 
 def test_the_schema_needs_a_role_and_names_the_api() -> None:

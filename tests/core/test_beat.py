@@ -29,6 +29,11 @@ def test_only_one_lock_holder_and_the_lock_passes_on_when_it_goes() -> None:
         assert second.held() is False
         assert first.held() is True  # asking again keeps it
         first.release()  # the first beat's process ends: PostgreSQL frees its lock
+        # ... once its backend has exited, a moment after the connection closed (a standby beat
+        # asks again every STANDBY_RETRY seconds).
+        deadline = time.monotonic() + 10
+        while not second.held() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert second.held() is True
         assert first.held() is False
     finally:

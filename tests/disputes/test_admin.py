@@ -4,6 +4,7 @@ confirmation page."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -12,9 +13,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from core.security import RECENT_AUTH_KEY
 from disputes.models import Dispute, EvidenceDraft
 from disputes.services import dispute_evidence_prepare, dispute_sync
 from payments.models import StaffAction
+from tests.conftest import otp_login
 from tests.disputes.factories import DAY, NOW, ChargeFactory, FakeStripe, dispute_object, paid_order
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +35,7 @@ def open_dispute(fake: FakeStripe, *, stage: bool = True, **fields: Any) -> Disp
 
 def logged_in(user: User) -> Client:
     client = Client()
-    client.force_login(user)
+    otp_login(client, user)
     return client
 
 
@@ -187,3 +190,20 @@ def test_an_inquiry_is_refunded_instead_after_confirmation(
 
     assert f"Dispute {dispute.stripe_id}: refunded (re_inquiry1)." in done.content.decode()
     assert len(refunds) == 1
+
+
+def test_submitting_evidence_asks_for_the_password_again_after_ten_minutes(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = open_dispute(fake_stripe)
+    client = logged_in(finance_user)
+    session = client.session
+    session[RECENT_AUTH_KEY] = int(time.time()) - 11 * 60
+    session.save()
+
+    response = client.post(
+        CHANGELIST, {"action": "submit_evidence", "_selected_action": [dispute.pk], "confirm": "yes"}
+    )
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("security:confirm"))
+    assert submits(fake_stripe) == []

@@ -108,6 +108,8 @@ def production(tmp_path: Path, emulator: Any) -> Iterator[tuple[Processes, str, 
         "METRICS_TOKEN": METRICS_TOKEN,
         "ALERT_EMAILS": "",
         "ALERT_CHAT_WEBHOOK_URL": "",
+        # Plain HTTP on loopback: no redirect to HTTPS (production turns it on by default).
+        "SECURE_SSL_REDIRECT": "false",
         "LOG_FORMAT": "json",
     }
     processes = Processes(tmp_path, env)

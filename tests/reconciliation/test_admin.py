@@ -3,6 +3,7 @@ resolved with a note, by Finance only, with who and when recorded and audited.""
 
 import csv
 import io
+import time
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from django.urls import reverse
 from django.utils import formats
 
 from core.roles import FINANCE, SUPPORT
+from core.security import RECENT_AUTH_KEY
 from payments.models import StaffAction
 from reconciliation.models import Discrepancy, Payout
 from reconciliation.services.discrepancies import discrepancy_resolve
@@ -172,3 +174,18 @@ def test_the_resync_action_fetches_the_payout_applies_it_queues_its_reconciliati
     assert queued == [payout.stripe_id]
     audit = StaffAction.objects.get(action="resync")
     assert (audit.target, audit.outcome) == (payout.stripe_id, "paid")
+
+
+def test_resolving_asks_for_the_password_again_after_ten_minutes(admin_client: Any) -> None:
+    case = Discrepancy.objects.create(kind="missing_remote", object_id="ch_late", detail="ch_late: ours")
+    session = admin_client.session
+    session[RECENT_AUTH_KEY] = int(time.time()) - 11 * 60
+    session.save()
+
+    response = admin_client.post(
+        reverse("admin:reconciliation_discrepancy_change", args=[case.pk]), {"note": "Written off."}
+    )
+
+    assert response.status_code == 302 and response["Location"].startswith(reverse("security:confirm"))
+    case.refresh_from_db()
+    assert case.status == "open"

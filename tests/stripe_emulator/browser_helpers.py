@@ -7,6 +7,7 @@ is cross-origin, as it is between the Django shop and the emulator.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,6 +29,30 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
+# Every Content-Security-Policy violation of every frame, reported on the console where the
+# tests collect it (Chromium also logs "Refused to ..." for each, which is collected too).
+CSP_PROBE = """document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " on " + e.documentURI);
+});"""
+
+
+def watch_csp(context: Any) -> list[str]:
+    """Collect the CSP violations of every page of a browser context, as they happen."""
+    violations: list[str] = []
+    context.add_init_script(CSP_PROBE)
+
+    def on_console(message: Any) -> None:
+        text = message.text
+        if message.type == "error" and (
+            text.startswith("CSP violation") or "Content Security Policy" in text
+        ):
+            violations.append(text)
+
+    context.on("console", on_console)
+    return violations
+
+
 browser_marks = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"browser tests need Debian's Chromium at {CHROMIUM}"),
@@ -41,6 +66,9 @@ class Shop:
     url: str = ""
     pages: dict[str, str] = field(default_factory=dict)
     fallback: str = "<!doctype html><title>Shop</title><h1>Shop page</h1>"
+    # The emulator's address: pages are served with the product's own Content-Security-Policy
+    # for that Stripe (core.csp), their inline scripts with the response's nonce.
+    stripe_url: str = ""
 
 
 def _start_shop() -> tuple[Shop, ThreadingHTTPServer]:
@@ -51,9 +79,19 @@ def _start_shop() -> tuple[Shop, ThreadingHTTPServer]:
             pass
 
         def do_GET(self) -> None:
-            body = shop.pages.get(self.path.split("?", 1)[0], shop.fallback).encode()
+            text = shop.pages.get(self.path.split("?", 1)[0], shop.fallback)
+            policy = ""
+            if shop.stripe_url:
+                from core.csp import policy_for
+
+                nonce = secrets.token_urlsafe(16)
+                text = text.replace("<script>", f'<script nonce="{nonce}">')
+                policy = policy_for(js_url=shop.stripe_url + "/v3/", api_base=shop.stripe_url, nonce=nonce)
+            body = text.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
+            if policy:
+                self.send_header("Content-Security-Policy", policy)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -74,8 +112,9 @@ def shop_server() -> Iterator[Shop]:
 
 
 @pytest.fixture
-def shop(shop_server: Shop) -> Shop:
+def shop(shop_server: Shop, stripe_emulator: Any) -> Shop:
     shop_server.pages.clear()
+    shop_server.stripe_url = stripe_emulator.url
     return shop_server
 
 
@@ -105,13 +144,16 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     """A fresh page; its final state is saved to test-artifacts/<test name>.png."""
     context = browser.new_context(viewport={"width": 1000, "height": 800})
     context.set_default_timeout(10_000)
+    violations = watch_csp(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors  # type: ignore[attr-defined]
+    page.csp_violations = violations  # type: ignore[attr-defined]
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     try:
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     finally:
         context.close()
+    assert violations == [], f"Content-Security-Policy violations: {violations}"

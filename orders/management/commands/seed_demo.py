@@ -61,6 +61,10 @@ class Command(BaseCommand):
         user.set_password(password)
         user.save()
         self.stdout.write(f"Staff login       username={STAFF_USERNAME} password={password}")
+        self.stdout.write(
+            "Second factor     an authenticator app, set up at the first login "
+            f"(lost it? python manage.py otp_reset {STAFF_USERNAME})"
+        )
         for product in DEMO_PRODUCTS:
             Product.objects.update_or_create(sku=product["sku"], defaults={**product, "active": True})
         self.stdout.write(f"Demo catalog      {len(DEMO_PRODUCTS)} products")
