@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Min
@@ -20,7 +20,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from core.models import DrainWakeup
+from disputes.models import RESPONDABLE_STATUSES, Dispute
 from payments.models import StripeEvent
+from reconciliation.models import Discrepancy, Payout
 
 EVENTS_DRAIN = "stripe-events"
 
@@ -77,9 +79,41 @@ class BooksCollector(Collector):
         yield lag
 
 
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, documentation)
+    gauge.add_metric([], value)
+    return gauge
+
+
+class FinanceCollector(Collector):
+    """What finance staff must act on: payouts not matched, ledger cases, dispute deadlines."""
+
+    def collect(self) -> Iterator[Metric]:
+        yield _gauge(
+            "payouts_unreconciled",
+            "Paid automatic payouts whose balance transactions do not (yet) add up to them.",
+            Payout.objects.filter(status=Payout.Status.PAID, automatic=True, reconciled=False).count(),
+        )
+        yield _gauge(
+            "discrepancies_open",
+            "Open cases of the ledger check, for finance staff to resolve.",
+            Discrepancy.objects.filter(status=Discrepancy.Status.OPEN).count(),
+        )
+        yield _gauge(
+            "disputes_due_within_24h",
+            "Disputes needing a response, with nothing submitted, due within 24 hours (or past due).",
+            Dispute.objects.filter(
+                status__in=RESPONDABLE_STATUSES,
+                submission_count=0,
+                evidence_due_by__lte=timezone.now() + timedelta(hours=24),
+            ).count(),
+        )
+
+
 def metrics_text() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BooksCollector())
+    registry.register(FinanceCollector())
     return generate_latest(registry)
 
 

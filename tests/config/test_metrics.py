@@ -7,7 +7,9 @@ from django.test import Client
 from django.utils import timezone
 
 from core.models import DrainWakeup
+from disputes.models import Dispute
 from payments.models import StripeEvent
+from reconciliation.models import Discrepancy, Payout
 from tests.factories import event, stored_event
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +88,33 @@ def test_an_empty_inbox_reports_zero_age_and_no_lag(client: Client) -> None:
     _, text = scrape(client)
     assert value(text, "stripe_events_oldest_pending_age_seconds") == 0
     assert 'drain_lag_seconds{drain="stripe-events"} 0.0' in text
+
+
+@pytest.mark.usefixtures("metrics_on")
+def test_what_finance_must_act_on(client: Client) -> None:
+    # given: one paid payout that does not add up (and one that does, one still in transit),
+    # an open and a resolved ledger case, a dispute due in 20 h and one due in 5 days
+    payouts = [("po_1", "paid", False), ("po_2", "paid", True), ("po_3", "in_transit", False)]
+    for stripe_id, status, reconciled in payouts:
+        Payout.objects.create(
+            stripe_id=stripe_id,
+            amount=100,
+            currency="gbp",
+            status=status,
+            reconciled=reconciled,
+            unexplained=0 if reconciled else None,
+            automatic=True,
+        )
+    Discrepancy.objects.create(kind="missing_local", object_id="ch_1", detail="ch_1")
+    Discrepancy.objects.create(
+        kind="missing_local", object_id="ch_2", detail="ch_2", status="resolved", resolved_at=timezone.now()
+    )
+    for stripe_id, hours in [("dp_soon", 20), ("dp_later", 120)]:
+        Dispute.objects.create(stripe_id=stripe_id, amount=100, currency="gbp", status="needs_response",
+                               evidence_due_by=timezone.now() + timedelta(hours=hours))  # fmt: skip
+    # when
+    _, text = scrape(client)
+    # then
+    assert value(text, "payouts_unreconciled") == 1
+    assert value(text, "discrepancies_open") == 1
+    assert value(text, "disputes_due_within_24h") == 1
