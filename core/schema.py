@@ -1,6 +1,6 @@
 """The finance API's OpenAPI schema (drf-spectacular): component names and the auth schemes.
 
-Every API view keeps its own nested `InputSerializer` / `OutputSerializer` (STYLE.md), so plain
+Every API view keeps its own nested `InputSerializer` / `OutputSerializer`, so plain
 class names clash across views; a nested serializer's component is named after its view."""
 
 from __future__ import annotations

@@ -1,17 +1,24 @@
 """Proven under faults, end to end: the Stripe emulator delivering to the live Django server,
-PostgreSQL, Redis and a real Celery worker process.
+PostgreSQL, a broker (Redis, and RabbitMQ where marked "on either broker") and a real Celery
+worker process.
 
 - 200 orders paid while the emulator drops 30%, duplicates 30% and reorders deliveries: after
   the recovery job, every paid order is fulfilled exactly once and no unpaid order is;
 - a worker killed half-way through a handler: the message comes back (late ack) and the event
   has one effect;
 - the broker down when the event arrives: stored, acknowledged, re-queued later, processed;
+- on either broker: a worker killed half-way; a worker stopped (SIGTERM) in the middle of a
+  drain and a new one started; the broker restarted under a running worker (every connection
+  cut): every event processed once, every order fulfilled once;
 - the database down when the event arrives: 5xx, Stripe's retry is stored and processed.
 """
 
+import contextlib
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from celery import Celery
@@ -40,28 +48,45 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytes
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")
+RABBITMQ_URL = os.environ.get("E2E_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+BROKERS = {"redis": REDIS_URL, "rabbitmq": RABBITMQ_URL}
+
+
+@pytest.fixture(params=sorted(BROKERS))
+def broker_url(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs once on Redis and once on RabbitMQ."""
+    return BROKERS[request.param]
 
 
 class Worker:
     """A Celery worker subprocess on its own queue, and a sender that queues to it."""
 
-    def __init__(self, tmp_path: Path, *, crash_marker: Path | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        *,
+        crash_marker: Path | None = None,
+        broker: str = REDIS_URL,
+        drain_limit: int | None = None,
+        queue: str | None = None,
+    ) -> None:
         from django.conf import settings
 
-        self.queue = f"e2e-{uuid.uuid4().hex[:12]}"
-        self.sender = Celery("e2e-sender", broker=REDIS_URL)
+        self.queue = queue or f"e2e-{uuid.uuid4().hex[:12]}"
+        self.sender = Celery("e2e-sender", broker=broker)
         self.log = tmp_path / f"{self.queue}.log"
         database = settings.DATABASES["default"]
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "CELERY_BROKER_URL": REDIS_URL,
+            "CELERY_BROKER_URL": broker,
             "STRIPE_API_BASE": settings.STRIPE_API_BASE,
             "STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY,
             "ALERT_EMAILS": "",
             "ALERT_CHAT_WEBHOOK_URL": "",
             "E2E_CRASH_MARKER": str(crash_marker or ""),
+            "E2E_DRAIN_LIMIT": str(drain_limit or ""),
             # Hand-over drains, retries and emails the worker itself queues stay on its queue.
             "E2E_QUEUE": self.queue,
         }
@@ -71,7 +96,7 @@ class Worker:
             [sys.executable, "-m", "tests.payments.e2e_worker", *args],
             cwd=ROOT,
             env=env,
-            stdout=self.log.open("w"),
+            stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
         )
 
@@ -184,12 +209,12 @@ def deliver(order: Order, **fields: Any) -> tuple[int, StripeEvent | None]:
 
 
 def test_a_worker_killed_half_way_loses_nothing_and_doubles_nothing(
-    tmp_path: Path, start_worker: Callable[..., Worker]
+    tmp_path: Path, start_worker: Callable[..., Worker], broker_url: str
 ) -> None:
     # given a worker that will die in the middle of the first succeeded-payment handler
     marker = tmp_path / "crash-once"
     marker.touch()
-    worker = start_worker(crash_marker=marker)
+    worker = start_worker(crash_marker=marker, broker=broker_url)
     order = OrderFactory()
     # when the event arrives
     status, row = deliver(order)
@@ -266,3 +291,126 @@ def test_the_database_down_answers_5xx_and_stripes_retry_succeeds(
     wait_until(lambda: open_events() == 0, 60, "the retried event to be processed", worker)
     assert StripeEvent.objects.filter(type="payment_intent.succeeded").count() == 1
     assert Fulfillment.objects.filter(order=order).count() == 1
+
+
+def fulfilled_once(orders: list[Order]) -> bool:
+    counts = dict(
+        Fulfillment.objects.filter(order__in=orders).values_list("order_id").annotate(n=Count("id"))
+    )
+    return set(counts) == {order.pk for order in orders} and set(counts.values()) == {1}
+
+
+def processed_events() -> int:
+    return StripeEvent.objects.filter(status=StripeEvent.Status.PROCESSED).count()
+
+
+def test_a_worker_stopped_in_the_middle_of_a_drain_loses_nothing_on_either_broker(
+    start_worker: Callable[..., Worker], broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given 300 paid events stored while no worker runs
+    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", lambda: None)
+    orders = [OrderFactory() for _ in range(300)]
+    for order in orders:
+        assert deliver(order)[0] == 200
+    # when a worker starts draining them, 50 a task (each hands over to the next), and is
+    # stopped (SIGTERM: a deploy) half-way: it finishes the task it runs and stops
+    first = start_worker(broker=broker_url, drain_limit=50)
+    first.publish_drain()
+    wait_until(lambda: processed_events() >= 60, 60, "the drain to start", first)
+    first.process.terminate()
+    first.process.wait(timeout=30)
+    assert open_events() > 0, "the backlog was done before the stop: nothing was tested"
+    # then the next worker on the same queue takes the hand-over message the first one left on
+    # the broker (no re-queue job needed), and nothing is lost or doubled
+    second = start_worker(broker=broker_url, drain_limit=50, queue=first.queue)
+    wait_until(lambda: open_events() == 0, 120, "the second worker to finish the backlog", second)
+    assert processed_events() == 300
+    assert set(StripeEvent.objects.values_list("attempts", flat=True)) == {1}
+    assert fulfilled_once(orders)
+
+
+class BrokerLink:
+    """A TCP relay between the worker and the broker. `cut()` closes every connection and refuses
+    new ones, as a broker that restarts does; `restore()` lets them in again."""
+
+    def __init__(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.target = (parts.hostname or "127.0.0.1", int(parts.port or 0))
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.url = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{self.port}")))
+        self.up = threading.Event()
+        self.up.set()
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            if not self.up.is_set():
+                client.close()
+                continue
+            upstream = socket.create_connection(self.target)
+            with self.lock:
+                self.sockets += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.close()
+
+    def cut(self) -> None:
+        self.up.clear()
+        with self.lock:
+            for sock in self.sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+            self.sockets.clear()
+
+    def restore(self) -> None:
+        self.up.set()
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def test_a_broker_restarted_under_a_running_worker_loses_nothing_on_either_broker(
+    start_worker: Callable[..., Worker], broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    link = BrokerLink(broker_url)
+    try:
+        # given a worker reaching the broker through the link, draining 300 stored events
+        monkeypatch.setattr(wakeup, "stripe_events_drain_publish", lambda: None)
+        orders = [OrderFactory() for _ in range(300)]
+        for order in orders:
+            assert deliver(order)[0] == 200
+        worker = start_worker(broker=link.url)
+        worker.publish_drain()
+        wait_until(lambda: processed_events() >= 30, 60, "the drain to start", worker)
+        # when the broker goes away for three seconds (every connection cut) and comes back
+        link.cut()
+        time.sleep(3)
+        link.restore()
+        # then the worker reconnects, the re-queue job wakes a drain, and nothing is lost or doubled
+        stripe_event_requeue_stale(older_than=timedelta(0))
+        wait_until(lambda: open_events() == 0, 120, "the backlog to be processed after the restart", worker)
+        assert processed_events() == 300
+        assert fulfilled_once(orders)
+        assert not StripeEvent.objects.filter(status=StripeEvent.Status.DEAD).exists()
+    finally:
+        link.close()
