@@ -18,6 +18,7 @@ from orders.services import (
     order_apply_payment_intent,
 )
 from payments import stripe_gateway
+from payments.services.mirrors import mirror_sync
 from payments.services.refunds import refund_apply
 from payments.services.staff import staff_action_record
 
@@ -25,6 +26,11 @@ JsonDict = dict[str, Any]
 
 NOTE_NO_ORDER = "no order matches this object"
 NOTE_UNSUPPORTED = "objects of this kind are not applied"
+
+# Events whose snapshot only updates the mirror: a charge.updated says that a detail changed
+# (metadata, a description, an asynchronous capture), and its time is not the time of the
+# payment's outcome, so it must not re-decide the order's state.
+MIRROR_ONLY_EVENTS = frozenset({"charge.updated"})
 
 
 @dataclass(frozen=True)
@@ -42,22 +48,29 @@ def stripe_object_apply(
     *, obj: JsonDict, seen_at: int | None, source: str, event_type: str = ""
 ) -> ApplyResult:
     """Apply one PaymentIntent, Charge, Refund or Checkout Session snapshot to its order through
-    the forward-only order services. `seen_at` None means "just fetched from Stripe"."""
+    the forward-only order services, and keep the PaymentIntent and Charge mirrors
+    (payments.services.mirrors) from the same snapshot, whether or not an order matches it.
+    `seen_at` None means "just fetched from Stripe"."""
     kind = obj.get("object")
     if kind == "dispute":
         # Disputes have their own mirror and sync service (its lock order: dispute, then order).
         synced = dispute_sync(obj=obj, source=source, seen_at=seen_at)
         return ApplyResult(order=synced.dispute.order, note=synced.note)
     with transaction.atomic(savepoint=False):
-        # Found and locked in one read; the order services then take it as locked.
+        # Found and locked in one read; the order services then take it as locked. Lock order:
+        # the order, then its mirrors.
         order = order_find_for_stripe_object(obj=obj, for_update=kind != "refund")
         if kind == "refund":
             _, change = refund_apply(refund=obj, order=order)
             return ApplyResult(order=order, change=change, note="" if order else NOTE_NO_ORDER)
         if kind not in ("payment_intent", "charge", "checkout.session"):
             return ApplyResult(order=order, note=NOTE_UNSUPPORTED)
+        if kind in ("payment_intent", "charge"):
+            mirror_sync(obj=obj, source=source, order=order, seen_at=seen_at)
         if order is None:
             return ApplyResult(note=NOTE_NO_ORDER)
+        if event_type in MIRROR_ONLY_EVENTS:
+            return ApplyResult(order=order)
         if kind == "payment_intent":
             change = order_apply_payment_intent(
                 order=order, payment_intent=obj, seen_at=seen_at, source=source, locked=True
