@@ -13,8 +13,8 @@ Rules kept here (docs/architecture.md, step 1; rules 1 and 2):
   cannot change its lines, so it is expired and the new cart gets a new order.
 - Nothing the browser says is proof of payment: the return pages fetch the PaymentIntent or the
   Session from Stripe themselves, check that it is this order's, and apply it through the same
-  idempotent service as the webhook (`stripe_object_apply`, which keeps the mirrors too /
-  `order_apply_checkout_session`), which fulfill exactly once.
+  idempotent services as the webhook (`stripe_object_apply` for a PaymentIntent, which keeps
+  its mirrors too; `order_apply_checkout_session` for a Session), which fulfill exactly once.
 """
 
 from __future__ import annotations
