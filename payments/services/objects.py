@@ -18,7 +18,7 @@ from orders.services import (
     order_apply_payment_intent,
 )
 from payments import stripe_gateway
-from payments.services.mirrors import mirror_sync
+from payments.services.mirrors import charge_sync, mirror_sync
 from payments.services.refunds import refund_apply
 from payments.services.staff import staff_action_record
 
@@ -100,3 +100,28 @@ def stripe_object_resync(*, object_id: str, actor: Any = None) -> ApplyResult:
     outcome = result.note or (f"{result.order.number} {result.order.status}" if result.order else "")
     staff_action_record(actor=actor, action="resync", target=object_id, outcome=outcome)
     return result
+
+
+@dataclass(frozen=True)
+class PaymentIntentResync:
+    order: Order | None
+    charges: int
+
+
+def payment_intent_resync(*, payment_intent_id: str) -> PaymentIntentResync:
+    """Fetch a PaymentIntent (its latest charge expanded) and every charge attempt of it
+    (`GET /v1/charges?payment_intent=…`) and bring our books up to date: the PaymentIntent goes
+    through `stripe_object_apply` like a webhook (so a payment we missed is applied), and each
+    charge into its mirror only. An older attempt's charge, fetched now, is a true snapshot of
+    that charge but says nothing new about the order, so it must not re-decide the order's
+    state. Idempotent: running it again changes nothing Stripe has not changed."""
+    intent = stripe_gateway.payment_intent_retrieve(
+        payment_intent_id=payment_intent_id, expand=["latest_charge"]
+    )
+    result = stripe_object_apply(obj=intent, seen_at=None, source=f"resync_payments:{payment_intent_id}")
+    charges = 0
+    for charge in stripe_gateway.charge_list(payment_intent_id=payment_intent_id):
+        with transaction.atomic():
+            charge_sync(obj=charge, source=f"resync_payments:{payment_intent_id}", order=result.order)
+        charges += 1
+    return PaymentIntentResync(order=result.order, charges=charges)
