@@ -14,6 +14,12 @@ nothing:
   rewrites the same values).
 
 Lock order: event rows, the order, then the PaymentIntent mirror, then Charge mirrors.
+
+A charge links to its PaymentIntent mirror in its own upsert when that exists, and the
+PaymentIntent's sync links the charges that came first. `stripe_object_apply` holds the order's
+lock around both, so a payment's events processed at once still link. Objects of no order of
+ours are not serialised that way: a charge and its PaymentIntent first stored at the very same
+moment can stay unlinked until either is synced again (`resync_payments` does).
 """
 
 from __future__ import annotations
