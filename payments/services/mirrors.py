@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -133,8 +134,8 @@ class _Upsert:
     model: type[Model]
     ranks: dict[str, int]
     columns: tuple[str, ...]
-    # column → SQL expression of the VALUES entry (default "%s")
-    value_sql: dict[str, str]
+    # column → its VALUES entry, given the quoting function (default "%s")
+    value_sql: dict[str, Callable[[Callable[[str], str]], str]]
     # column → SQL of its new value on conflict (default `excluded.<column>`); None keeps it
     update_sql: dict[str, str | None]
     text: str = ""
@@ -145,7 +146,9 @@ class _Upsert:
         quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
         columns = ", ".join(quote(name) for name in self.columns)
-        values = ", ".join(self.value_sql.get(name, "%s") for name in self.columns)
+        values = ", ".join(
+            self.value_sql[name](quote) if name in self.value_sql else "%s" for name in self.columns
+        )
         sets = []
         for name in self.columns:
             expression = self.update_sql.get(name, f"excluded.{quote(name)}")
@@ -264,25 +267,17 @@ _CHARGE_COLUMNS = (
 )
 
 
-class _ChargeUpsert(_Upsert):
-    def sql(self) -> str:
-        if not self.text:
-            quote = connection.ops.quote_name
-            # The PaymentIntent mirror, when we have it: found in the same statement.
-            self.value_sql = {
-                "payment_intent_id": (
-                    f"(SELECT {quote('id')} FROM {quote(PaymentIntent._meta.db_table)} "  # noqa: S608
-                    f"WHERE {quote('stripe_id')} = %s)"
-                )
-            }
-        return super().sql()
+def _payment_intent_pk(quote: Callable[[str], str]) -> str:
+    """The PaymentIntent mirror's id, when we have it, found in the charge's own statement."""
+    table = quote(PaymentIntent._meta.db_table)
+    return f"(SELECT {quote('id')} FROM {table} WHERE {quote('stripe_id')} = %s)"  # noqa: S608
 
 
-_charge_upsert = _ChargeUpsert(
+_charge_upsert = _Upsert(
     model=Charge,
     ranks=CHARGE_STATUS_RANK,
     columns=_CHARGE_COLUMNS,
-    value_sql={},
+    value_sql={"payment_intent_id": _payment_intent_pk},
     update_sql={
         "stripe_id": None,
         "created_at": None,
