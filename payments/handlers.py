@@ -91,8 +91,8 @@ HANDLERS: dict[str, Handler] = {
     "payment_intent.processing": handle_object,
     "payment_intent.amount_capturable_updated": handle_object,
     "payment_intent.canceled": handle_object,
-    # Every attempt is a charge: these keep the Charge mirrors (and the order, but charge.updated
-    # only the mirror: see payments.services.objects.MIRROR_ONLY_EVENTS).
+    # Every attempt is a charge: these keep the Charge mirrors and the order. Some types only
+    # keep the mirrors: payments.services.objects.MIRROR_ONLY_EVENTS.
     "charge.pending": handle_object,
     "charge.succeeded": handle_object,
     "charge.failed": handle_object,

@@ -10,8 +10,11 @@ nothing:
 
 - a snapshot of a higher status rank wins;
 - within a rank, the snapshot with the newer Stripe time (`status_at`: the event's `created`, or
-  now for an object we have just fetched) wins, ties going to the later one applied (a repeat
-  rewrites the same values).
+  now for an object we have just fetched) wins;
+- Stripe's times are seconds, and one second often holds several changes (a PaymentIntent
+  created and declined, a charge made and refunded): at the same second, a snapshot wins only
+  if what only grows has not shrunk (the amount received; the amount refunded, disputed,
+  captured). A repeat rewrites the same values.
 
 Lock order: event rows, the order, then the PaymentIntent mirror, then Charge mirrors.
 
@@ -46,15 +49,20 @@ JsonDict = dict[str, Any]
 # card, 3-D Secure, an asynchronous failure) share a rank: the newer snapshot wins among them.
 # Then an authorised payment, then the final states. Stripe cannot cancel a succeeded
 # PaymentIntent, so if both arrive the money was taken: succeeded ranks above canceled.
+# A PaymentIntent that is `requires_payment_method` or `requires_confirmation` with no charge
+# and no last payment error is one nobody has tried to pay yet (an attempt leaves a charge or
+# an error, or is `requires_action`): it ranks below every attempt (FRESH_RANK), so
+# `payment_intent.created` never undoes the decline of the same second (`confirm=true`).
 PAYMENT_INTENT_STATUS_RANK: dict[str, int] = {
-    PaymentIntent.Status.REQUIRES_PAYMENT_METHOD: 0,
-    PaymentIntent.Status.REQUIRES_CONFIRMATION: 0,
-    PaymentIntent.Status.REQUIRES_ACTION: 0,
-    PaymentIntent.Status.PROCESSING: 0,
-    PaymentIntent.Status.REQUIRES_CAPTURE: 1,
-    PaymentIntent.Status.CANCELED: 2,
-    PaymentIntent.Status.SUCCEEDED: 3,
+    PaymentIntent.Status.REQUIRES_PAYMENT_METHOD: 1,
+    PaymentIntent.Status.REQUIRES_CONFIRMATION: 1,
+    PaymentIntent.Status.REQUIRES_ACTION: 1,
+    PaymentIntent.Status.PROCESSING: 1,
+    PaymentIntent.Status.REQUIRES_CAPTURE: 2,
+    PaymentIntent.Status.CANCELED: 3,
+    PaymentIntent.Status.SUCCEEDED: 4,
 }
+FRESH_RANK = 0
 # A charge is one attempt: pending, then succeeded or failed for good. Later snapshots of a
 # settled charge (refunds, a dispute, a capture, metadata) keep its status and win by time.
 CHARGE_STATUS_RANK: dict[str, int] = {
@@ -133,11 +141,15 @@ class _Upsert:
 
     model: type[Model]
     ranks: dict[str, int]
+    # columns that only grow: at the same Stripe second, a snapshot may not shrink them
+    growing: tuple[str, ...]
     columns: tuple[str, ...]
     # column → its VALUES entry, given the quoting function (default "%s")
     value_sql: dict[str, Callable[[Callable[[str], str]], str]]
     # column → SQL of its new value on conflict (default `excluded.<column>`); None keeps it
     update_sql: dict[str, str | None]
+    # (quote, row) → SQL of a condition under which the row ranks FRESH_RANK
+    fresh_sql: Callable[[Callable[[str], str], str], str] | None = None
     text: str = ""
 
     def sql(self) -> str:
@@ -156,15 +168,21 @@ class _Upsert:
                 sets.append(f"{quote(name)} = {expression.format(table=table, column=quote(name))}")
 
         def rank(of: str) -> str:
-            cases = " ".join(f"WHEN '{status}' THEN {value}" for status, value in self.ranks.items())
-            return f"(CASE {of}.{quote('status')} {cases} ELSE -1 END)"
+            fresh = f"WHEN {self.fresh_sql(quote, of)} THEN {FRESH_RANK} " if self.fresh_sql else ""
+            cases = " ".join(
+                f"WHEN {of}.{quote('status')} = '{status}' THEN {value}"
+                for status, value in self.ranks.items()
+            )
+            return f"(CASE {fresh}{cases} ELSE -1 END)"
 
+        old, new = rank(table), rank("excluded")
         status_at = quote("status_at")
+        kept = " AND ".join(f"excluded.{quote(name)} >= {table}.{quote(name)}" for name in self.growing)
         self.text = (
             f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608 (names from _meta)
             f"ON CONFLICT ({quote('stripe_id')}) DO UPDATE SET {', '.join(sets)} "
-            f"WHERE {rank(table)} < {rank('excluded')} OR ({rank(table)} = {rank('excluded')} "
-            f"AND {table}.{status_at} <= excluded.{status_at}) "
+            f"WHERE {old} < {new} OR ({old} = {new} AND ({table}.{status_at} < excluded.{status_at} "
+            f"OR ({table}.{status_at} = excluded.{status_at} AND {kept}))) "
             f"RETURNING {quote('id')}"
         )
         return self.text
@@ -209,9 +227,22 @@ _PAYMENT_INTENT_COLUMNS = (
     "created_at",
     "updated_at",
 )
+
+
+def _fresh_payment_intent(quote: Callable[[str], str], row: str) -> str:
+    statuses = (PaymentIntent.Status.REQUIRES_PAYMENT_METHOD, PaymentIntent.Status.REQUIRES_CONFIRMATION)
+    return (
+        f"{row}.{quote('status')} IN ('{statuses[0]}', '{statuses[1]}') "
+        f"AND {row}.{quote('latest_charge_id')} = '' "
+        f"AND {row}.{quote('last_error_code')} = '' AND {row}.{quote('last_error_message')} = ''"
+    )
+
+
 _payment_intent_upsert = _Upsert(
     model=PaymentIntent,
     ranks=PAYMENT_INTENT_STATUS_RANK,
+    growing=("amount_received",),
+    fresh_sql=_fresh_payment_intent,
     columns=_PAYMENT_INTENT_COLUMNS,
     value_sql={},
     update_sql={
@@ -276,6 +307,7 @@ def _payment_intent_pk(quote: Callable[[str], str]) -> str:
 _charge_upsert = _Upsert(
     model=Charge,
     ranks=CHARGE_STATUS_RANK,
+    growing=("amount_refunded", "disputed", "captured"),
     columns=_CHARGE_COLUMNS,
     value_sql={"payment_intent_id": _payment_intent_pk},
     update_sql={

@@ -27,10 +27,15 @@ JsonDict = dict[str, Any]
 NOTE_NO_ORDER = "no order matches this object"
 NOTE_UNSUPPORTED = "objects of this kind are not applied"
 
-# Events whose snapshot only updates the mirror: a charge.updated says that a detail changed
-# (metadata, a description, an asynchronous capture), and its time is not the time of the
-# payment's outcome, so it must not re-decide the order's state.
-MIRROR_ONLY_EVENTS = frozenset({"charge.updated"})
+# Events routed for the mirrors only; the order ignores them, as it did before they were routed.
+# A charge.updated says that a detail changed (metadata, a description, an asynchronous
+# capture): its time is not the time of the payment's outcome, so it must not re-decide the
+# order's state. payment_intent.created is usually in the same second as the first attempt's
+# decline, and an order's tie at one second goes to the snapshot applied last. The other two
+# say nothing the order needs (charge.succeeded marks it paid).
+MIRROR_ONLY_EVENTS = frozenset(
+    {"charge.updated", "charge.pending", "payment_intent.created", "payment_intent.amount_capturable_updated"}
+)
 
 
 @dataclass(frozen=True)

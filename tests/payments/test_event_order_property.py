@@ -60,6 +60,13 @@ def failed_charge(order: Order) -> dict[str, Any]:
 # A payment's true history: (seconds after T0, what it means, event type, object builder).
 Step = tuple[int, str, str, Callable[[Order], dict[str, Any]]]
 STEPS: dict[str, Step] = {
+    # routed for the mirror only: the order keeps what it had
+    "created": (
+        0,
+        WAITING,
+        "payment_intent.created",
+        lambda o: payment_intent(o, status="requires_payment_method"),
+    ),
     "action": (
         1,
         WAITING,
@@ -88,11 +95,11 @@ STEPS: dict[str, Step] = {
 }
 HISTORIES = {
     "paid_then_refunded": [
-        "action", "failed", "charge_failed", "retry_action", "processing", "succeeded", "charge_succeeded",
-        "partial_refund", "full_refund",
+        "created", "action", "failed", "charge_failed", "retry_action", "processing", "succeeded",
+        "charge_succeeded", "partial_refund", "full_refund",
     ],
-    "declined": ["action", "failed", "charge_failed", "retry_action"],
-    "abandoned": ["action", "failed", "charge_failed", "canceled"],
+    "declined": ["created", "action", "failed", "charge_failed", "retry_action"],
+    "abandoned": ["created", "action", "failed", "charge_failed", "canceled"],
 }  # fmt: skip
 
 

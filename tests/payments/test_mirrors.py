@@ -274,3 +274,31 @@ def test_the_mirror_remembers_the_key_the_payment_intent_was_created_with(proces
     )
     process(stored)
     assert PaymentIntent.objects.get().idempotency_key == f"order:{order.pk}:payment-intent:v1"
+
+
+def test_a_payment_intent_created_in_the_second_of_its_decline_undoes_nothing(process: Process) -> None:
+    # given a PaymentIntent created and declined within one second (confirm=true, or a fast card)
+    order = OrderFactory()
+    error = {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Insufficient funds."}
+    failed = payment_intent(order, status="requires_payment_method", last_payment_error=error)
+    process(event("payment_intent.payment_failed", failed, created=T0))
+    # when its payment_intent.created (with the card, not yet confirmed) arrives last
+    created = payment_intent(order, status="requires_confirmation")
+    row = process(event("payment_intent.created", created, created=T0))
+    # then the order and the mirror still say declined
+    assert row.status == StripeEvent.Status.PROCESSED
+    order.refresh_from_db()
+    assert (order.status, order.last_decline_code) == (Order.Status.PAYMENT_FAILED, "insufficient_funds")
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.status, mirror.last_error_decline_code) == (
+        "requires_payment_method",
+        "insufficient_funds",
+    )
+
+
+def test_a_charge_refunded_in_the_second_it_succeeded_keeps_its_refund(process: Process) -> None:
+    order = OrderFactory()
+    process(event("charge.refunded", charge(order, amount_refunded=order.amount, refunded=True), created=T0))
+    process(event("charge.succeeded", charge(order), created=T0))
+    mirror = Charge.objects.get()
+    assert (mirror.amount_refunded, mirror.refunded) == (order.amount, True)
