@@ -1,5 +1,5 @@
 """The PaymentIntent and Charge mirrors: one sync service per object, the only writers of those
-tables (STYLE.md "Mirrors").
+tables.
 
 Every snapshot, whoever brought it (an event handler, the staff re-sync, the recovery job, the
 checkout return page, `resync_payments`), goes through `payment_intent_sync` / `charge_sync`.

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from payments.models import Charge, PaymentIntent
+from payments.stripe_gateway import dashboard_url
 from tests.factories import ChargeFactory, OrderFactory, PaymentIntentFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_a_charge_page_shows_its_outcome_and_3d_secure(
     assert "authenticated" in page and "challenge" in page and "2.2.0" in page
     assert paid.balance_transaction_id in page
     assert reverse("admin:payments_paymentintent_change", args=[intent.pk]) in page
-    assert f"https://dashboard.stripe.com/test/payments/{paid.stripe_id}" in page
+    assert dashboard_url(object_id=paid.stripe_id, livemode=False) in page
 
 
 def test_the_order_page_lists_its_payment_intent_and_every_attempt_with_its_outcome(
