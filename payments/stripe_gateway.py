@@ -358,17 +358,15 @@ def charge_retrieve(*, charge_id: str) -> JsonDict:
     return _read("charge.retrieve", service, params=None, ids={"charge": charge_id})
 
 
-def charge_list(*, payment_intent_id: str) -> Iterator[JsonDict]:
-    """Every charge attempt of a PaymentIntent (`GET /v1/charges?payment_intent=…`), following
-    pagination."""
-    params = {"payment_intent": payment_intent_id, "limit": 100}
-    page = _call(
+def charge_list_for_payment_intent(*, payment_intent_id: str) -> Iterator[JsonDict]:
+    """Every charge attempt of a PaymentIntent (`GET /v1/charges?payment_intent=…`), every page;
+    each page goes through the same retries as any call."""
+    return _list_all(
         "charge.list",
-        lambda: get_client().v1.charges.list(params=params),  # type: ignore[arg-type]
+        get_client().v1.charges.list,
+        params={"payment_intent": payment_intent_id},
         ids={"payment_intent": payment_intent_id},
     )
-    for charge in page.auto_paging_iter():
-        yield _plain(charge)
 
 
 def refund_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:

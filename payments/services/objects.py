@@ -125,7 +125,7 @@ def payment_intent_resync(*, payment_intent_id: str) -> PaymentIntentResync:
     )
     result = stripe_object_apply(obj=intent, seen_at=None, source=f"resync_payments:{payment_intent_id}")
     charges = 0
-    for charge in stripe_gateway.charge_list(payment_intent_id=payment_intent_id):
+    for charge in stripe_gateway.charge_list_for_payment_intent(payment_intent_id=payment_intent_id):
         with transaction.atomic():
             charge_sync(obj=charge, source=f"resync_payments:{payment_intent_id}", order=result.order)
         charges += 1

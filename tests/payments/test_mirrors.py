@@ -10,12 +10,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+import stripe
 from django.test import Client, TestCase
 
 from orders.models import Order, Product
-from payments import checkout as checkout_services
 from payments.models import Charge, PaymentIntent, StripeEvent
-from payments.services import events as event_services
+from payments.services import checkout as checkout_services
+from payments.services.events.recovery import stripe_event_recover
 from payments.services.mirrors import charge_sync, payment_intent_sync
 from payments.services.objects import stripe_object_resync
 from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
@@ -25,8 +26,6 @@ from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     place,
     shop_fixture,
 )
-from tests.orders.test_checkout_payment_element import confirm
-from tests.payments.test_recovery import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -37,6 +36,22 @@ T0 = int(time.time()) - 600
 @pytest.fixture
 def no_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(checkout_services, "SYNC_INTERVAL", timedelta(0))
+
+
+def confirm(emulator: Any, order: Order, payment_method: str) -> dict[str, Any] | None:
+    """What Stripe.js does when the customer presses Pay; returns the card error, if any."""
+    order.refresh_from_db()
+    try:
+        emulator.client().v1.payment_intents.confirm(
+            order.payment_intent_id,
+            {
+                "payment_method": payment_method,
+                "return_url": f"http://testserver/orders/{order.public_token}/",
+            },
+        )
+    except stripe.CardError as error:
+        return {"code": error.code, "decline_code": getattr(error.error, "decline_code", None)}
+    return None
 
 
 def declined_twice_then_paid_with_3ds(
@@ -129,7 +144,7 @@ def test_an_order_declined_twice_then_paid_has_three_charges_from_its_events_in_
     assert not Charge.objects.exists()
     # when Stripe's events arrive shuffled, some twice
     with TestCase.captureOnCommitCallbacks(execute=True):
-        event_services.stripe_event_recover()
+        stripe_event_recover()
     rows = list(StripeEvent.objects.all())
     types = {row.type for row in rows}
     assert {
@@ -253,10 +268,10 @@ def test_charge_updated_changes_the_mirror_and_not_the_order(process: Process) -
     assert Charge.objects.get(stripe_id="ch_first").status_at == T0 + 3
 
 
-def test_staff_resync_fetches_the_payment_intent_and_its_latest_charge(emulator: Any) -> None:
+def test_staff_resync_fetches_the_payment_intent_and_its_latest_charge(pay: Callable[..., str]) -> None:
     # given an order paid at Stripe whose events we never received
     order = OrderFactory(payment_intent_id=None)
-    pi_id = pay(emulator, order)
+    pi_id = pay(order)
     # when staff re-sync it
     stripe_object_resync(object_id=pi_id)
     # then both mirrors are filled from the one fetch

@@ -4,20 +4,47 @@ in the newest charge, linked to its PaymentIntent."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from payments.models import Charge, PaymentIntent, StripeEvent
-from payments.services.events import stripe_event_process
+from payments.services.events.process import stripe_event_process
 from payments.services.mirrors import payment_intent_sync
 from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
-from tests.payments.test_concurrency import CONCURRENCY, race
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 T0 = int(time.time()) - 600
+CONCURRENCY = 8
+
+
+def race(work: Callable[[int], Any]) -> list[Any]:
+    """Run `work(i)` in CONCURRENCY threads released together; each has its own connection."""
+    barrier = threading.Barrier(CONCURRENCY)
+    results: list[Any] = [None] * CONCURRENCY
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = work(i)
+        except Exception as error:
+            results[i] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
 UNSETTLED = ["requires_payment_method", "requires_action", "processing", "requires_confirmation"]
 
 
@@ -45,7 +72,7 @@ def test_concurrent_snapshots_of_one_payment_intent_end_in_the_newest() -> None:
 
 
 def test_concurrent_events_of_one_payment_end_in_the_newest_charge_linked_to_its_payment_intent(
-    no_queue: list[None],
+    queued: list[None],
 ) -> None:
     # The order's lock serialises its events (lock order: event, order, mirrors), so a charge
     # and its PaymentIntent stored at the same moment still find each other.

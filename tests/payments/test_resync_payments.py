@@ -4,6 +4,7 @@ attempt included, safely again and again."""
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from io import StringIO
 from typing import Any
 
@@ -14,7 +15,6 @@ from django.core.management import call_command
 from orders.models import Fulfillment, Order
 from payments.models import Charge, PaymentIntent
 from tests.factories import OrderFactory
-from tests.payments.test_recovery import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -31,14 +31,16 @@ def resync(*args: str) -> tuple[str, str]:
     return out.getvalue().strip(), err.getvalue()
 
 
-def test_orders_paid_before_the_mirrors_existed_get_every_attempt_mirrored(emulator: Any) -> None:
+def test_orders_paid_before_the_mirrors_existed_get_every_attempt_mirrored(
+    emulator: Any, pay: Callable[..., str]
+) -> None:
     # given orders paid at Stripe before we kept mirrors (and whose success we even missed)
     retried = OrderFactory(payment_intent_id=None)
-    pi_retried = pay(emulator, retried, card="pm_card_visa_chargeDeclinedInsufficientFunds")
+    pi_retried = pay(retried, card="pm_card_visa_chargeDeclinedInsufficientFunds")
     retry(emulator, pi_retried, "pm_card_chargeDeclinedExpiredCard")
     retry(emulator, pi_retried, "pm_card_visa")
     paid = OrderFactory(payment_intent_id=None)
-    pi_paid = pay(emulator, paid)
+    pi_paid = pay(paid)
     OrderFactory(payment_intent_id=None)  # never got as far as a PaymentIntent
     assert not PaymentIntent.objects.exists() and not Charge.objects.exists()
 
@@ -77,10 +79,10 @@ def test_orders_paid_before_the_mirrors_existed_get_every_attempt_mirrored(emula
     assert resync("--missing")[0] == "orders 0, payment intents synced 0, charges 0, failed 0"
 
 
-def test_an_order_stripe_cannot_answer_for_is_reported_and_the_others_synced(emulator: Any) -> None:
+def test_an_order_stripe_cannot_answer_for_is_reported_and_the_others_synced(pay: Callable[..., str]) -> None:
     lost = OrderFactory(payment_intent_id="pi_not_at_stripe")
     paid = OrderFactory(payment_intent_id=None)
-    pay(emulator, paid)
+    pay(paid)
     out, err = resync("--verbosity", "0")
     assert out == "orders 2, payment intents synced 1, charges 1, failed 1"
     assert f"not synced: {lost.number} pi_not_at_stripe (InvalidRequest)" in err
