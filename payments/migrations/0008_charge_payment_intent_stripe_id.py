@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0006_drain_wakeup_moved_to_core'),
+        ('payments', '0007_refund_request_staff_action_reason'),
     ]
 
     operations = [
