@@ -21,6 +21,7 @@ from console.admin import RefundRequestInline
 from core.admin import RoleAdminMixin
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
+from payments.admin import ChargeAttemptInline, OrderPaymentIntentInline
 from payments.services.objects import stripe_object_resync
 from payments.stripe_gateway import StripeGatewayError
 
@@ -43,7 +44,7 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     list_filter = ("status", "currency", "livemode")
     search_fields = ("=email",)
     search_help_text = "Order number (ORD-000123), pi_…, cs_…, ch_…, cus_… or an email."
-    inlines = (OrderItemInline, RefundRequestInline)
+    inlines = (OrderItemInline, OrderPaymentIntentInline, ChargeAttemptInline, RefundRequestInline)
     # "History": every change of the order (webhook, task, staff), read-only (no revert).
     history_list_display = ("status", "amount_refunded", "payment_intent_status")
     actions = ("resync",)

@@ -84,13 +84,20 @@ def handle_refund_failed(event: StripeEvent) -> str | None:
 
 
 HANDLERS: dict[str, Handler] = {
+    "payment_intent.created": handle_object,
     "payment_intent.succeeded": handle_object,
     "payment_intent.payment_failed": handle_payment_failed,
     "payment_intent.requires_action": handle_object,
     "payment_intent.processing": handle_object,
+    "payment_intent.amount_capturable_updated": handle_object,
     "payment_intent.canceled": handle_object,
+    # Every attempt is a charge: these keep the Charge mirrors and the order. Some types only
+    # keep the mirrors: payments.services.objects.MIRROR_ONLY_EVENTS.
+    "charge.pending": handle_object,
     "charge.succeeded": handle_object,
     "charge.failed": handle_object,
+    "charge.captured": handle_object,
+    "charge.updated": handle_object,
     "charge.refunded": handle_object,
     "refund.created": handle_object,
     "refund.updated": handle_object,

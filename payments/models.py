@@ -112,6 +112,9 @@ class Charge(StripeMirror):
     payment_intent = models.ForeignKey(
         PaymentIntent, on_delete=models.PROTECT, related_name="charges", null=True, blank=True
     )
+    # The charge's `payment_intent` as Stripe gave it: a charge event can arrive before its
+    # PaymentIntent's, and the PaymentIntent's sync links the charges waiting for it by this id.
+    payment_intent_stripe_id = models.CharField(max_length=255, blank=True, db_index=True)
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, related_name="charges", null=True, blank=True
     )

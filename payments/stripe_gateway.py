@@ -358,6 +358,17 @@ def charge_retrieve(*, charge_id: str) -> JsonDict:
     return _read("charge.retrieve", service, params=None, ids={"charge": charge_id})
 
 
+def charge_list_for_payment_intent(*, payment_intent_id: str) -> Iterator[JsonDict]:
+    """Every charge attempt of a PaymentIntent (`GET /v1/charges?payment_intent=…`), every page;
+    each page goes through the same retries as any call."""
+    return _list_all(
+        "charge.list",
+        get_client().v1.charges.list,
+        params={"payment_intent": payment_intent_id},
+        ids={"payment_intent": payment_intent_id},
+    )
+
+
 def refund_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
     return _write(
         "refund.create", get_client().v1.refunds.create, params=params, key=idempotency_key, ids=ids or {}
@@ -497,7 +508,8 @@ def file_create(
 
 # Re-sync: fetch any object we mirror by its id prefix.
 _RETRIEVERS: dict[str, Callable[[str], JsonDict]] = {
-    "pi_": lambda object_id: payment_intent_retrieve(payment_intent_id=object_id),
+    # With its latest charge expanded, so one fetch refreshes that attempt's mirror too.
+    "pi_": lambda object_id: payment_intent_retrieve(payment_intent_id=object_id, expand=["latest_charge"]),
     "ch_": lambda object_id: charge_retrieve(charge_id=object_id),
     "re_": lambda object_id: refund_retrieve(refund_id=object_id),
     "cs_": lambda object_id: checkout_session_retrieve(session_id=object_id),

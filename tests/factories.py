@@ -10,10 +10,11 @@ from typing import Any
 
 import factory
 from django.conf import settings
+from django.utils import timezone
 
 from core.keys import idempotency_key
 from orders.models import Order, OrderItem
-from payments.models import StripeEvent
+from payments.models import Charge, PaymentIntent, StripeEvent
 from payments.stripe_gateway import webhook_sign
 
 _seq = itertools.count(1)
@@ -59,6 +60,93 @@ class OrderItemFactory(factory.django.DjangoModelFactory):
     unit_amount = 4200
     quantity = 1
     currency = "gbp"
+
+
+class PaymentIntentFactory(factory.django.DjangoModelFactory):
+    """A PaymentIntent mirror as the sync service leaves it after a successful payment, with its
+    order; its `stripe_id` is the order's `payment_intent_id`. `PaymentIntentFactory(order=…)`
+    mirrors an existing order's PaymentIntent."""
+
+    class Meta:
+        model = PaymentIntent
+
+    order = factory.SubFactory(OrderFactory)
+    stripe_id = factory.LazyAttributeSequence(
+        lambda pi, n: pi.order.payment_intent_id
+        if pi.order and pi.order.payment_intent_id
+        else f"pi_mirror{n:06d}"
+    )
+    livemode = False
+    stripe_created = factory.LazyFunction(timezone.now)
+    synced_at = factory.LazyFunction(timezone.now)
+    customer_id = factory.Sequence(lambda n: f"cus_mirror{n:06d}")
+    status = PaymentIntent.Status.SUCCEEDED
+    status_at = factory.LazyFunction(lambda: int(time.time()))
+    amount = factory.LazyAttribute(lambda pi: pi.order.amount if pi.order else 4200)
+    amount_received = factory.LazyAttribute(lambda pi: pi.amount if pi.status == "succeeded" else 0)
+    currency = factory.LazyAttribute(lambda pi: pi.order.currency if pi.order else "gbp")
+    capture_method = "automatic_async"
+    idempotency_key = factory.LazyAttribute(
+        lambda pi: pi.order.payment_intent_idempotency_key if pi.order else ""
+    )
+
+
+class ChargeFactory(factory.django.DjangoModelFactory):
+    """One charge attempt's mirror: by default the succeeded charge of a PaymentIntent mirror,
+    with a Visa card and its balance transaction. Traits: `declined=True` (an issuer decline,
+    `insufficient_funds`), `three_d_secure=True` (an authenticated 3-D Secure challenge)."""
+
+    class Meta:
+        model = Charge
+
+    class Params:
+        declined = factory.Trait(
+            status=Charge.Status.FAILED,
+            paid=False,
+            captured=False,
+            amount_captured=0,
+            balance_transaction_id="",
+            failure_code="card_declined",
+            failure_message="Your card has insufficient funds.",
+            outcome_network_status="declined_by_network",
+            outcome_reason="insufficient_funds",
+            outcome_type="issuer_declined",
+        )
+        three_d_secure = factory.Trait(
+            three_d_secure_result="authenticated",
+            three_d_secure_authentication_flow="challenge",
+            three_d_secure_version="2.2.0",
+            three_d_secure_electronic_commerce_indicator="05",
+        )
+
+    payment_intent = factory.SubFactory(PaymentIntentFactory)
+    payment_intent_stripe_id = factory.LazyAttribute(
+        lambda ch: ch.payment_intent.stripe_id if ch.payment_intent else ""
+    )
+    order = factory.LazyAttribute(lambda ch: ch.payment_intent.order if ch.payment_intent else None)
+    stripe_id = factory.Sequence(lambda n: f"ch_mirror{n:06d}")
+    livemode = False
+    stripe_created = factory.LazyFunction(timezone.now)
+    synced_at = factory.LazyFunction(timezone.now)
+    status = Charge.Status.SUCCEEDED
+    status_at = factory.LazyFunction(lambda: int(time.time()))
+    paid = True
+    captured = True
+    amount = factory.LazyAttribute(lambda ch: ch.payment_intent.amount if ch.payment_intent else 4200)
+    amount_captured = factory.LazyAttribute(lambda ch: ch.amount)
+    amount_refunded = 0
+    currency = factory.LazyAttribute(lambda ch: ch.payment_intent.currency if ch.payment_intent else "gbp")
+    balance_transaction_id = factory.Sequence(lambda n: f"txn_mirror{n:06d}")
+    outcome_network_status = "approved_by_network"
+    outcome_risk_level = "normal"
+    outcome_type = "authorized"
+    card_brand = "visa"
+    card_last4 = "4242"
+    card_exp_month = 12
+    card_exp_year = 2034
+    card_country = "US"
+    card_funding = "credit"
+    card_fingerprint = factory.Sequence(lambda n: f"fp{n:014d}")
 
 
 def event_id() -> str:

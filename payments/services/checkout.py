@@ -13,8 +13,8 @@ Rules kept here (docs/architecture.md, step 1; rules 1 and 2):
   cannot change its lines, so it is expired and the new cart gets a new order.
 - Nothing the browser says is proof of payment: the return pages fetch the PaymentIntent or the
   Session from Stripe themselves, check that it is this order's, and apply it through the same
-  idempotent order services as the webhook (`order_apply_payment_intent` /
-  `order_apply_checkout_session`), which fulfill exactly once.
+  idempotent services as the webhook (`stripe_object_apply` for a PaymentIntent, which keeps
+  its mirrors too; `order_apply_checkout_session` for a Session), which fulfill exactly once.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ from orders.services import (
     ItemInput,
     items_amount,
     order_apply_checkout_session,
-    order_apply_payment_intent,
     order_create,
     order_revise,
 )
 from payments import stripe_gateway
+from payments.services.objects import stripe_object_apply
 from payments.stripe_gateway import InvalidRequest, StripeGatewayError
 
 logger = logging.getLogger(__name__)
@@ -271,8 +271,9 @@ def payment_element_intent(*, order: Order) -> JsonDict:
             idempotency_key=order.payment_intent_idempotency_key,
             ids={"order": order.number},
         )
-    # Link it (and move pending → awaiting payment) through the one state-change service.
-    order_apply_payment_intent(order=order, payment_intent=intent, source="checkout")
+    # Link it (and move pending → awaiting payment) through the one state-change service, which
+    # also starts its mirror.
+    stripe_object_apply(obj=intent, seen_at=None, source="checkout")
     # A new attempt starts: the return page that follows must not be held back by the rate
     # limit of the previous attempt's return page (it would show the old decline as final).
     OrderCheckout.objects.filter(order=order).update(synced_at=None)
@@ -454,11 +455,12 @@ def order_payment_refresh(*, order: Order) -> Order:
         return order
     try:
         if order.payment_intent_id:
-            intent = stripe_gateway.payment_intent_retrieve(payment_intent_id=order.payment_intent_id)
+            # The latest charge expanded: the attempt's mirror is refreshed by the same fetch.
+            intent = stripe_gateway.payment_intent_retrieve(
+                payment_intent_id=order.payment_intent_id, expand=["latest_charge"]
+            )
             if intent.get("id") == order.payment_intent_id:
-                return order_apply_payment_intent(
-                    order=order, payment_intent=intent, source="return-page"
-                ).order
+                return stripe_object_apply(obj=intent, seen_at=None, source="return-page").order or order
         elif order.checkout_session_id:
             session = stripe_gateway.checkout_session_retrieve(session_id=order.checkout_session_id)
             if session.get("client_reference_id") == order.number:

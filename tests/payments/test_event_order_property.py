@@ -1,6 +1,8 @@
 """Order does not matter: any subset, order, duplication and doubling (two Event objects for one
 change) of a payment's events ends in the state of the newest event of the subset, with exactly
-one fulfillment when any of them says the payment succeeded, and none otherwise."""
+one fulfillment when any of them says the payment succeeded, and none otherwise. The same holds
+for the mirrors: the PaymentIntent and each charge attempt end in the state of their newest
+snapshot received."""
 
 import json
 import time
@@ -8,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db.models import Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders.models import Fulfillment, Order
-from payments.models import StripeEvent
+from payments.models import Charge, PaymentIntent, StripeEvent
 from payments.services.events.process import stripe_event_process
 from payments.services.events.receive import stripe_event_envelope, stripe_event_record
 from tests.factories import OrderFactory, charge, event, event_id, payment_intent
@@ -33,18 +36,37 @@ EXPECTED_STATUS = {
 }
 
 
+def failed_charge_id(order: Order) -> str:
+    return f"ch_failed_{order.payment_intent_id}"
+
+
 def failed_pi(order: Order) -> dict[str, Any]:
     error = {"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds"}
-    return payment_intent(order, status="requires_payment_method", last_payment_error=error)
+    return payment_intent(
+        order,
+        status="requires_payment_method",
+        last_payment_error=error,
+        latest_charge=failed_charge_id(order),
+    )
 
 
 def failed_charge(order: Order) -> dict[str, Any]:
-    return charge(order, status="failed", outcome={"reason": "insufficient_funds"})
+    # The first attempt is a charge of its own: every attempt is a row.
+    return charge(
+        order, id=failed_charge_id(order), status="failed", outcome={"reason": "insufficient_funds"}
+    )
 
 
 # A payment's true history: (seconds after T0, what it means, event type, object builder).
 Step = tuple[int, str, str, Callable[[Order], dict[str, Any]]]
 STEPS: dict[str, Step] = {
+    # routed for the mirror only: the order keeps what it had
+    "created": (
+        0,
+        WAITING,
+        "payment_intent.created",
+        lambda o: payment_intent(o, status="requires_payment_method"),
+    ),
     "action": (
         1,
         WAITING,
@@ -73,11 +95,11 @@ STEPS: dict[str, Step] = {
 }
 HISTORIES = {
     "paid_then_refunded": [
-        "action", "failed", "charge_failed", "retry_action", "processing", "succeeded", "charge_succeeded",
-        "partial_refund", "full_refund",
+        "created", "action", "failed", "charge_failed", "retry_action", "processing", "succeeded",
+        "charge_succeeded", "partial_refund", "full_refund",
     ],
-    "declined": ["action", "failed", "charge_failed", "retry_action"],
-    "abandoned": ["action", "failed", "charge_failed", "canceled"],
+    "declined": ["created", "action", "failed", "charge_failed", "retry_action"],
+    "abandoned": ["created", "action", "failed", "charge_failed", "canceled"],
 }  # fmt: skip
 
 
@@ -130,3 +152,42 @@ def test_any_order_duplication_and_subset_ends_in_the_newest_state_with_one_fulf
     expected_refunded = order.amount if "full_refund" in refunds else 1000 if refunds else 0
     assert order.amount_refunded == expected_refunded
     assert StripeEvent.objects.filter(stripe_id__in=ids.values()).count() == len(ids)
+
+    # and the mirrors are in the state of their newest snapshot received
+    assert_mirrors_newest(order, received)
+
+
+def assert_mirrors_newest(order: Order, received: list[str]) -> None:
+    snapshots = {step: STEPS[step][3](order) for step in received}
+    newest_pi = max(
+        (step for step in received if snapshots[step]["object"] == "payment_intent"),
+        key=lambda step: STEPS[step][0],
+        default=None,
+    )
+    mirror = PaymentIntent.objects.filter(stripe_id=order.payment_intent_id).first()
+    if newest_pi is None:
+        assert mirror is None
+    else:
+        expected = snapshots[newest_pi]
+        assert mirror is not None
+        assert (mirror.status, mirror.status_at) == (expected["status"], T0 + STEPS[newest_pi][0])
+        assert mirror.latest_charge_id == (expected["latest_charge"] or "")
+        error = expected["last_payment_error"] or {}
+        assert mirror.last_error_decline_code == error.get("decline_code", "")
+        assert mirror.order_id == order.pk
+    charges = [step for step in received if snapshots[step]["object"] == "charge"]
+    expected_charges: dict[str, str] = {}
+    for step in sorted(charges, key=lambda step: STEPS[step][0]):
+        expected_charges[snapshots[step]["id"]] = step  # the newest snapshot of each charge wins
+    # (the examples share one database transaction: other examples' orders have charges too)
+    mine = Charge.objects.filter(Q(order=order) | Q(payment_intent_stripe_id=order.payment_intent_id))
+    rows = {row.stripe_id: row for row in mine}
+    assert set(rows) == set(expected_charges)
+    for charge_id, step in expected_charges.items():
+        row, expected = rows[charge_id], snapshots[step]
+        assert (row.status, row.status_at) == (expected["status"], T0 + STEPS[step][0])
+        assert (row.amount_refunded, row.refunded) == (expected["amount_refunded"], expected["refunded"])
+        assert row.outcome_reason == ((expected.get("outcome") or {}).get("reason") or "")
+        assert row.order_id == order.pk
+        # linked to its PaymentIntent as soon as we have that one, whichever came first
+        assert row.payment_intent_id == (mirror.pk if mirror else None)

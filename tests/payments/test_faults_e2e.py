@@ -37,7 +37,7 @@ from django.test import Client
 
 from core.keys import idempotency_key
 from orders.models import Fulfillment, Order
-from payments.models import StripeEvent
+from payments.models import Charge, PaymentIntent, StripeEvent
 from payments.services.events import wakeup
 from payments.services.events.recovery import stripe_event_recover, stripe_event_requeue_stale
 from payments.services.events.retry import OPEN_STATUSES
@@ -197,6 +197,16 @@ def test_200_orders_under_drops_duplicates_and_reordering_are_fulfilled_exactly_
     assert {statuses[o.pk] for o in orders if o.pk not in paid} == {Order.Status.PAYMENT_FAILED}
     assert not StripeEvent.objects.filter(status=StripeEvent.Status.DEAD).exists()
     assert StripeEvent.objects.filter(source=StripeEvent.Source.RECOVERY).count() == len(summary.recovered)
+    # and the mirrors agree: each order's PaymentIntent and its one attempt, linked, in their
+    # final state whatever order the events came in
+    expected = {o.pk: "succeeded" if o.pk in paid else "requires_payment_method" for o in orders}
+    assert dict(PaymentIntent.objects.filter(order__in=orders).values_list("order_id", "status")) == expected
+    attempts = Charge.objects.filter(order__in=orders)
+    assert attempts.count() == len(orders)
+    assert dict(attempts.values_list("order_id", "status")) == {
+        o.pk: "succeeded" if o.pk in paid else "failed" for o in orders
+    }
+    assert not attempts.filter(payment_intent=None).exists()
 
 
 def deliver(order: Order, **fields: Any) -> tuple[int, StripeEvent | None]:

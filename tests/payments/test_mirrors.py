@@ -1,0 +1,319 @@
+"""The PaymentIntent and Charge mirrors: every attempt is a row, kept from events and from the
+server's own fetches through one forward-only sync service per object."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import stripe
+from django.test import Client, TestCase
+
+from orders.models import Order, Product
+from payments.models import Charge, PaymentIntent, StripeEvent
+from payments.services import checkout as checkout_services
+from payments.services.events.recovery import stripe_event_recover
+from payments.services.mirrors import charge_sync, payment_intent_sync
+from payments.services.objects import stripe_object_resync
+from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
+from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
+    add_to_cart,
+    catalog_fixture,
+    place,
+    shop_fixture,
+)
+
+pytestmark = pytest.mark.django_db
+
+Process = Callable[..., StripeEvent]
+T0 = int(time.time()) - 600
+
+
+@pytest.fixture
+def no_rate_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(checkout_services, "SYNC_INTERVAL", timedelta(0))
+
+
+def confirm(emulator: Any, order: Order, payment_method: str) -> dict[str, Any] | None:
+    """What Stripe.js does when the customer presses Pay; returns the card error, if any."""
+    order.refresh_from_db()
+    try:
+        emulator.client().v1.payment_intents.confirm(
+            order.payment_intent_id,
+            {
+                "payment_method": payment_method,
+                "return_url": f"http://testserver/orders/{order.public_token}/",
+            },
+        )
+    except stripe.CardError as error:
+        return {"code": error.code, "decline_code": getattr(error.error, "decline_code", None)}
+    return None
+
+
+def declined_twice_then_paid_with_3ds(
+    client: Client, shop: Any, catalog: dict[str, Product], *, return_pages: bool = True
+) -> Order:
+    """The customer's card steps on our payment page, as Stripe.js plays them: insufficient
+    funds, an expired card, then a 3-D Secure card whose challenge they complete. After each
+    attempt the browser lands on the order page (the return page), unless `return_pages` is
+    False (the tab was closed each time)."""
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client)
+    for card, decline_code in (
+        ("pm_card_visa_chargeDeclinedInsufficientFunds", "insufficient_funds"),
+        ("pm_card_chargeDeclinedExpiredCard", "expired_card"),
+    ):
+        error = confirm(shop, order, card)
+        assert error is not None and error["decline_code"] == decline_code
+        if return_pages:
+            assert client.get(f"/orders/{order.public_token}/").status_code == 200
+    assert confirm(shop, order, "pm_card_threeDSecure2Required") is None
+    shop.complete_3ds(order.payment_intent_id)
+    if return_pages:
+        assert client.get(f"/orders/{order.public_token}/").status_code == 200
+    order.refresh_from_db()
+    return order
+
+
+def assert_three_attempts_mirrored(order: Order) -> None:
+    attempts = {ch.failure_code or ch.status: ch for ch in Charge.objects.filter(order=order)}
+    assert sorted(attempts) == ["card_declined", "expired_card", "succeeded"]
+    insufficient, expired, paid = attempts["card_declined"], attempts["expired_card"], attempts["succeeded"]
+    # the declines, with the issuer's reasons staff and disputes need
+    assert (insufficient.status, insufficient.paid, insufficient.outcome_reason) == (
+        "failed",
+        False,
+        "insufficient_funds",
+    )
+    assert insufficient.failure_message == "Your card has insufficient funds."
+    assert insufficient.outcome_type == "issuer_declined"
+    assert (expired.status, expired.outcome_reason) == ("failed", "expired_card")
+    assert not insufficient.balance_transaction_id and not expired.balance_transaction_id
+    # the payment, with its 3-D Secure outcome (evidence for a fraud dispute)
+    assert (paid.status, paid.paid, paid.captured) == ("succeeded", True, True)
+    assert (paid.amount, paid.amount_captured, paid.currency) == (order.amount, order.amount, "gbp")
+    assert paid.balance_transaction_id.startswith("txn_")
+    assert (paid.outcome_network_status, paid.outcome_type) == ("approved_by_network", "authorized")
+    assert (paid.card_brand, paid.card_last4, paid.card_country) == ("visa", "3220", "IE")
+    assert paid.card_fingerprint and paid.card_exp_year
+    assert paid.three_d_secure_result == "authenticated"
+    assert paid.three_d_secure_authentication_flow == "challenge"
+    assert paid.three_d_secure_version == "2.2.0"
+    assert paid.three_d_secure_electronic_commerce_indicator == "05"
+    assert not insufficient.three_d_secure_result
+    # all three are attempts of the order's one PaymentIntent
+    mirror = PaymentIntent.objects.get(stripe_id=order.payment_intent_id)
+    assert {ch.payment_intent_id for ch in attempts.values()} == {mirror.pk}
+    assert (mirror.order_id, mirror.status, mirror.amount_received) == (order.pk, "succeeded", order.amount)
+    assert mirror.latest_charge_id == paid.stripe_id
+    assert mirror.customer_id == order.stripe_customer_id
+    assert (
+        mirror.idempotency_key
+        == order.payment_intent_idempotency_key
+        == f"order:{order.pk}:payment-intent:v1"
+    )
+    assert mirror.capture_method
+    assert not (mirror.last_error_code or mirror.last_error_decline_code)
+    assert mirror.synced_at is not None and mirror.stripe_created is not None
+    # and no personal data left the order
+    for ch in attempts.values():
+        values = " ".join(str(value) for value in Charge.objects.filter(pk=ch.pk).values().get().values())
+        assert order.email not in values and order.name not in values
+
+
+def test_an_order_declined_twice_then_paid_has_three_charges_from_its_return_pages(
+    client: Client, shop: Any, catalog: dict[str, Product], no_rate_limit: None
+) -> None:
+    # when the customer fails twice and then pays, and no webhook reaches us
+    order = declined_twice_then_paid_with_3ds(client, shop, catalog)
+    # then the return pages' own fetches (latest charge expanded) mirrored every attempt
+    assert order.status == Order.Status.FULFILLED
+    assert not StripeEvent.objects.exists()
+    assert_three_attempts_mirrored(order)
+
+
+def test_an_order_declined_twice_then_paid_has_three_charges_from_its_events_in_any_order(
+    client: Client, shop: Any, catalog: dict[str, Product], process: Process
+) -> None:
+    # given the customer's attempts, with no return page: only checkout's own first snapshot
+    order = declined_twice_then_paid_with_3ds(client, shop, catalog, return_pages=False)
+    assert not Charge.objects.exists()
+    # when Stripe's events arrive shuffled, some twice
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        stripe_event_recover()
+    rows = list(StripeEvent.objects.all())
+    types = {row.type for row in rows}
+    assert {
+        "charge.failed",
+        "charge.succeeded",
+        "payment_intent.payment_failed",
+        "payment_intent.succeeded",
+    } <= types
+    random.Random(7).shuffle(rows)
+    for row in rows + rows[:3]:
+        process(row)
+    # then every attempt is a row, in the state of its newest snapshot
+    payments = StripeEvent.objects.filter(type__regex=r"^(payment_intent|charge)\.")
+    assert {row.status for row in payments} == {StripeEvent.Status.PROCESSED}
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert_three_attempts_mirrored(order)
+
+
+# ---------------------------------------------------------------------------- forward only
+
+
+def test_a_stale_payment_intent_snapshot_never_moves_the_mirror_back() -> None:
+    order = OrderFactory()
+    assert payment_intent_sync(obj=payment_intent(order), source="evt_paid", order=order, seen_at=T0 + 5)
+    # an older requires_action, a repeat of the same failure, even a newer processing
+    for status, at in (("requires_action", T0 + 1), ("processing", T0 + 9)):
+        assert not payment_intent_sync(
+            obj=payment_intent(order, status=status), source="evt_old", order=order, seen_at=at
+        )
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.status, mirror.status_at, mirror.latest_charge_id) == (
+        "succeeded",
+        T0 + 5,
+        f"ch_for_{order.payment_intent_id}",
+    )
+
+
+def test_among_attempts_the_newer_snapshot_wins_whatever_arrives_first() -> None:
+    order = OrderFactory()
+    error = {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Insufficient funds."}
+    failed = payment_intent(order, status="requires_payment_method", last_payment_error=error)
+    retry = payment_intent(order, status="requires_action")
+    # the retry's snapshot (newer) arrives before the failure's
+    assert payment_intent_sync(obj=retry, source="evt_2", order=order, seen_at=T0 + 2)
+    assert not payment_intent_sync(obj=failed, source="evt_1", order=order, seen_at=T0 + 1)
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.status, mirror.last_error_decline_code) == ("requires_action", "")
+    # and a newer failure does win over it
+    assert payment_intent_sync(obj=failed, source="evt_3", order=order, seen_at=T0 + 3)
+    mirror.refresh_from_db()
+    assert (mirror.status, mirror.last_error_code, mirror.last_error_decline_code) == (
+        "requires_payment_method",
+        "card_declined",
+        "insufficient_funds",
+    )
+    assert mirror.last_error_message == "Insufficient funds."
+
+
+def test_a_refunded_then_disputed_charge_keeps_its_newest_snapshot() -> None:
+    order = OrderFactory()
+    succeeded = charge(order, amount_captured=order.amount, captured=True, balance_transaction="txn_1")
+    refunded = {**succeeded, "amount_refunded": 1000}
+    disputed = {**refunded, "disputed": True}
+    assert charge_sync(obj=disputed, source="fetch", order=order, seen_at=T0 + 9)
+    assert not charge_sync(obj=refunded, source="evt_refunded", order=order, seen_at=T0 + 6)
+    assert not charge_sync(obj=succeeded, source="evt_succeeded", order=order, seen_at=T0 + 5)
+    mirror = Charge.objects.get()
+    assert (mirror.amount_refunded, mirror.disputed, mirror.refunded) == (1000, True, False)
+    assert mirror.balance_transaction_id == "txn_1"
+    # a full refund, later
+    assert charge_sync(
+        obj={**disputed, "amount_refunded": order.amount, "refunded": True}, source="x", seen_at=T0 + 10
+    )
+    mirror.refresh_from_db()
+    assert (mirror.amount_refunded, mirror.refunded, mirror.order_id) == (order.amount, True, order.pk)
+
+
+def test_a_charge_that_arrives_before_its_payment_intent_is_linked_when_it_comes(process: Process) -> None:
+    order = OrderFactory()
+    process(event("charge.succeeded", charge(order), created=T0 + 5))
+    assert Charge.objects.get().payment_intent is None
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0 + 5))
+    mirror = Charge.objects.select_related("payment_intent").get()
+    assert mirror.payment_intent is not None and mirror.payment_intent.stripe_id == order.payment_intent_id
+    assert mirror.order == order == mirror.payment_intent.order
+
+
+def test_objects_of_no_order_of_ours_are_mirrored_and_the_event_still_ignored(process: Process) -> None:
+    stranger = OrderFactory.build(pk=987654, payment_intent_id="pi_dashboard_made")
+    row = process(event("payment_intent.succeeded", payment_intent(stranger, metadata={})))
+    assert row.status == StripeEvent.Status.IGNORED
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.stripe_id, mirror.order, mirror.idempotency_key) == ("pi_dashboard_made", None, "")
+
+
+def test_an_incomplete_snapshot_is_not_mirrored_and_the_payment_still_applies(process: Process) -> None:
+    order = OrderFactory()
+    row = process(event("charge.succeeded", {**charge(order), "amount": None}))
+    assert row.status == StripeEvent.Status.PROCESSED
+    assert not Charge.objects.exists()
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+
+
+def test_charge_updated_changes_the_mirror_and_not_the_order(process: Process) -> None:
+    # given an order whose first attempt failed and whose retry now waits for 3-D Secure
+    order = OrderFactory()
+    failed = charge(order, id="ch_first", status="failed", outcome={"reason": "insufficient_funds"})
+    process(event("charge.failed", failed, created=T0 + 1))
+    process(
+        event(
+            "payment_intent.requires_action", payment_intent(order, status="requires_action"), created=T0 + 2
+        )
+    )
+    # when the failed charge's metadata changes later
+    process(event("charge.updated", {**failed, "metadata": {"note": "x"}, "disputed": False}, created=T0 + 3))
+    # then the order still waits for the retry, and the mirror has the newer snapshot
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert Charge.objects.get(stripe_id="ch_first").status_at == T0 + 3
+
+
+def test_staff_resync_fetches_the_payment_intent_and_its_latest_charge(pay: Callable[..., str]) -> None:
+    # given an order paid at Stripe whose events we never received
+    order = OrderFactory(payment_intent_id=None)
+    pi_id = pay(order)
+    # when staff re-sync it
+    stripe_object_resync(object_id=pi_id)
+    # then both mirrors are filled from the one fetch
+    mirror = PaymentIntent.objects.get(stripe_id=pi_id)
+    assert (mirror.status, mirror.order_id) == ("succeeded", order.pk)
+    paid = Charge.objects.get(stripe_id=mirror.latest_charge_id)
+    assert (paid.status, paid.payment_intent_id, paid.order_id) == ("succeeded", mirror.pk, order.pk)
+    assert paid.balance_transaction_id.startswith("txn_")
+
+
+def test_the_mirror_remembers_the_key_the_payment_intent_was_created_with(process: Process) -> None:
+    order = OrderFactory()
+    stored = stored_event(
+        event("payment_intent.created", payment_intent(order, status="requires_payment_method"))
+    )
+    process(stored)
+    assert PaymentIntent.objects.get().idempotency_key == f"order:{order.pk}:payment-intent:v1"
+
+
+def test_a_payment_intent_created_in_the_second_of_its_decline_undoes_nothing(process: Process) -> None:
+    # given a PaymentIntent created and declined within one second (confirm=true, or a fast card)
+    order = OrderFactory()
+    error = {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Insufficient funds."}
+    failed = payment_intent(order, status="requires_payment_method", last_payment_error=error)
+    process(event("payment_intent.payment_failed", failed, created=T0))
+    # when its payment_intent.created (with the card, not yet confirmed) arrives last
+    created = payment_intent(order, status="requires_confirmation")
+    row = process(event("payment_intent.created", created, created=T0))
+    # then the order and the mirror still say declined
+    assert row.status == StripeEvent.Status.PROCESSED
+    order.refresh_from_db()
+    assert (order.status, order.last_decline_code) == (Order.Status.PAYMENT_FAILED, "insufficient_funds")
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.status, mirror.last_error_decline_code) == (
+        "requires_payment_method",
+        "insufficient_funds",
+    )
+
+
+def test_a_charge_refunded_in_the_second_it_succeeded_keeps_its_refund(process: Process) -> None:
+    order = OrderFactory()
+    process(event("charge.refunded", charge(order, amount_refunded=order.amount, refunded=True), created=T0))
+    process(event("charge.succeeded", charge(order), created=T0))
+    mirror = Charge.objects.get()
+    assert (mirror.amount_refunded, mirror.refunded) == (order.amount, True)
