@@ -6,6 +6,8 @@ import re
 import time
 from typing import Any
 
+from django.contrib.auth.models import User
+
 from orders.models import Fulfillment, Order
 
 FUTURE_EXPIRY = "12 / 34"
@@ -81,3 +83,27 @@ def assert_fulfilled_once(order: Order) -> None:
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
     assert Fulfillment.objects.filter(order=order).count() == 1
+
+
+def staff_log_in(
+    page: Any, base_url: str, username: str, password: str, *, next_path: str = "/admin/"
+) -> None:
+    """Log a staff member in as a person would: the login form, then the code from their
+    authenticator app (a confirmed device is made for them if they have none)."""
+    from django_otp.oath import totp
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=User.objects.get(username=username), name="Authenticator", confirmed=True
+        )
+    page.goto(f"{base_url}/admin/login/?next={next_path}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(r"/staff/security/verify/"))
+    code = totp(device.bin_key, step=device.step, t0=device.t0, digits=device.digits)
+    page.get_by_role("textbox").first.fill(f"{code:06d}")
+    page.click("input[type=submit]")
+    page.wait_for_url(re.compile(re.escape(next_path.split("?")[0]) + r"(\?.*)?$"))

@@ -18,6 +18,7 @@ from disputes.models import Dispute, EvidenceDraft
 from disputes.services import dispute_evidence_prepare, dispute_sync
 from payments import stripe_gateway
 from payments.models import StaffAction
+from tests.browser.steps import staff_log_in
 from tests.disputes.factories import DAY, NOW, ChargeFactory, FakeStripe, dispute_object, paid_order
 from tests.stripe_emulator.browser_helpers import ARTIFACTS
 
@@ -70,10 +71,7 @@ def test_finance_reads_edits_and_submits_the_evidence_once_in_the_admin(
     base = page.base_url
 
     # the Finance user signs in and finds it at the top of the list, with the hours left
-    page.goto(f"{base}/admin/login/?next=/admin/disputes/dispute/")
-    page.fill("#id_username", user.username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    staff_log_in(page, base, user.username, PASSWORD, next_path="/admin/disputes/dispute/")
     row = page.locator("#result_list tbody tr").first
     assert dispute.stripe_id in row.inner_text()
     assert " h (" in row.inner_text()

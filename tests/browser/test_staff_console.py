@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from core.roles import FINANCE, SUPPORT
 from orders.models import Order
 from payments.models import RefundRequest
-from tests.browser.steps import wait_for
+from tests.browser.steps import staff_log_in, wait_for
 from tests.factories import OrderFactory
 from tests.payments.refund_support import emulator_pay
 
@@ -28,10 +28,7 @@ def staff_user(username: str, role: str) -> User:
 
 
 def log_in(page: Any, site: Any, username: str) -> None:
-    page.goto(site.url + "/admin/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    staff_log_in(page, site.url, username, PASSWORD)
     page.wait_for_selector("#staff-search")
 
 
