@@ -5,6 +5,7 @@ before Stripe is called, so a second click, a retry or a race does nothing more.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -40,7 +41,7 @@ from payments import stripe_gateway
 from payments.models import StaffAction
 from payments.services.refunds import refund_apply
 from payments.services.staff import staff_action_record
-from payments.stripe_gateway import InvalidRequest
+from payments.stripe_gateway import InvalidRequest, RateLimited, StripeUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +50,33 @@ def _finish(action: StaffAction, outcome: str) -> None:
     StaffAction.objects.filter(pk=action.pk).update(outcome=outcome[:255])
 
 
+# A claim younger than this is a request still talking to Stripe (the gateway's timeouts and
+# retries fit well inside it): a second click or a race sends nothing. An older claim whose
+# answer never came back is sent again, as the same request with the same idempotency key.
+CLAIM_RESEND_AFTER = timedelta(minutes=3)
+OUTCOME_UNKNOWN = (StripeUnavailable, RateLimited)
+
+
+def _in_flight(claimed_at: datetime | None) -> bool:
+    return claimed_at is not None and claimed_at > timezone.now() - CLAIM_RESEND_AFTER
+
+
+def _answer_lost(dispute: Dispute, action: StaffAction, *, claim: str) -> None:
+    """Our call ended without an answer (Stripe down, rate limited): the claim stays, but is no
+    longer in flight, so the next attempt sends the same request again at once."""
+    Dispute.objects.filter(pk=dispute.pk).update(**{claim: timezone.now() - CLAIM_RESEND_AFTER})
+    _finish(action, "no answer from Stripe; the next attempt sends the same request again")
+
+
 def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | None = None) -> Dispute:
     """Submit the dispute's evidence to Stripe, once (Finance only).
 
     One conditional UPDATE claims the submission before Stripe is called, with the audit row in
     the same transaction; a second click, a retry or a race finds it claimed and sends nothing
-    new. A claimed submission whose answer was lost is sent again as the same request (same
-    revision, same key `dispute:<pk>:evidence-submit:v1`), which Stripe answers from its
-    idempotency record. Stripe's "already submitted" answer counts as submitted. `extra_text`
-    is added to the draft's `uncategorized_text` as a new revision."""
+    new. A claimed submission whose answer was lost (claimed over CLAIM_RESEND_AFTER ago) is sent
+    again as the same request (same revision, same key `dispute:<pk>:evidence-submit:v1`), which
+    Stripe answers from its idempotency record. Stripe's "already submitted" answer counts as
+    submitted. `extra_text` is added to the draft's `uncategorized_text` as a new revision."""
     refuse_unless_finance(user)
     dispute = Dispute.objects.select_related("order").get(pk=dispute.pk)
     if dispute.submitted:
@@ -86,6 +105,8 @@ def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | No
             # Someone else claimed it (or accepted it) between our read and our UPDATE.
             return Dispute.objects.get(pk=dispute.pk)
         dispute.refresh_from_db()
+    elif _in_flight(dispute.submit_claimed_at):
+        return dispute  # another click or request is sending it right now: send nothing more
     else:
         action = staff_action_record(
             actor=user,
@@ -137,6 +158,9 @@ def _submit_claimed(dispute: Dispute, action: StaffAction) -> Dispute:
             params={"evidence": dict(draft.fields), "submit": True},
             idempotency_key=key,
         )
+    except OUTCOME_UNKNOWN:
+        _answer_lost(dispute, action, claim="submit_claimed_at")
+        raise
     except InvalidRequest as error:
         # Stripe refused: perhaps it was submitted already (the Dashboard, an earlier answer we
         # lost). What Stripe has now decides.
@@ -201,6 +225,8 @@ def dispute_accept(*, dispute: Dispute, user: Any) -> Dispute:
             action = staff_action_record(
                 actor=user, action=ACTION_ACCEPT, target=dispute.stripe_id, outcome="closing"
             )
+    elif _in_flight(dispute.accept_claimed_at):
+        return dispute
     else:
         action = staff_action_record(
             actor=user,
@@ -212,6 +238,9 @@ def dispute_accept(*, dispute: Dispute, user: Any) -> Dispute:
         answer = stripe_gateway.dispute_close(
             dispute_id=dispute.stripe_id, idempotency_key=idempotency_key("dispute", dispute.pk, "close")
         )
+    except OUTCOME_UNKNOWN:
+        _answer_lost(dispute, action, claim="accept_claimed_at")
+        raise
     except InvalidRequest as error:
         current = dispute_sync(
             obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id), source="accept"
@@ -251,6 +280,8 @@ def dispute_refund_inquiry(*, dispute: Dispute, user: Any) -> Dispute:
             action = staff_action_record(
                 actor=user, action=ACTION_REFUND, target=dispute.stripe_id, outcome="refunding"
             )
+    elif _in_flight(dispute.refund_claimed_at):
+        return dispute
     else:
         action = staff_action_record(
             actor=user,
@@ -267,6 +298,9 @@ def dispute_refund_inquiry(*, dispute: Dispute, user: Any) -> Dispute:
             idempotency_key=idempotency_key("dispute", dispute.pk, "inquiry-refund"),
             ids={"dispute": dispute.stripe_id, "charge": dispute.charge_id},
         )
+    except OUTCOME_UNKNOWN:
+        _answer_lost(dispute, action, claim="refund_claimed_at")
+        raise
     except InvalidRequest as error:
         Dispute.objects.filter(pk=dispute.pk).update(refund_claimed_at=None)
         _finish(action, f"refused by Stripe: {error.code or 'invalid request'}")
