@@ -4,10 +4,13 @@ import logging
 
 import pytest
 from django.http import HttpRequest, HttpResponse
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, TestCase
 
 from config.celery import app
 from core.context import ContextFilter, RequestIdMiddleware, task_finished, task_started
+from payments.models import StripeEvent
+from payments.services.events.process import stripe_event_process
+from tests.factories import event, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +93,34 @@ def test_the_celery_app_sets_the_task_id_for_every_task(captured: Capture) -> No
 )
 def test_tasks_go_to_the_queue_of_their_job(task: str, queue: str) -> None:
     assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+def test_one_event_can_be_followed_from_the_web_request_to_the_worker(client: Client) -> None:
+    # given handlers capturing the inbox's lines, with the context filter as production has it
+    stored, processed = Capture(), Capture()
+    logging.getLogger("payments.services.events.receive").addHandler(stored)
+    logging.getLogger("payments.services.events.process").addHandler(processed)
+    try:
+        payload = event("charge.updated", {"id": "ch_follow", "object": "charge"})
+        body, signature = signed(payload)
+        # when Stripe delivers it (through a proxy that names the request) and a task processes it
+        response = client.post(
+            "/stripe/webhook/",
+            body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=signature,
+            HTTP_X_REQUEST_ID="req-follow-0001",
+        )
+        assert response.status_code == 200
+        task_started(task_id="task-follow-0001")
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            stripe_event_process(event_pk=StripeEvent.objects.get(stripe_id=payload["id"]).pk)
+        task_finished()
+    finally:
+        logging.getLogger("payments.services.events.receive").removeHandler(stored)
+        logging.getLogger("payments.services.events.process").removeHandler(processed)
+    # then the web's line and the worker's line name the same evt_, each with its own id
+    (web,) = [r for r in stored.records if payload["id"] in r.getMessage()]
+    (worker,) = [r for r in processed.records if payload["id"] in r.getMessage()]
+    assert web.request_id == "req-follow-0001"  # type: ignore[attr-defined]
+    assert worker.task_id == "task-follow-0001"  # type: ignore[attr-defined]

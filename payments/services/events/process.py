@@ -48,6 +48,10 @@ def stripe_event_handle(*, event: StripeEvent) -> str:
     if handler is None or note == NOTE_NO_ORDER:
         status = StripeEvent.Status.IGNORED
     now = timezone.now()
+    stripe_id, event_type = event.stripe_id, event.type
+    transaction.on_commit(
+        lambda: logger.info("stripe event %s evt=%s type=%s", status, stripe_id, event_type)
+    )
     StripeEvent.objects.filter(pk=event.pk).update(
         status=status,
         attempts=F("attempts") + 1,

@@ -5,6 +5,7 @@ webhook's request path, and it must answer in milliseconds."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +28,9 @@ REASON_BAD_SIGNATURE = "signature does not verify (or the timestamp is outside t
 REASON_BAD_JSON = "body is not valid JSON"
 REASON_NOT_EVENT = "body is not a Stripe event"
 REASON_WRONG_MODE = "event mode does not match this configuration"
+
+
+logger = logging.getLogger(__name__)
 
 
 class WebhookRejected(Exception):
@@ -141,6 +145,9 @@ def stripe_event_record(*, envelope: EventEnvelope, source: str) -> int | None:
     )
     if pk is None:
         return None
+    # With the request's id on it (core.context): the worker's line for the same evt_ carries its
+    # task id, so one event can be followed from the web process to the worker.
+    logger.info("stripe event stored evt=%s type=%s source=%s", envelope.stripe_id, envelope.type, source)
     transaction.on_commit(stripe_events_wake)
     return int(pk)
 
