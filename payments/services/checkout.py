@@ -420,7 +420,10 @@ def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
     if not session_id or not order.checkout_session_id or session_id != order.checkout_session_id:
         return False
     try:
-        session = stripe_gateway.checkout_session_retrieve(session_id=session_id)
+        # Its PaymentIntent and latest charge expanded: the same fetch refreshes their mirrors.
+        session = stripe_gateway.checkout_session_retrieve(
+            session_id=session_id, expand=["payment_intent.latest_charge"]
+        )
     except StripeGatewayError as error:
         logger.warning("checkout success not confirmed order=%s error=%s", order.number, type(error).__name__)
         return False
@@ -431,7 +434,12 @@ def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
         "no_payment_required",
     ):
         return False
-    order_apply_checkout_session(order=order, session=session, source=f"success-page:{session_id}")
+    source = f"success-page:{session_id}"
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict):
+        stripe_object_apply(obj=intent, seen_at=None, source=source)
+        session = {**session, "payment_intent": intent.get("id")}
+    order_apply_checkout_session(order=order, session=session, source=source)
     return True
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from orders.models import Fulfillment, Order, Product
+from payments.models import Charge, PaymentIntent
 from payments.services import checkout as checkout_services
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     add_to_cart,
@@ -97,6 +98,15 @@ def test_the_success_page_fetches_the_session_and_fulfills_once(
     assert first.status_code == second.status_code == 302
     page = client.get(first["Location"]).content.decode()
     assert 'data-outcome="paid"' in page
+    # and the success page's own fetch mirrored the PaymentIntent and its charge
+    mirror = PaymentIntent.objects.get(order=order)
+    assert (mirror.stripe_id, mirror.status, mirror.amount_received) == (
+        order.payment_intent_id,
+        "succeeded",
+        order.amount,
+    )
+    (charge,) = Charge.objects.filter(order=order)
+    assert (charge.status, charge.paid, charge.amount) == ("succeeded", True, order.amount)
 
 
 def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
