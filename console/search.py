@@ -175,6 +175,17 @@ def _find_refund(value: str) -> list[SearchResult]:
     return [_result("refund", value, request.order)] if request else []
 
 
+def _find_payment_method(value: str) -> list[SearchResult]:
+    """Every order a card (`pm_…`) was tried on, newest first, from the charge attempts."""
+    charges = (
+        Charge.objects.filter(payment_method_id=value, order__isnull=False)
+        .select_related("order")
+        .order_by("-order_id")
+    )
+    orders = list({charge.order_id: charge.order for charge in charges[: MAX_RESULTS * 3]}.values())
+    return [_result("payment_method", value, order) for order in orders[:MAX_RESULTS] if order is not None]
+
+
 def _find_customer(value: str) -> list[SearchResult]:
     return _orders_where("customer", value, stripe_customer_id=value)
 
@@ -208,6 +219,7 @@ record_kind_register(
     find=lambda value: _orders_where("checkout_session", value, checkout_session_id=value),
 )
 record_kind_register(prefixes=("cus_",), kind="customer", find=_find_customer)
+record_kind_register(prefixes=("pm_",), kind="payment_method", find=_find_payment_method)
 record_kind_register(prefixes=("evt_",), kind="event", find=_find_event)
 record_model_register(
     prefixes=("du_", "dp_"),

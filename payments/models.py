@@ -131,6 +131,8 @@ class Charge(StripeMirror):
     balance_transaction_id = models.CharField(max_length=255, blank=True, db_index=True)
     failure_code = models.CharField(max_length=64, blank=True)
     failure_message = models.TextField(blank=True)
+    # The card used (`pm_…`): staff are handed it, and search finds the charges made with it.
+    payment_method_id = models.CharField(max_length=255, blank=True, db_index=True)
     # outcome
     outcome_network_status = models.CharField(max_length=64, blank=True)
     outcome_reason = models.CharField(max_length=64, blank=True)

@@ -132,6 +132,25 @@ def test_a_payout_and_a_balance_transaction_open_their_own_pages() -> None:
     assert record_find(query="po_unknown") == [] and record_find(query="txn_unknown") == []
 
 
+def test_a_payment_method_finds_every_order_it_was_tried_on() -> None:
+    first, second, other = OrderFactory(), OrderFactory(), OrderFactory()
+    for index, order in enumerate((first, second, second)):  # declined, then paid, on `second`
+        Charge.objects.create(
+            stripe_id=f"ch_pm{index}", order=order, payment_method_id="pm_card_search", status="failed",
+            amount=order.amount, currency=order.currency,
+        )  # fmt: skip
+    Charge.objects.create(
+        stripe_id="ch_other", order=other, payment_method_id="pm_other", status="succeeded",
+        amount=other.amount, currency=other.currency,
+    )  # fmt: skip
+    results = record_find(query="pm_card_search")
+    assert [(r.kind, r.order) for r in results] == [
+        ("payment_method", second.number),
+        ("payment_method", first.number),
+    ]
+    assert record_find(query="pm_unknown") == []
+
+
 def test_an_email_finds_every_order_of_it_whatever_its_case() -> None:
     first = OrderFactory(email="Ada@Example.com")
     second = OrderFactory(email="ada@example.com")
