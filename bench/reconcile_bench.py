@@ -2,7 +2,7 @@
 finance API's page of a 10,000-line payout.
 
     .venv/bin/python bench/reconcile_bench.py [--payouts 50] [--lines 2000] [--big 10000] [--keep-db]
-        [--trace-memory]
+        [--trace-memory] [--emulator]
 
 Needs PostgreSQL on 127.0.0.1:5432 (user postgres; DATABASE_URL points elsewhere). Creates a
 fresh database `bench_reconcile` with the test settings' migrations and drops it afterwards.
@@ -11,8 +11,15 @@ What is measured: our side only. Stripe's answers are generated in this process,
 (100 expanded transactions per page, as `GET /v1/balance_transactions?payout=…&expand[]=data.source`
 returns them), behind `payments.stripe_gateway.balance_transaction_list`; no HTTP. Every line is
 a charge of one of our orders (found through its `metadata.order_id`), so the linking does its
-real queries. The emulator's payouts are not in this branch yet; the figure against it will add
-the emulator's listing time.
+real queries.
+
+With `--emulator` (`make bench-reconcile-emulator`), Stripe is the emulator instead, in its own
+process (`python -m stripe_emulator`): `--payouts` payouts of `--lines` charges each are seeded
+with `POST /_emulator/payouts/seed`, the clock is moved on until they are paid, and each is
+synced and reconciled through the real gateway (`GET /v1/balance_transactions?payout=…
+&expand[]=data.source` over HTTP, the stripe SDK's objects and all). The seeded charges carry
+no metadata and we hold no mirror of them, so the linking runs its queries but finds no order;
+the API page is not timed in this mode (it is our side only, timed by the default mode).
 
 Printed: seconds and lines/s for the whole run, the process's peak RSS before and after it (flat
 memory: the same whatever the number of lines; `--trace-memory` adds tracemalloc's peak), then
@@ -23,9 +30,12 @@ with `--big` lines (20 requests after one warm-up).
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -49,6 +59,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 from machine import cpu_model  # noqa: E402  (bench/ is on sys.path when a script here runs)
 
 PAGE = 100
+EMULATOR_KEY = "sk_test_bench_000000000000000000"
 
 
 def transactions(
@@ -114,13 +125,16 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=10000, help="lines of the payout whose page is timed")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--trace-memory", action="store_true", help="also trace Python allocations (slower)")
+    parser.add_argument(
+        "--emulator", action="store_true", help="list from the Stripe emulator over HTTP, through the SDK"
+    )
     args = parser.parse_args()
 
     setup_test_environment()
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
     try:
-        run(args)
+        run_against_emulator(args) if args.emulator else run(args)
     finally:
         if not args.keep_db:
             connection.creation.destroy_test_db(old_name, verbosity=0)
@@ -207,6 +221,80 @@ def run(args: argparse.Namespace) -> None:
         f"GET {url} ({args.big:,} lines, a page of 100): p50 {statistics.median(times):.0f} ms, "
         f"p95 {times[int(len(times) * 0.95) - 1]:.0f} ms"
     )
+
+
+def start_emulator() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stripe_emulator", "--port", "0", "--seed", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    return proc, json.loads(proc.stdout.readline())["stripe_emulator"]
+
+
+def emulator_call(url: str, path: str, body: dict[str, Any]) -> Any:
+    from urllib.request import Request, urlopen
+
+    request = Request(
+        url + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urlopen(request, timeout=600) as response:
+        return json.loads(response.read())
+
+
+def run_against_emulator(args: argparse.Namespace) -> None:
+    from django.conf import settings
+
+    from payments import stripe_gateway
+    from reconciliation.models import BalanceTransaction, Payout
+    from reconciliation.services.payouts import payout_reconcile, payout_sync
+
+    # One log line per Stripe call is the gateway's normal output; here it would be 1,000 lines.
+    logging.getLogger("payments.stripe_gateway").setLevel(logging.WARNING)
+    logging.getLogger("reconciliation").setLevel(logging.WARNING)
+    proc, url = start_emulator()
+    try:
+        settings.STRIPE_API_BASE = url
+        settings.STRIPE_SECRET_KEY = EMULATOR_KEY
+        started = time.perf_counter()
+        payout_ids = [
+            emulator_call(url, "/_emulator/payouts/seed", {"count": args.lines, "amount": 1000 + i})["payout"]
+            for i in range(args.payouts)
+        ]
+        seeded = time.perf_counter() - started
+        # pending → in transit an hour later → paid at the arrival date (the next 00:00 UTC + 1 day)
+        emulator_call(url, "/_emulator/clock/advance", {"seconds": 3 * 86400})
+        total_lines = args.payouts * (args.lines + 1)
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        if args.trace_memory:
+            tracemalloc.start()
+        started = time.perf_counter()
+        for payout_id in payout_ids:
+            payout_sync(obj=stripe_gateway.payout_retrieve(payout_id=payout_id), source="bench")
+            result = payout_reconcile(payout_id=payout_id)
+            assert result.reconciled and result.lines == args.lines + 1, result
+        elapsed = time.perf_counter() - started
+        peak = tracemalloc.get_traced_memory()[1] if args.trace_memory else 0
+        tracemalloc.stop()
+        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        assert BalanceTransaction.objects.count() == total_lines
+        assert Payout.objects.filter(reconciled=True, unexplained=0).count() == args.payouts
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    print(f"machine: {cpu_model()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"against the emulator: seeded {args.payouts} payouts of {args.lines:,} charges in {seeded:.1f} s")
+    print(
+        f"reconciled {args.payouts} payouts, {total_lines:,} balance transactions in {elapsed:.1f} s "
+        "(listed over HTTP through the gateway, sources expanded)"
+    )
+    print(f"  {total_lines / elapsed:,.0f} transactions/s; every payout adds up to the penny")
+    print(f"  process peak RSS {rss_before / 1024:.0f} MB before, {rss_after / 1024:.0f} MB after")
+    if args.trace_memory:
+        print(f"  Python allocations peak {peak / 1e6:.1f} MB (tracemalloc, which slows the run)")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return recorded
 
 
-pytest_plugins = ["stripe_emulator.testing"]
+# The emulator's fixtures, and the real-worker ones of the end-to-end fault tests (start_worker).
+pytest_plugins = ["stripe_emulator.testing", "tests.e2e_support"]
 
 
 @pytest.fixture(autouse=True)
