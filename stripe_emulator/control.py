@@ -36,6 +36,18 @@ def clear_faults(req: Request) -> dict[str, Any]:
     return req.emu.faults.describe()
 
 
+def get_rate_limits(req: Request) -> dict[str, Any]:
+    return req.emu.rate_limits.describe()
+
+
+def set_rate_limits(req: Request) -> dict[str, Any]:
+    try:
+        req.emu.rate_limits.configure(req.json())
+    except (ValueError, TypeError) as exc:
+        raise invalid(str(exc)) from None
+    return req.emu.rate_limits.describe()
+
+
 def clock(req: Request) -> dict[str, Any]:
     return {"now": req.emu.now(), "offset": req.emu.clock.offset}
 
@@ -220,6 +232,8 @@ register("POST", "/_emulator/reset", reset)
 register("GET", "/_emulator/faults", get_faults)
 register("POST", "/_emulator/faults", set_faults)
 register("DELETE", "/_emulator/faults", clear_faults)
+register("GET", "/_emulator/rate_limits", get_rate_limits)
+register("POST", "/_emulator/rate_limits", set_rate_limits)
 register("GET", "/_emulator/clock", clock)
 register("POST", "/_emulator/clock/advance", advance)
 register("POST", "/_emulator/webhooks/config", webhook_config)
