@@ -34,6 +34,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from payments import stripe_budget
+
 logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
@@ -204,13 +206,23 @@ def _log(
 
 
 def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None) -> Any:
-    """Run one SDK call with our rate-limit retry around it, log it, translate its errors."""
+    """Run one SDK call with our rate-limit retry around it, log it, translate its errors.
+
+    Every attempt first takes a token from the account's budget (payments/stripe_budget.py) at
+    the caller's priority, so the product stays below Stripe's limit on its own."""
     max_attempts = 1 + settings.STRIPE_RATE_LIMIT_RETRIES
+    level = stripe_budget.current_priority()
+    ids = {**(ids or {}), "priority": level}
     for attempt in range(1, max_attempts + 1):
+        waited = stripe_budget.acquire(operation, sleep=_sleep)
+        if waited:
+            _log(logging.INFO, operation, f"waited {waited:.2f}s for the budget", request_id=None, ids=ids)
         started = time.monotonic()
         try:
             result = fn()
         except stripe.RateLimitError as error:
+            if getattr(getattr(error, "error", None), "code", None) != "lock_timeout":
+                stripe_budget.rate_limited(operation, request_id=error.request_id)
             if _header(error, "Stripe-Should-Retry") == "false" or attempt == max_attempts:
                 _log(
                     logging.WARNING,
@@ -247,7 +259,8 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
                 attempt=attempt,
             )
             raise translated from None
-        response = getattr(result, "last_response", None)
+        # An SDK object carries its response; a raw_request answer is the response.
+        response = getattr(result, "last_response", None) or result
         _log(
             logging.INFO,
             operation,
@@ -384,24 +397,32 @@ def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
 
 # Money after the payment (reconciliation): payouts, balance transactions and the ledger check's
 # lists. Lists walk every page, each page through `_call` (so a 429 on page 500 is retried like the
-# first), and yield plain dicts one at a time: a caller that streams keeps memory flat.
+# first, and each page takes its token from the budget), and yield plain dicts one at a time: a
+# caller that streams keeps memory flat. Pages are fetched with `StripeClient.raw_request` and used
+# as the JSON they are: stripe-python would build a StripeObject per nested dict (~17 for a
+# transaction with its expanded charge), which capped listing at ~400 transactions a second
+# (issue 14). raw_request raises the SDK's own errors, so `_call` translates and retries them the
+# same way. No customer waits on a listing: they are background calls unless the caller says.
 
 LIST_PAGE_SIZE = 100  # Stripe's maximum `limit`
 
 
-def _list_all(
-    operation: str, service: Callable[..., Any], *, params: JsonDict, ids: JsonDict
-) -> Iterator[JsonDict]:
+def _list_all(operation: str, path: str, *, params: JsonDict, ids: JsonDict) -> Iterator[JsonDict]:
     """Every object of a Stripe list, page after page (`starting_after` the last id seen)."""
     query: JsonDict = {"limit": LIST_PAGE_SIZE, **params}
     while True:
-        page = _call(operation, functools.partial(service, params=query), ids=ids)
-        items = list(page.data)
-        for item in items:
-            yield _plain(item)
-        if not page.has_more or not items:
+        # The priority is set around each page's call only: this generator runs in its caller's
+        # context, which must not stay background between pages.
+        with stripe_budget.default_priority(stripe_budget.BACKGROUND):
+            response = _call(
+                operation, functools.partial(get_client().raw_request, "get", path, **query), ids=ids
+            )
+        page = response.data
+        items = page.get("data") or []
+        yield from items
+        if not page.get("has_more") or not items:
             return
-        query = {**query, "starting_after": items[-1].id}
+        query = {**query, "starting_after": items[-1]["id"]}
 
 
 def _created_window(since: int, until: int | None) -> JsonDict:
@@ -418,9 +439,7 @@ def payout_retrieve(*, payout_id: str) -> JsonDict:
 
 def payout_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
     """Payouts created in [since, until] (unix seconds), newest first."""
-    return _list_all(
-        "payout.list", get_client().v1.payouts.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("payout.list", "/v1/payouts", params=_created_window(since, until), ids={})
 
 
 def balance_transaction_list(*, payout_id: str) -> Iterator[JsonDict]:
@@ -428,28 +447,22 @@ def balance_transaction_list(*, payout_id: str) -> Iterator[JsonDict]:
     included, with their sources (charge, refund, dispute, …) expanded."""
     return _list_all(
         "balance_transaction.list",
-        get_client().v1.balance_transactions.list,
+        "/v1/balance_transactions",
         params={"payout": payout_id, "expand": ["data.source"]},
         ids={"payout": payout_id},
     )
 
 
 def charge_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "charge.list", get_client().v1.charges.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("charge.list", "/v1/charges", params=_created_window(since, until), ids={})
 
 
 def refund_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "refund.list", get_client().v1.refunds.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("refund.list", "/v1/refunds", params=_created_window(since, until), ids={})
 
 
 def dispute_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "dispute.list", get_client().v1.disputes.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("dispute.list", "/v1/disputes", params=_created_window(since, until), ids={})
 
 
 def dispute_retrieve(*, dispute_id: str) -> JsonDict:
