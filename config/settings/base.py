@@ -10,6 +10,7 @@ from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -290,6 +291,12 @@ STRIPE_RATE_LIMIT_MAX_WAIT = {
 }
 # At most one alert in this many seconds when Stripe's 429s reach customers.
 STRIPE_RATE_LIMIT_ALERT_SECONDS = env.int("STRIPE_RATE_LIMIT_ALERT_SECONDS", default=300)
+# 3-D Secure on every PaymentIntent and Checkout Session
+# (payment_method_options.card.request_three_d_secure): "automatic" (Stripe and Radar decide),
+# "any" (whenever the card supports it: the fraud liability shifts to the issuer) or "challenge".
+STRIPE_REQUEST_THREE_D_SECURE = env("STRIPE_REQUEST_THREE_D_SECURE", default="automatic")
+if STRIPE_REQUEST_THREE_D_SECURE not in ("automatic", "any", "challenge"):
+    raise ImproperlyConfigured("STRIPE_REQUEST_THREE_D_SECURE must be automatic, any or challenge")
 # https://docs.stripe.com/webhooks#verify-events — the SDK's default tolerance.
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=512 * 1024)
