@@ -390,7 +390,8 @@ def event_retrieve(*, event_id: str) -> JsonDict:
 def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
     """Every event matching `params`, following pagination (newest first, as Stripe lists them;
     with `ending_before` the SDK walks towards newer events)."""
-    page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
+    with stripe_budget.default_priority(stripe_budget.BACKGROUND):  # recovery: nobody waits on it
+        page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
     for event in page.auto_paging_iter():
         yield _plain(event)
 
@@ -505,7 +506,8 @@ def file_create(
         )
 
     ids = {"purpose": purpose, "content_type": content_type, "bytes": len(content)}
-    return _plain(_call("file.create", upload, ids=ids))
+    with stripe_budget.default_priority(stripe_budget.BACKGROUND):  # evidence: nobody waits on it
+        return _plain(_call("file.create", upload, ids=ids))
 
 
 # Re-sync: fetch any object we mirror by its id prefix.
