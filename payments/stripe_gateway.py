@@ -12,8 +12,10 @@ exceptions below. Rules this module keeps (docs/architecture.md, "One gateway"):
 - The SDK retries connection errors, 409s, 5xx and 429s marked `Stripe-Should-Retry: true`.
   It does not retry rate-limit 429s: we do, with exponential backoff, jitter and a cap, unless
   Stripe says `Stripe-Should-Retry: false`.
-- Every call is logged with Stripe's request id, the operation and our ids; never a key, a
-  client secret or card data (the logging filter masks them as a second line of defence).
+- Every call is logged with Stripe's request id, the operation, our ids and its priority; never
+  a key, a client secret or card data (the logging filter masks them as a second line of defence).
+- Every request (each attempt, each page) first takes a token from the account's API budget
+  (`payments/stripe_budget.py`), shared by every process: customers first, background calls wait.
 """
 
 from __future__ import annotations
