@@ -10,7 +10,9 @@ with deliveries paused, then released; deliveries/s is measured from release to 
 Payout figures: 100,000 available charge transactions are seeded (`/_emulator/payouts/seed`),
 one payout run over them is timed, then the payout's balance transactions are listed through the
 stripe SDK's auto-pagination (100 a page), as reconciliation does: with `expand[]=data.source`,
-and without. The client's peak RSS is read after the first 10,000 and at the end (flat = equal).
+and without (`--no-sdk` leaves those two out: they take minutes), and through the product's
+gateway (`payments.stripe_gateway.balance_transaction_list`: raw_request pages, plain JSON, the
+API budget off). The client's peak RSS is read after the first 10,000 and at the end (flat = equal).
 """
 
 from __future__ import annotations
@@ -147,8 +149,36 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench_payout(url: str, size: int) -> dict[str, float]:
+def bench_gateway_listing(url: str, payout: str, size: int) -> float:
+    """Balance transactions a second through the product's gateway, `expand[]=data.source`."""
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="config.settings.local",
+        STRIPE_API_BASE=url,
+        STRIPE_SECRET_KEY=KEY,
+        STRIPE_RATE_LIMIT_TEST="0",  # the budget off: this measures the listing, not the limit
+    )
+    import django
+
+    django.setup()
+    from payments import stripe_gateway
+
+    listed, net, started = 0, 0, time.perf_counter()
+    for txn in stripe_gateway.balance_transaction_list(payout_id=payout):
+        listed += 1
+        net += txn["net"]
+        assert txn["type"] == "payout" or txn["source"]["object"] == "charge"
+    elapsed = time.perf_counter() - started
+    assert listed == size + 1 and net == 0, (listed, net)
+    return listed / elapsed
+
+
+def bench_payout(url: str, size: int, sdk: bool = True) -> dict[str, float]:
+    import logging
+
     import stripe
+
+    logging.disable(logging.INFO)  # one log line per page would measure the terminal
 
     parts = urlsplit(url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
@@ -162,7 +192,8 @@ def bench_payout(url: str, size: int) -> dict[str, float]:
     computed = time.perf_counter() - started
     client = stripe.StripeClient(KEY, base_addresses={"api": url}, max_network_retries=0)
     out = {"seed_s": seeded, "payout_s": computed}
-    for label, expand in (("expanded", ["data.source"]), ("plain", [])):
+    out["gateway_per_s"] = bench_gateway_listing(url, payout, size)
+    for label, expand in (("expanded", ["data.source"]), ("plain", [])) if sdk else ():
         params = {"payout": payout, "limit": 100, "expand": expand}
         listed, net, early_rss = 0, 0, 0.0
         started = time.perf_counter()
@@ -218,13 +249,14 @@ def main() -> int:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--events", type=int, default=3000)
     ap.add_argument("--payout-size", type=int, default=100_000)
+    ap.add_argument("--no-sdk", action="store_true", help="skip the two auto_paging_iter listings")
     args = ap.parse_args()
     validation_us = bench_validation()
     proc, url = start_emulator()
     try:
         api_rate = bench_api(url, args.seconds, args.clients)
         hook_rate, delivered = bench_webhooks(url, args.events)
-        payout = bench_payout(url, args.payout_size)
+        payout = bench_payout(url, args.payout_size, sdk=not args.no_sdk)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -244,7 +276,11 @@ def main() -> int:
         f"payout listing, emulator alone (expand[]=data.source, http.client + json, no SDK objects): "
         f"{p['raw_per_s']:,.0f} balance transactions/s"
     )
-    for label in ("expanded", "plain"):
+    print(
+        f"payout listing through the gateway (raw_request pages, expand[]=data.source, plain dicts): "
+        f"{p['gateway_per_s']:,.0f} balance transactions/s"
+    )
+    for label in ("expanded", "plain") if not args.no_sdk else ():
         how = "expand[]=data.source" if label == "expanded" else "no expand"
         print(
             f"payout listing ({how}): {p[label + '_per_s']:,.0f} balance transactions/s through "

@@ -2,7 +2,9 @@
 
 Every figure is read from PostgreSQL when the endpoint is scraped, not counted in process
 memory, so any web process answers for all of them (gunicorn workers and Celery workers share
-nothing else). An unset METRICS_TOKEN turns the endpoint off (404); any other request gets 401."""
+nothing else); the Stripe API budget's usage is read from its counters in Redis
+(`payments.stripe_budget.usage`, shared by every process when STRIPE_RATE_LIMIT_URL is set).
+An unset METRICS_TOKEN turns the endpoint off (404); any other request gets 401."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from prometheus_client.registry import Collector
 
 from core.models import DrainWakeup
 from disputes.models import RESPONDABLE_STATUSES, Dispute
+from payments import stripe_budget
 from payments.models import StripeEvent
 from reconciliation.models import Discrepancy, Payout
 
@@ -110,10 +113,31 @@ class FinanceCollector(Collector):
         )
 
 
+class StripeBudgetCollector(Collector):
+    """Calls to Stripe, waits for the budget and Stripe's 429s, by priority (customer, background).
+    `rate(stripe_api_calls_total[1m])` is the calls per second."""
+
+    FAMILIES = (
+        ("calls", "stripe_api_calls", "Requests sent to Stripe (each attempt and each page)."),
+        ("waits", "stripe_api_budget_waits", "Requests that waited for a token of the API budget."),
+        ("wait_seconds", "stripe_api_budget_wait_seconds", "Seconds spent waiting for the API budget."),
+        ("rate_limited", "stripe_api_rate_limited", "Rate-limit 429s answered by Stripe."),
+    )
+
+    def collect(self) -> Iterator[Metric]:
+        usage = stripe_budget.usage()
+        for counter, name, documentation in self.FAMILIES:
+            family = CounterMetricFamily(name, documentation, labels=["priority"])
+            for level in stripe_budget.PRIORITIES:
+                family.add_metric([level], usage[counter][level])
+            yield family
+
+
 def metrics_text() -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(BooksCollector())
     registry.register(FinanceCollector())
+    registry.register(StripeBudgetCollector())
     return generate_latest(registry)
 
 

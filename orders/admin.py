@@ -19,8 +19,10 @@ from config.admin_helpers import (
 )
 from console.admin import RefundRequestInline
 from core.admin import RoleAdminMixin
+from disputes.liability import liability_shift_assess
 from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
+from payments import stripe_gateway
 from payments.admin import ChargeAttemptInline, OrderPaymentIntentInline
 from payments.services.objects import stripe_object_resync
 from payments.stripe_gateway import StripeGatewayError
@@ -75,6 +77,7 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
                     "last_decline_code",
                     "payment_intent_idempotency_key",
                     "livemode",
+                    "liability_shift_info",
                     "disputes_info",
                 )
             },
@@ -106,6 +109,7 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "fulfilled_at",
         "canceled_at",
         "fulfillment_info",
+        "liability_shift_info",
         "disputes_info",
     )
 
@@ -143,6 +147,40 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
     def fulfillment_info(self, order: Order) -> str:
         fulfillment = Fulfillment.objects.filter(order=order).first()
         return f"{fulfillment.created_at:%Y-%m-%d %H:%M} ({fulfillment.source})" if fulfillment else "-"
+
+    @admin.display(description="3-D Secure liability shift")
+    def liability_shift_info(self, order: Order) -> str:
+        """Whether a fraud dispute on the paid charge would be the issuer's loss (3-D Secure
+        authenticated), from the charge's mirrored `three_d_secure` result."""
+        charge = order.charges.filter(status="succeeded").order_by("-pk").first()
+        if charge is not None:
+            shift = liability_shift_assess(
+                result=charge.three_d_secure_result,
+                result_reason=charge.three_d_secure_result_reason,
+                authentication_flow=charge.three_d_secure_authentication_flow,
+                version=charge.three_d_secure_version,
+                electronic_commerce_indicator=charge.three_d_secure_electronic_commerce_indicator,
+                card_brand=charge.card_brand,
+            )
+        elif order.charge_id:
+            # No mirror row for the charge (only disputed charges are mirrored so far): ask Stripe.
+            try:
+                fetched = stripe_gateway.charge_retrieve(charge_id=order.charge_id)
+                card = fetched["payment_method_details"]["card"]
+            except (StripeGatewayError, KeyError, TypeError):
+                return f"Unknown: Stripe did not give the 3-D Secure result of {order.charge_id}."
+            three_ds = card.get("three_d_secure") or {}
+            shift = liability_shift_assess(
+                result=three_ds.get("result") or "",
+                result_reason=three_ds.get("result_reason") or "",
+                authentication_flow=three_ds.get("authentication_flow") or "",
+                version=three_ds.get("version") or "",
+                electronic_commerce_indicator=three_ds.get("electronic_commerce_indicator") or "",
+                card_brand=card.get("brand") or "",
+            )
+        else:
+            return "- (not paid yet)"
+        return ("Applies. " if shift.applies else "Does not apply. ") + shift.explanation
 
     @admin.display(description="Disputes")
     def disputes_info(self, order: Order) -> str:

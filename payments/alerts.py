@@ -46,6 +46,7 @@ class AlertKind(TextChoices):
     EARLY_FRAUD_WARNING = "early_fraud_warning", "Early fraud warning"
     LOGIN_LOCKED_OUT = "login_locked_out", "Staff login locked out"
     CARD_TESTING = "card_testing", "Declines past the card-testing threshold"
+    STRIPE_RATE_LIMITED = "stripe_rate_limited", "Stripe rate-limited a customer's call"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

@@ -8,11 +8,16 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from axes.signals import user_locked_out
+        from celery.signals import task_postrun, task_prerun
 
         from config.checks import check_stripe_keys
+        from payments import stripe_budget
         from payments.alerts import alert_login_locked_out
 
         user_locked_out.connect(alert_login_locked_out, dispatch_uid="payments.alerts.login_locked_out")
+        # A Celery task's Stripe calls are background unless its code says otherwise.
+        task_prerun.connect(stripe_budget.task_started, dispatch_uid="payments.stripe_budget.started")
+        task_postrun.connect(stripe_budget.task_finished, dispatch_uid="payments.stripe_budget.finished")
 
         # On the final settings of whichever module is in use, so local's DEBUG=True counts.
         check_stripe_keys(

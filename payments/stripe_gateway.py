@@ -12,8 +12,10 @@ exceptions below. Rules this module keeps (docs/architecture.md, "One gateway"):
 - The SDK retries connection errors, 409s, 5xx and 429s marked `Stripe-Should-Retry: true`.
   It does not retry rate-limit 429s: we do, with exponential backoff, jitter and a cap, unless
   Stripe says `Stripe-Should-Retry: false`.
-- Every call is logged with Stripe's request id, the operation and our ids; never a key, a
-  client secret or card data (the logging filter masks them as a second line of defence).
+- Every call is logged with Stripe's request id, the operation, our ids and its priority; never
+  a key, a client secret or card data (the logging filter masks them as a second line of defence).
+- Every request (each attempt, each page) first takes a token from the account's API budget
+  (`payments/stripe_budget.py`), shared by every process: customers first, background calls wait.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ import stripe
 from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
+
+from payments import stripe_budget
 
 logger = logging.getLogger(__name__)
 
@@ -204,13 +208,23 @@ def _log(
 
 
 def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None) -> Any:
-    """Run one SDK call with our rate-limit retry around it, log it, translate its errors."""
+    """Run one SDK call with our rate-limit retry around it, log it, translate its errors.
+
+    Every attempt first takes a token from the account's budget (payments/stripe_budget.py) at
+    the caller's priority, so the product stays below Stripe's limit on its own."""
     max_attempts = 1 + settings.STRIPE_RATE_LIMIT_RETRIES
+    level = stripe_budget.current_priority()
+    ids = {**(ids or {}), "priority": level}
     for attempt in range(1, max_attempts + 1):
+        waited = stripe_budget.acquire(operation, sleep=_sleep)
+        if waited:
+            _log(logging.INFO, operation, f"waited {waited:.2f}s for the budget", request_id=None, ids=ids)
         started = time.monotonic()
         try:
             result = fn()
         except stripe.RateLimitError as error:
+            if getattr(getattr(error, "error", None), "code", None) != "lock_timeout":
+                stripe_budget.rate_limited(operation, request_id=error.request_id)
             if _header(error, "Stripe-Should-Retry") == "false" or attempt == max_attempts:
                 _log(
                     logging.WARNING,
@@ -247,7 +261,8 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
                 attempt=attempt,
             )
             raise translated from None
-        response = getattr(result, "last_response", None)
+        # An SDK object carries its response; a raw_request answer is the response.
+        response = getattr(result, "last_response", None) or result
         _log(
             logging.INFO,
             operation,
@@ -363,7 +378,7 @@ def charge_list_for_payment_intent(*, payment_intent_id: str) -> Iterator[JsonDi
     each page goes through the same retries as any call."""
     return _list_all(
         "charge.list",
-        get_client().v1.charges.list,
+        "/v1/charges",
         params={"payment_intent": payment_intent_id},
         ids={"payment_intent": payment_intent_id},
     )
@@ -388,31 +403,40 @@ def event_retrieve(*, event_id: str) -> JsonDict:
 def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
     """Every event matching `params`, following pagination (newest first, as Stripe lists them;
     with `ending_before` the SDK walks towards newer events)."""
-    page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
+    with stripe_budget.default_priority(stripe_budget.BACKGROUND):  # recovery: nobody waits on it
+        page = _call("event.list", lambda: get_client().v1.events.list(params=params))  # type: ignore[arg-type]
     for event in page.auto_paging_iter():
         yield _plain(event)
 
 
 # Money after the payment (reconciliation): payouts, balance transactions and the ledger check's
 # lists. Lists walk every page, each page through `_call` (so a 429 on page 500 is retried like the
-# first), and yield plain dicts one at a time: a caller that streams keeps memory flat.
+# first, and each page takes its token from the budget), and yield plain dicts one at a time: a
+# caller that streams keeps memory flat. Pages are fetched with `StripeClient.raw_request` and used
+# as the JSON they are: stripe-python would build a StripeObject per nested dict (~17 for a
+# transaction with its expanded charge), which capped listing at ~400 transactions a second
+# (issue 14). raw_request raises the SDK's own errors, so `_call` translates and retries them the
+# same way. No customer waits on a listing: they are background calls unless the caller says.
 
 LIST_PAGE_SIZE = 100  # Stripe's maximum `limit`
 
 
-def _list_all(
-    operation: str, service: Callable[..., Any], *, params: JsonDict, ids: JsonDict
-) -> Iterator[JsonDict]:
+def _list_all(operation: str, path: str, *, params: JsonDict, ids: JsonDict) -> Iterator[JsonDict]:
     """Every object of a Stripe list, page after page (`starting_after` the last id seen)."""
     query: JsonDict = {"limit": LIST_PAGE_SIZE, **params}
     while True:
-        page = _call(operation, functools.partial(service, params=query), ids=ids)
-        items = list(page.data)
-        for item in items:
-            yield _plain(item)
-        if not page.has_more or not items:
+        # The priority is set around each page's call only: this generator runs in its caller's
+        # context, which must not stay background between pages.
+        with stripe_budget.default_priority(stripe_budget.BACKGROUND):
+            response = _call(
+                operation, functools.partial(get_client().raw_request, "get", path, **query), ids=ids
+            )
+        page = response.data
+        items = page.get("data") or []
+        yield from items
+        if not page.get("has_more") or not items:
             return
-        query = {**query, "starting_after": items[-1].id}
+        query = {**query, "starting_after": items[-1]["id"]}
 
 
 def _created_window(since: int, until: int | None) -> JsonDict:
@@ -429,9 +453,7 @@ def payout_retrieve(*, payout_id: str) -> JsonDict:
 
 def payout_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
     """Payouts created in [since, until] (unix seconds), newest first."""
-    return _list_all(
-        "payout.list", get_client().v1.payouts.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("payout.list", "/v1/payouts", params=_created_window(since, until), ids={})
 
 
 def balance_transaction_list(*, payout_id: str) -> Iterator[JsonDict]:
@@ -439,28 +461,22 @@ def balance_transaction_list(*, payout_id: str) -> Iterator[JsonDict]:
     included, with their sources (charge, refund, dispute, …) expanded."""
     return _list_all(
         "balance_transaction.list",
-        get_client().v1.balance_transactions.list,
+        "/v1/balance_transactions",
         params={"payout": payout_id, "expand": ["data.source"]},
         ids={"payout": payout_id},
     )
 
 
 def charge_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "charge.list", get_client().v1.charges.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("charge.list", "/v1/charges", params=_created_window(since, until), ids={})
 
 
 def refund_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "refund.list", get_client().v1.refunds.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("refund.list", "/v1/refunds", params=_created_window(since, until), ids={})
 
 
 def dispute_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
-    return _list_all(
-        "dispute.list", get_client().v1.disputes.list, params=_created_window(since, until), ids={}
-    )
+    return _list_all("dispute.list", "/v1/disputes", params=_created_window(since, until), ids={})
 
 
 def dispute_retrieve(*, dispute_id: str) -> JsonDict:
@@ -503,7 +519,8 @@ def file_create(
         )
 
     ids = {"purpose": purpose, "content_type": content_type, "bytes": len(content)}
-    return _plain(_call("file.create", upload, ids=ids))
+    with stripe_budget.default_priority(stripe_budget.BACKGROUND):  # evidence: nobody waits on it
+        return _plain(_call("file.create", upload, ids=ids))
 
 
 # Re-sync: fetch any object we mirror by its id prefix.

@@ -1,4 +1,6 @@
-"""`python -m stripe_emulator [--host H] [--port P] [--seed N] [--data FILE] [--webhook URL ...]`."""
+"""`python -m stripe_emulator [--host H] [--port P] [--seed N] [--data FILE] [--webhook URL ...]`,
+or, against a running one, `python -m stripe_emulator [--api URL] trigger <event type>` and
+`... resend <evt_id>` (stripe_emulator/cli.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,19 @@ import signal
 import sys
 from typing import Any
 
+from . import cli
 from .faults import parse_cli
 from .resources import events
 from .server import make_server
 from .state import Emulator
 
+CLI_COMMANDS = {"trigger", "resend"}
+
 
 def main(argv: list[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else argv
+    if CLI_COMMANDS & set(args_given):
+        return cli.main(args_given)
     ap = argparse.ArgumentParser(
         prog="python -m stripe_emulator", description="Local stateful Stripe API emulator"
     )

@@ -36,6 +36,42 @@ def clear_faults(req: Request) -> dict[str, Any]:
     return req.emu.faults.describe()
 
 
+def get_rate_limits(req: Request) -> dict[str, Any]:
+    return req.emu.rate_limits.describe()
+
+
+def set_rate_limits(req: Request) -> dict[str, Any]:
+    try:
+        req.emu.rate_limits.configure(req.json())
+    except (ValueError, TypeError) as exc:
+        raise invalid(str(exc)) from None
+    return req.emu.rate_limits.describe()
+
+
+def resend_event(req: Request) -> dict[str, Any]:
+    """Deliver an event again, like the Dashboard's (and the Stripe CLI's) resend: to every
+    enabled endpoint that takes its type, or to `endpoint` only."""
+    wanted = req.json().get("endpoint")
+    with req.emu.lock:
+        event = req.emu.store.get(req.args["evt"], "event")
+        if event is None:
+            raise invalid(f"No such event: '{req.args['evt']}'", param="id")
+        endpoints = [
+            we["id"]
+            for we in req.emu.store.all("webhook_endpoint")
+            if we.get("status") == "enabled"
+            and ("*" in we["enabled_events"] or event["type"] in we["enabled_events"])
+            and (wanted is None or we["id"] == wanted)
+        ]
+        if wanted and not endpoints:
+            raise invalid(f"No enabled endpoint {wanted} takes {event['type']}", param="endpoint")
+        for we_id in endpoints:
+            event.setdefault("_deliveries", {})[we_id] = "pending"
+        req.emu.store.put(event)
+        req.emu.webhooks.enqueue(event, endpoints)
+    return {"event": event["id"], "type": event["type"], "endpoints": endpoints}
+
+
 def clock(req: Request) -> dict[str, Any]:
     return {"now": req.emu.now(), "offset": req.emu.clock.offset}
 
@@ -220,6 +256,9 @@ register("POST", "/_emulator/reset", reset)
 register("GET", "/_emulator/faults", get_faults)
 register("POST", "/_emulator/faults", set_faults)
 register("DELETE", "/_emulator/faults", clear_faults)
+register("GET", "/_emulator/rate_limits", get_rate_limits)
+register("POST", "/_emulator/rate_limits", set_rate_limits)
+register("POST", r"/_emulator/events/(?P<evt>evt_\w+)/resend", resend_event)
 register("GET", "/_emulator/clock", clock)
 register("POST", "/_emulator/clock/advance", advance)
 register("POST", "/_emulator/webhooks/config", webhook_config)

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from . import wire
 from .errors import StripeError, invalid
+from .ratelimit import MESSAGE as RATE_LIMIT_MESSAGE
 from .state import Emulator, RequestContext
 
 Handler = Callable[["Request"], "Response | dict[str, Any]"]
@@ -235,7 +236,7 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
                 StripeError(
                     429,
                     "invalid_request_error",
-                    "Request rate limit exceeded. You can learn more about rate limits here https://stripe.com/docs/rate-limits.",
+                    RATE_LIMIT_MESSAGE,
                     code="rate_limit",
                     headers={"Stripe-Rate-Limited-Reason": "global-rate"},
                 )
@@ -255,6 +256,19 @@ def _dispatch_api(emu: Emulator, req: Request, route: Route) -> Response:
             )
         if fault.kind == "error":
             return _error(StripeError(500, "api_error", "An unknown error occurred (injected fault)."))
+    # Then the rate limiter (off unless asked for), per mode (the key's) and kind of endpoint.
+    key = _api_key(req.headers) or ""
+    reason = emu.rate_limits.take("_live_" in key, req.path)
+    if reason is not None:
+        return _error(
+            StripeError(
+                429,
+                "invalid_request_error",
+                RATE_LIMIT_MESSAGE,
+                code="rate_limit",
+                headers={"Stripe-Rate-Limited-Reason": reason},
+            )
+        )
     try:
         if req.method == "GET" or req.method == "DELETE":
             req.params = wire.decode(req.query)

@@ -326,6 +326,7 @@ class Emulator:
         api_keys: set[str] | None = None,
     ) -> None:
         from .faults import Faults
+        from .ratelimit import RateLimiter
         from .webhooks import WebhookDispatcher
 
         self.seed = seed
@@ -343,6 +344,7 @@ class Emulator:
         self.lock = threading.RLock()
         self._local = threading.local()
         self.faults: Faults = Faults(seed)
+        self.rate_limits: RateLimiter = RateLimiter()
         self.webhooks: WebhookDispatcher = WebhookDispatcher(self)
         self.timers: list[threading.Timer] = []
         self.money = MoneySettings()
@@ -452,6 +454,7 @@ class Emulator:
             self.idempotency.clear()
             self.clock.reset()
             self.faults.clear()
+            self.rate_limits.reset()
             self.money = MoneySettings()
             self.pending_txns = None
             self.unpaid_txns = None

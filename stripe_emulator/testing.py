@@ -63,6 +63,14 @@ class EmulatorHandle:
     def clear_faults(self) -> None:
         self._call("DELETE", "/_emulator/faults")
 
+    def set_rate_limits(self, enabled: bool = True, **limits: Any) -> dict[str, Any]:
+        """`set_rate_limits(test={"default": 25})`: Stripe's limiter on (see `ratelimit.py`)."""
+        return self._call("POST", "/_emulator/rate_limits", {"enabled": enabled, **limits})
+
+    def rate_limits(self) -> dict[str, Any]:
+        """The limiter's settings and its counts of allowed and limited requests."""
+        return self._call("GET", "/_emulator/rate_limits")
+
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._call("POST", "/_emulator/clock/advance", {"seconds": seconds})
 

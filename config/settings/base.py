@@ -10,6 +10,7 @@ from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -264,6 +265,38 @@ STRIPE_READ_TIMEOUT = env.float("STRIPE_READ_TIMEOUT", default=30.0)
 STRIPE_RATE_LIMIT_RETRIES = env.int("STRIPE_RATE_LIMIT_RETRIES", default=4)
 STRIPE_RETRY_BASE_DELAY = env.float("STRIPE_RETRY_BASE_DELAY", default=0.5)
 STRIPE_RETRY_MAX_DELAY = env.float("STRIPE_RETRY_MAX_DELAY", default=8.0)
+# The account's API budget (payments/stripe_budget.py): one token bucket for every process, in
+# Redis at this URL (empty: in this process's memory, for the embedded one-process default).
+STRIPE_RATE_LIMIT_URL = env("STRIPE_RATE_LIMIT_URL", default="")
+# Requests a second per mode and kind, below Stripe's limits (docs.stripe.com/rate-limits: 25/s
+# test, 100/s live, search and files 20/s each); 0 turns a budget off.
+STRIPE_RATE_LIMITS = {
+    "test": {
+        "default": env.float("STRIPE_RATE_LIMIT_TEST", default=20.0),
+        "search": env.float("STRIPE_RATE_LIMIT_SEARCH", default=16.0),
+        "files": env.float("STRIPE_RATE_LIMIT_FILES", default=16.0),
+    },
+    "live": {
+        "default": env.float("STRIPE_RATE_LIMIT_LIVE", default=80.0),
+        "search": env.float("STRIPE_RATE_LIMIT_SEARCH", default=16.0),
+        "files": env.float("STRIPE_RATE_LIMIT_FILES", default=16.0),
+    },
+}
+# The share of each bucket background calls may never take: it is kept for waiting customers.
+STRIPE_RATE_LIMIT_CUSTOMER_RESERVE = env.float("STRIPE_RATE_LIMIT_CUSTOMER_RESERVE", default=0.25)
+# The longest a call waits for a token before it is sent anyway (then our 429 retry applies).
+STRIPE_RATE_LIMIT_MAX_WAIT = {
+    "customer": env.float("STRIPE_RATE_LIMIT_CUSTOMER_MAX_WAIT", default=3.0),
+    "background": env.float("STRIPE_RATE_LIMIT_BACKGROUND_MAX_WAIT", default=120.0),
+}
+# At most one alert in this many seconds when Stripe's 429s reach customers.
+STRIPE_RATE_LIMIT_ALERT_SECONDS = env.int("STRIPE_RATE_LIMIT_ALERT_SECONDS", default=300)
+# 3-D Secure on every PaymentIntent and Checkout Session
+# (payment_method_options.card.request_three_d_secure): "automatic" (Stripe and Radar decide),
+# "any" (whenever the card supports it: the fraud liability shifts to the issuer) or "challenge".
+STRIPE_REQUEST_THREE_D_SECURE = env("STRIPE_REQUEST_THREE_D_SECURE", default="automatic")
+if STRIPE_REQUEST_THREE_D_SECURE not in ("automatic", "any", "challenge"):
+    raise ImproperlyConfigured("STRIPE_REQUEST_THREE_D_SECURE must be automatic, any or challenge")
 # https://docs.stripe.com/webhooks#verify-events — the SDK's default tolerance.
 STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
 STRIPE_WEBHOOK_MAX_BYTES = env.int("STRIPE_WEBHOOK_MAX_BYTES", default=512 * 1024)

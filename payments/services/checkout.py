@@ -237,12 +237,20 @@ def _ensure_customer(order: Order) -> str:
     return str(customer["id"])
 
 
+def _three_d_secure_options() -> JsonDict:
+    """The shop's 3-D Secure policy (STRIPE_REQUEST_THREE_D_SECURE), sent on every PaymentIntent
+    and Checkout Session: `automatic` (Stripe decides), `any` (whenever the card supports it, so
+    the fraud liability shifts to the issuer; frictionless when the issuer allows) or `challenge`."""
+    return {"card": {"request_three_d_secure": settings.STRIPE_REQUEST_THREE_D_SECURE}}
+
+
 def _payment_intent_params(order: Order) -> JsonDict:
     params: JsonDict = {
         "amount": order.amount,
         "currency": order.currency,
         "customer": order.stripe_customer_id,
         "payment_method_types": ["card"],
+        "payment_method_options": _three_d_secure_options(),
         "receipt_email": order.email,
         "description": _description(order),
         "metadata": _metadata(order),
@@ -370,6 +378,7 @@ def _checkout_session_params(order: Order) -> JsonDict:
             for item in order.items.all()
         ],
         "metadata": _metadata(order),
+        "payment_method_options": _three_d_secure_options(),
         "payment_intent_data": {
             "description": _description(order),
             "metadata": _metadata(order),

@@ -173,7 +173,9 @@ def create(req: Request) -> dict[str, Any]:
         "payment_link": None,
         "payment_method_collection": "if_required",
         "payment_method_configuration_details": None,
-        "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+        "payment_method_options": {
+            "card": {"request_three_d_secure": payment_intents.request_three_d_secure_of(p) or "automatic"}
+        },
         "payment_method_types": ["card"],
         "payment_status": "unpaid",
         "origin_context": None,
@@ -334,6 +336,8 @@ def pay(emu: Emulator, session_id: str, card_number_or_pm: str) -> dict[str, Any
             ):
                 if key in pid:
                     params[key] = pid[key]
+            three_ds = cs["payment_method_options"]["card"]["request_three_d_secure"]
+            params["payment_method_options"] = {"card": {"request_three_d_secure": three_ds}}
             if cs.get("customer"):
                 params["customer"] = cs["customer"]
             if cs.get("customer_email") and "receipt_email" not in params:

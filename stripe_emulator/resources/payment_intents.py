@@ -132,6 +132,7 @@ def new_payment_intent(emu: Emulator, p: dict[str, Any]) -> dict[str, Any]:
         "transfer_group": as_str(p, "transfer_group"),
     }
     apply_metadata(pi, p)
+    request_three_d_secure_apply(pi, p)
     pm_ref = as_str(p, "payment_method")
     if pm_ref:
         pi["payment_method"] = payment_methods.resolve(emu, pm_ref)["id"]
@@ -143,6 +144,30 @@ def new_payment_intent(emu: Emulator, p: dict[str, Any]) -> dict[str, Any]:
     emu.store.put(pi)
     emu.emit("payment_intent.created", pi)
     return pi
+
+
+THREE_D_SECURE_REQUESTS = ("automatic", "any", "challenge")
+
+
+def request_three_d_secure_of(p: dict[str, Any]) -> str | None:
+    """`payment_method_options[card][request_three_d_secure]` from request params, if given."""
+    options = p.get("payment_method_options")
+    card = options.get("card") if isinstance(options, dict) else None
+    value = card.get("request_three_d_secure") if isinstance(card, dict) else None
+    if value is None:
+        return None
+    if value not in THREE_D_SECURE_REQUESTS:
+        raise invalid(
+            f"Invalid request_three_d_secure: must be one of {', '.join(THREE_D_SECURE_REQUESTS)}",
+            param="payment_method_options[card][request_three_d_secure]",
+        )
+    return str(value)
+
+
+def request_three_d_secure_apply(pi: dict[str, Any], p: dict[str, Any]) -> None:
+    value = request_three_d_secure_of(p)
+    if value is not None:
+        pi["payment_method_options"]["card"]["request_three_d_secure"] = value
 
 
 def _pm_from_data(emu: Emulator, pmd: dict[str, Any]) -> dict[str, Any]:
@@ -201,6 +226,7 @@ def confirm(
         pi["shipping"] = p["shipping"] or None
     if as_str(p, "return_url"):
         pi["_return_url"] = p["return_url"]
+    request_three_d_secure_apply(pi, p)
     pi["payment_method"] = pm["id"]
     pi["last_payment_error"] = None
     off_session = as_bool(p, "off_session") or as_bool(p, "error_on_requires_action")
@@ -218,6 +244,15 @@ def attempt(emu: Emulator, pi: dict[str, Any], pm: dict[str, Any], *, off_sessio
     if needs_auth and off_session:
         return decline(emu, pi, pm, "authentication_required", "authentication_required")
     if needs_auth:
+        return require_action(emu, pi, pm)
+    # The merchant asked for 3-D Secure (`any`: whenever the card supports it, frictionless when
+    # the issuer allows; `challenge`: always a challenge). Not for cards without 3-D Secure, nor
+    # for payments Radar blocks before they reach the network, nor off-session.
+    requested = (pi.get("payment_method_options") or {}).get("card", {}).get("request_three_d_secure")
+    supports = "threeDSecureNotSupported" not in (card.pm_alias or "") and not card.blocked
+    if requested in ("any", "challenge") and supports and not off_session:
+        if requested == "any" and b == cards.THREE_DS_FRICTIONLESS:
+            return succeed(emu, pi, pm, three_ds="frictionless")
         return require_action(emu, pi, pm)
     if b == cards.DECLINE:
         return decline(emu, pi, pm, card.code or "card_declined", card.decline_code)
@@ -334,7 +369,7 @@ def authenticate(emu: Emulator, pi_id: str, outcome: str) -> dict[str, Any]:
     if outcome != "complete":
         raise invalid("outcome must be complete or fail", param="outcome")
     card = payment_methods.card_of(pm)
-    if card.behaviour == cards.THREE_DS_THEN_DECLINE:
+    if card.behaviour in (cards.THREE_DS_THEN_DECLINE, cards.DECLINE):
         # The decline is recorded on the PaymentIntent; the page reports it, nothing is raised.
         with contextlib.suppress(StripeError):
             decline(emu, pi, pm, card.code or "card_declined", card.decline_code)
@@ -393,6 +428,7 @@ def update_pi(req: Request) -> dict[str, Any]:
         pi["amount"] = amount
     if "currency" in p:
         pi["currency"] = currency(p)
+    request_three_d_secure_apply(pi, p)
     if "customer" in p:
         customer = as_str(p, "customer")
         if customer:
