@@ -46,6 +46,8 @@ class AlertKind(TextChoices):
     EARLY_FRAUD_WARNING = "early_fraud_warning", "Early fraud warning"
     LOGIN_LOCKED_OUT = "login_locked_out", "Staff login locked out"
     CARD_TESTING = "card_testing", "Declines past the card-testing threshold"
+    RENEWAL_FAILED = "renewal_failed", "Subscription renewal failed"
+    SUBSCRIPTION_ENDED = "subscription_ended", "Subscription access ended"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:
