@@ -30,7 +30,9 @@ from billing.services import (
     BillingUnavailable,
     billing_refresh,
     invoice_payment_step,
+    subscriber_card_apply,
     subscriber_create,
+    subscriber_setup_intent,
     subscriber_subscribe,
     subscription_cancel_at_period_end,
 )
@@ -155,4 +157,41 @@ def account_cancel(request: HttpRequest, token: str) -> HttpResponse:
         subscription_cancel_at_period_end(subscription=subscription)
     except StripeGatewayError:
         return render(request, "billing/account.html", {"subscriber": subscriber, "stale": True}, status=503)
+    return redirect("billing:account", token=token)
+
+
+@never_cache
+def account_card(request: HttpRequest, token: str) -> HttpResponse:
+    """A new card for the renewals: the Payment Element on a SetupIntent (3-D Secure included)."""
+    subscriber = _subscriber_or_404(token)
+    if not subscriber.stripe_customer_id:
+        return redirect("billing:account", token=token)
+    try:
+        seti = subscriber_setup_intent(subscriber=subscriber)
+    except StripeGatewayError:
+        return render(request, "billing/account.html", {"subscriber": subscriber, "stale": True}, status=503)
+    config = {
+        "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+        "clientSecret": seti["client_secret"],
+        "returnUrl": settings.SITE_URL.rstrip("/") + reverse("billing:account_card_done", args=[token]),
+    }
+    return render(
+        request,
+        "billing/card.html",
+        {
+            "subscriber": subscriber,
+            "stripe_config": config,
+            "stripe_js_url": settings.STRIPE_JS_URL or REAL_STRIPE_JS_URL,
+        },
+    )
+
+
+@never_cache
+def account_card_done(request: HttpRequest, token: str) -> HttpResponse:
+    """Back from confirmSetup: the query string proves nothing, so ask Stripe about our SetupIntent."""
+    subscriber = _subscriber_or_404(token)
+    try:
+        subscriber_card_apply(subscriber=subscriber)
+    except StripeGatewayError:
+        logger.warning("card change of subscriber %s not confirmed yet", subscriber.pk)
     return redirect("billing:account", token=token)

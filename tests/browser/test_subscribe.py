@@ -11,7 +11,7 @@ import pytest
 from django.core import mail
 
 from billing.models import Plan, Subscriber, Subscription
-from tests.browser.steps import pay_on_our_page, wait_for
+from tests.browser.steps import fill_card, pay_on_our_page, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,3 +49,32 @@ def test_subscribe_3155_authenticated(page: Any, site: Any) -> None:
     page.wait_for_url(re.compile(r"/_emulator/3ds/"))
     page.get_by_role("button", name="Complete").click()
     _assert_active(page)
+
+
+def test_card_change_with_3155_then_renewal_paid(page: Any, site: Any) -> None:
+    _start(page, site)
+    pay_on_our_page(page, "4242 4242 4242 4242")
+    _assert_active(page)
+    page.locator("#change-card").click()
+    page.wait_for_url(re.compile(r"/card/$"))
+    pay_on_our_page_card(page, "4000 0025 0000 3155")
+    frame = page.frame_locator("iframe[name=stripe-emulator-3ds]")
+    frame.get_by_role("button", name="Complete").click()
+    page.wait_for_url(re.compile(r"/billing/account/[^/]+/(\?.*)?$"))
+    subscriber = Subscriber.objects.get()
+    subscription = Subscription.objects.get(stripe_id=subscriber.stripe_subscription_id)
+    saved = site.emulator.client().v1.payment_methods.retrieve(subscription.default_payment_method)
+    assert saved.card.last4 == "3155" and saved.customer == subscriber.stripe_customer_id
+    # the next renewal is charged to it off-session, without asking again
+    site.emulator.advance_clock(31 * 86400 + 60)
+    assert site.emulator.wait_for_deliveries(timeout=10)
+    page.reload()
+    page.wait_for_selector('#subscription-status[data-status="active"]')
+    assert "Paid" in page.locator("#invoices").inner_text()
+    assert len(page.locator("#invoices tbody tr").all()) == 2
+
+
+def pay_on_our_page_card(page: Any, number: str) -> None:
+    page.wait_for_selector('input[name="cardnumber"]')
+    fill_card(page, number)
+    page.locator("#save-card-button").click()
