@@ -10,6 +10,11 @@ PERIODIC_TASKS: list[dict[str, Any]] = [
         "task": "billing.resync_subscriptions",
         "every_seconds": 900,
     },
+    {
+        "name": "billing: send dunning emails whose task was lost",
+        "task": "billing.send_missed_notices",
+        "every_seconds": 300,
+    },
 ]
 
 

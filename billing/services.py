@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -493,3 +493,15 @@ def subscriber_welcome_send(*, subscriber_pk: int) -> bool:
             to=[subscriber.email],
         ).send()
     return True
+
+
+def dunning_notices_send_missed(*, older_than_seconds: int = 60) -> int:
+    """Send the notices whose task was lost (the broker down at commit): the sweep behind the
+    task queued on commit, through the same claim, so nothing is sent twice."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    sent = 0
+    for pk in DunningNotice.objects.filter(sent_at__isnull=True, created_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )[:200]:
+        sent += dunning_notice_send(notice_pk=pk)
+    return sent

@@ -7,7 +7,12 @@ import time
 
 from celery import shared_task
 
-from billing.services import billing_resync, dunning_notice_send, subscriber_welcome_send
+from billing.services import (
+    billing_resync,
+    dunning_notice_send,
+    dunning_notices_send_missed,
+    subscriber_welcome_send,
+)
 from payments.stripe_gateway import RateLimited, StripeUnavailable
 
 RESYNC_WINDOW_SECONDS = 400 * 86400  # subscriptions renew for years; look back over a year
@@ -41,3 +46,8 @@ def send_welcome(subscriber_pk: int) -> bool:
 )
 def resync_subscriptions() -> int:
     return billing_resync(since=int(time.time()) - RESYNC_WINDOW_SECONDS)
+
+
+@shared_task(name="billing.send_missed_notices", acks_late=True)
+def send_missed_notices() -> int:
+    return dunning_notices_send_missed()

@@ -19,6 +19,11 @@ if os.environ.get("E2E_QUEUE"):
     # Everything this worker queues itself (hand-over drains, retries, emails) stays on its queue.
     app.conf.task_default_queue = os.environ["E2E_QUEUE"]
     app.conf.task_routes = {"*": {"queue": os.environ["E2E_QUEUE"]}}
+    # The Django settings' CELERY_ keys shadow the attributes above (tests/browser/conftest.py):
+    # without these, the emails the worker queues go to the `emails` queue nobody here consumes.
+    app.conf["CELERY_TASK_ROUTES"] = {"*": {"queue": os.environ["E2E_QUEUE"]}}
+    if "CELERY_TASK_DEFAULT_QUEUE" in app.conf:
+        app.conf["CELERY_TASK_DEFAULT_QUEUE"] = os.environ["E2E_QUEUE"]
 
 marker = os.environ.get("E2E_CRASH_MARKER")
 if marker:
