@@ -6,6 +6,7 @@ The Payment Element's part (the browser confirming the first invoice's PaymentIn
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
 
@@ -303,3 +305,24 @@ def test_staff_search_finds_subscriptions_and_invoices(
 
 def test_account_page_needs_the_token(client: Any, db: Any) -> None:
     assert client.get(reverse("billing:account", args=["not-a-token"])).status_code == 404
+
+
+def test_seed_demo_puts_the_plan_in_the_catalog(db: Any) -> None:
+    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", stdout=io.StringIO())  # again: updated, not duplicated
+    plan = Plan.objects.get()
+    assert plan.active and plan.amount > 0 and plan.interval == "month"
+    assert plan.slug in reverse("billing:subscribe", args=[plan.slug])
+
+
+def test_renewal_alerts_carry_ids_only(
+    client: Any, emulator: Any, plan: Plan, pump: Pump, caplog: pytest.LogCaptureFixture
+) -> None:
+    subscriber = _active(client, emulator, plan, pump)
+    _switch_card(emulator, subscriber, "pm_card_chargeCustomerFail")
+    emulator.advance_clock(31 * DAY + 60)
+    with caplog.at_level("WARNING", logger="payments.alerts"):
+        pump()
+    alerts = [r.getMessage() for r in caplog.records if r.name == "payments.alerts"]
+    assert alerts and all("ada@example.com" not in text for text in alerts)
+    assert any(subscriber.stripe_subscription_id in text and "in_" in text for text in alerts)
