@@ -158,6 +158,8 @@ def test_renewal_declined_then_recovered_by_a_retry(
     # staff see it past due with the next retry time
     listing = admin_client.get(reverse("admin:billing_subscription_changelist") + "?status=past_due")
     assert sub.stripe_id in listing.content.decode()
+    [row] = listing.context["cl"].result_list
+    assert row.next_retry_at == renewal.next_payment_attempt  # the "Next retry" column
     assert "subscriptions_past_due 1.0" in metrics_text().decode()
     emulator.advance_clock(DAY)  # the first retry fails too: a second email, one per attempt
     pump()
