@@ -328,3 +328,21 @@ def test_renewal_alerts_carry_ids_only(
     alerts = [r.getMessage() for r in caplog.records if r.name == "payments.alerts"]
     assert alerts and all("ada@example.com" not in text for text in alerts)
     assert any(subscriber.stripe_subscription_id in text and "in_" in text for text in alerts)
+
+
+def test_first_invoice_unpaid_for_23_hours_expires(
+    client: Any, emulator: Any, plan: Plan, pump: Pump
+) -> None:
+    subscriber, _ = _subscribe(client, plan)
+    emulator.advance_clock(22 * 3600)
+    pump()
+    assert _subscription(subscriber).status == "incomplete"
+    emulator.advance_clock(2 * 3600)
+    pump()
+    sub = _subscription(subscriber)
+    assert sub.status == "incomplete_expired" and not subscription_has_access(subscription=sub)
+    assert Invoice.objects.get().status == "void"
+    page = _account(client, subscriber)
+    assert "Not started" in page and "Pay now" not in page
+    assert client.get(reverse("billing:account_pay", args=[subscriber.public_token])).status_code == 302
+    assert _dunning_mails() == []
