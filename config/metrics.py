@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from billing.models import Subscription
 from core.models import DrainWakeup
 from disputes.models import RESPONDABLE_STATUSES, Dispute
 from payments import stripe_budget
@@ -80,6 +81,12 @@ class BooksCollector(Collector):
         if EVENTS_DRAIN not in wakeups:
             lag.add_metric([EVENTS_DRAIN], 0.0)
         yield lag
+
+        past_due = GaugeMetricFamily(
+            "subscriptions_past_due", "Subscriptions whose renewal failed while Stripe retries it."
+        )
+        past_due.add_metric([], Subscription.objects.filter(status=Subscription.Status.PAST_DUE).count())
+        yield past_due
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -27,5 +27,6 @@ urlpatterns = [
     path("api/finance/disputes/", include("disputes.urls")),
     path("api/finance/", include("reconciliation.urls")),
     path("stripe/", include("payments.urls")),
+    path("billing/", include("billing.urls")),
     path("", include(shop)),
 ]

@@ -228,6 +228,8 @@ record_model_register(
     order_of=lambda dispute: dispute.order or _dispute_order(dispute),
 )
 record_model_register(prefixes=("po_",), kind="payout", model="reconciliation.Payout")
+record_model_register(prefixes=("sub_",), kind="subscription", model="billing.Subscription")
+record_model_register(prefixes=("in_",), kind="invoice", model="billing.Invoice")
 record_model_register(
     prefixes=("txn_",), kind="balance_transaction", model="reconciliation.BalanceTransaction"
 )

@@ -47,6 +47,8 @@ class AlertKind(TextChoices):
     LOGIN_LOCKED_OUT = "login_locked_out", "Staff login locked out"
     CARD_TESTING = "card_testing", "Declines past the card-testing threshold"
     STRIPE_RATE_LIMITED = "stripe_rate_limited", "Stripe rate-limited a customer's call"
+    RENEWAL_FAILED = "renewal_failed", "Subscription renewal failed"
+    SUBSCRIPTION_ENDED = "subscription_ended", "Subscription access ended"
 
 
 def alert_send(*, kind: str, message: str, ids: Mapping[str, str | int | None]) -> None:

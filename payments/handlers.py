@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from billing.handlers import handle_invoice, handle_subscription
 from disputes.handlers import handle_dispute, handle_early_fraud_warning
 from orders.services import THREE_DS_FAILURE_CODE
 from payments.alerts import AlertKind, alert_send_on_commit
@@ -119,4 +120,16 @@ HANDLERS: dict[str, Handler] = {
     "charge.dispute.funds_reinstated": handle_dispute,
     "radar.early_fraud_warning.created": handle_early_fraud_warning,
     "radar.early_fraud_warning.updated": handle_early_fraud_warning,
+    "customer.subscription.created": handle_subscription,
+    "customer.subscription.updated": handle_subscription,
+    "customer.subscription.deleted": handle_subscription,
+    "invoice.created": handle_invoice,
+    "invoice.finalized": handle_invoice,
+    "invoice.paid": handle_invoice,
+    "invoice.payment_succeeded": handle_invoice,
+    "invoice.payment_failed": handle_invoice,
+    "invoice.payment_action_required": handle_invoice,
+    "invoice.voided": handle_invoice,
+    "invoice.marked_uncollectible": handle_invoice,
+    "invoice.upcoming": handle_invoice,
 }

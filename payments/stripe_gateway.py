@@ -595,3 +595,94 @@ def dashboard_url(*, object_id: str, livemode: bool) -> str:
     section = next((path for prefix, path in paths.items() if object_id.startswith(prefix)), "search?query=")
     separator = "" if section.endswith("=") else "/"
     return f"https://dashboard.stripe.com/{mode}{section}{separator}{object_id}"
+
+
+# ---------------------------------------------------------------------------- billing
+
+
+def subscription_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write(
+        "subscription.create",
+        get_client().v1.subscriptions.create,
+        params=params,
+        key=idempotency_key,
+        ids=ids or {},
+    )
+
+
+def subscription_retrieve(*, subscription_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.subscriptions.retrieve, subscription_id)
+    return _read("subscription.retrieve", service, params=None, ids={"subscription": subscription_id})
+
+
+def subscription_update(
+    *, subscription_id: str, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None
+) -> JsonDict:
+    service = functools.partial(get_client().v1.subscriptions.update, subscription_id)
+    return _write(
+        "subscription.update",
+        service,
+        params=params,
+        key=idempotency_key,
+        ids={"subscription": subscription_id, **(ids or {})},
+    )
+
+
+def subscription_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    """Subscriptions created in [since, until], whatever their status (canceled ones included)."""
+    return _list_all(
+        "subscription.list",
+        get_client().v1.subscriptions.list,
+        params={"status": "all", **_created_window(since, until)},
+        ids={},
+    )
+
+
+def invoice_retrieve(*, invoice_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.invoices.retrieve, invoice_id)
+    return _read("invoice.retrieve", service, params=None, ids={"invoice": invoice_id})
+
+
+def invoice_list(*, subscription_id: str) -> Iterator[JsonDict]:
+    return _list_all(
+        "invoice.list",
+        get_client().v1.invoices.list,
+        params={"subscription": subscription_id},
+        ids={"subscription": subscription_id},
+    )
+
+
+def invoice_payment_list(*, invoice_id: str) -> Iterator[JsonDict]:
+    """An invoice's payments with their PaymentIntents (API basil+: invoices have no
+    `payment_intent` field any more)."""
+    return _list_all(
+        "invoice_payment.list",
+        get_client().v1.invoice_payments.list,
+        params={"invoice": invoice_id, "expand": ["data.payment.payment_intent"]},
+        ids={"invoice": invoice_id},
+    )
+
+
+def setup_intent_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | None = None) -> JsonDict:
+    return _write(
+        "setup_intent.create",
+        get_client().v1.setup_intents.create,
+        params=params,
+        key=idempotency_key,
+        ids=ids or {},
+    )
+
+
+def setup_intent_retrieve(*, setup_intent_id: str) -> JsonDict:
+    service = functools.partial(get_client().v1.setup_intents.retrieve, setup_intent_id)
+    return _read("setup_intent.retrieve", service, params=None, ids={"setup_intent": setup_intent_id})
+
+
+def product_create(*, params: JsonDict, idempotency_key: str) -> JsonDict:
+    return _write(
+        "product.create", get_client().v1.products.create, params=params, key=idempotency_key, ids={}
+    )
+
+
+def price_create(*, params: JsonDict, idempotency_key: str) -> JsonDict:
+    return _write("price.create", get_client().v1.prices.create, params=params, key=idempotency_key, ids={})

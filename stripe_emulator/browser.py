@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from . import cards, wire
 from .errors import StripeError
-from .resources import checkout, money, payment_methods
+from .resources import billing, checkout, money, payment_methods
 from .server import Request, Response, dispatch, html, new_request_id, redirect, register
 from .state import Emulator
 
@@ -177,6 +177,61 @@ def confirm_intent(req: Request) -> Response:
         params.pop("payment_method_data")
         params["payment_method"] = _json(created)["id"]
     return _trim(_v1(req, key, "POST", f"/v1/payment_intents/{req.args['pi']}/confirm", params))
+
+
+def confirm_setup(req: Request) -> Response:
+    """Stripe.js's confirmSetup: the card becomes a PaymentMethod, then the SetupIntent is confirmed."""
+    try:
+        key, params = _browser_params(req)
+    except wire.WireError as exc:
+        return _bad_body(exc)
+    pmd = params.get("payment_method_data")
+    if isinstance(pmd, dict) and isinstance(pmd.get("card"), dict):
+        created = _v1(req, key, "POST", "/v1/payment_methods", pmd)
+        if created.status != 200:
+            return _trim(created)
+        params.pop("payment_method_data")
+        params["payment_method"] = _json(created)["id"]
+    params.pop("return_url", None)  # the stand-in navigates to it itself
+    return _trim(_v1(req, key, "POST", f"/v1/setup_intents/{req.args['seti']}/confirm", params))
+
+
+def retrieve_setup(req: Request) -> Response:
+    try:
+        key, params = _browser_params(req)
+    except wire.WireError as exc:
+        return _bad_body(exc)
+    return _trim(_v1(req, key, "GET", f"/v1/setup_intents/{req.args['seti']}", params))
+
+
+SETUP_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>3D Secure 2 Test Page</title></head>
+<body><h1>3D Secure 2 Test Page</h1>
+<p>Confirm this card is yours: it will be saved for future payments.</p>
+<form method="post"><input type="hidden" name="outcome" value="complete">
+<button type="submit" id="test-source-authorize-3ds" name="complete">Complete</button></form>
+<form method="post"><input type="hidden" name="outcome" value="fail">
+<button type="submit" id="test-source-fail-3ds" name="fail">Fail</button></form>
+</body></html>"""
+
+
+def setup_3ds_page(req: Request) -> Response:
+    if req.method == "GET":
+        return html(SETUP_PAGE)
+    outcome = str(req.form().get("outcome", "complete"))
+    with req.emu.lock:
+        seti = billing.setup_intent_authenticate(req.emu, req.args["seti"], outcome)
+    status = "succeeded" if seti["status"] == "succeeded" else "failed"
+    return html(
+        '<!doctype html><html lang="en"><body><p>Authentication '
+        + status
+        + ".</p><script>if (window.parent !== window) { window.parent.postMessage("
+        + '{type: "stripe-emulator-3ds", setup_intent: "'
+        + seti["id"]
+        + '", redirect_status: "'
+        + status
+        + '"}, "*"); }</script></body></html>'
+    )
 
 
 def retrieve_intent(req: Request) -> Response:
@@ -525,5 +580,9 @@ register("GET", r"/v3/elements\.css", stripe_css)
 register("OPTIONS", r"/v3/.*", preflight)
 register("POST", r"/v3/payment_intents/(?P<pi>pi_\w+)/confirm", confirm_intent)
 register("GET", r"/v3/payment_intents/(?P<pi>pi_\w+)", retrieve_intent)
+register("POST", r"/v3/setup_intents/(?P<seti>seti_\w+)/confirm", confirm_setup)
+register("GET", r"/v3/setup_intents/(?P<seti>seti_\w+)", retrieve_setup)
+register("GET", r"/_emulator/setup_intents/(?P<seti>seti_\w+)/3ds", setup_3ds_page)
+register("POST", r"/_emulator/setup_intents/(?P<seti>seti_\w+)/3ds", setup_3ds_page)
 register("GET", r"/c/pay/(?P<cs>cs_\w+)", checkout_page)
 register("POST", r"/c/pay/(?P<cs>cs_\w+)", checkout_submit)

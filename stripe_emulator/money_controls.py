@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import invalid
-from .resources import disputes, payouts
+from .resources import billing, disputes, payouts
 from .server import Request, register
 from .state import render
 
@@ -65,6 +65,13 @@ def open_dispute(req: Request) -> dict[str, Any]:
         return render(du)
 
 
+def setup_intent_3ds(req: Request) -> dict[str, Any]:
+    outcome = str(req.json().get("outcome") or "complete")
+    with req.emu.lock:
+        return render(billing.setup_intent_authenticate(req.emu, req.args["seti"], outcome))
+
+
+register("POST", r"/_emulator/setup_intents/(?P<seti>seti_\w+)/authenticate", setup_intent_3ds)
 register("GET", "/_emulator/account", account)
 register("POST", "/_emulator/account", account)
 register("POST", "/_emulator/payouts/run", run_payouts)

@@ -147,6 +147,8 @@ PK_ALLOWED = [
     ("POST", re.compile(r"/v1/payment_methods")),
     ("GET", re.compile(r"/v1/payment_intents/[^/]+")),
     ("POST", re.compile(r"/v1/payment_intents/[^/]+/confirm")),
+    ("GET", re.compile(r"/v1/setup_intents/[^/]+")),
+    ("POST", re.compile(r"/v1/setup_intents/[^/]+/confirm")),
 ]
 
 

@@ -285,11 +285,27 @@ class MoneySettings:
     payout_in_transit_seconds: int = 3600  # pending → in_transit this long after the payout
     dispute_due_days: int = 7  # evidence_details.due_by = dispute created + N days
     dispute_decision_seconds: int = 60  # submitted evidence is decided this long after submission
+    # Billing: hours after a renewal's first failure at which each retry runs (like Smart Retries'
+    # "N tries within a time frame"), what happens after the last one, and when invoice.upcoming goes.
+    invoice_retry_hours: list[float] = field(default_factory=lambda: [72.0, 120.0, 168.0])
+    subscription_after_retries: str = "cancel"  # "cancel" | "unpaid" | "past_due"
+    invoice_upcoming_days: int = 3
 
     def update(self, values: dict[str, Any]) -> None:
         for name, value in values.items():
             if name not in self.__dataclass_fields__:
                 raise ValueError(f"unknown account setting: {name}")
+            if name == "invoice_retry_hours":
+                hours = [float(h) for h in (value.split(",") if isinstance(value, str) else value)]
+                if any(h <= 0 for h in hours) or hours != sorted(hours) or len(hours) > 8:
+                    raise ValueError("invoice_retry_hours must be up to 8 increasing positive numbers")
+                self.invoice_retry_hours = hours
+                continue
+            if name == "subscription_after_retries":
+                if value not in ("cancel", "unpaid", "past_due"):
+                    raise ValueError("subscription_after_retries must be cancel, unpaid or past_due")
+                self.subscription_after_retries = value
+                continue
             if name == "payout_schedule":
                 if value not in ("daily", "manual"):
                     raise ValueError("payout_schedule must be daily or manual")
@@ -373,10 +389,11 @@ class Emulator:
     def sweep(self) -> None:
         """Time-driven transitions: expire checkout sessions past `expires_at`; funds becoming
         available, automatic payouts and their progress, dispute deadlines and decisions."""
-        from .resources import checkout, disputes, payouts
+        from .resources import billing, checkout, disputes, payouts
 
         with self.lock:
             checkout.expire_due_sessions(self)
+            billing.sweep(self)
             payouts.sweep(self)
             disputes.sweep(self)
 

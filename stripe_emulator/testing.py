@@ -94,6 +94,9 @@ class EmulatorHandle:
     def complete_3ds(self, pi_id: str) -> dict[str, Any]:
         return self._call("POST", f"/_emulator/payment_intents/{pi_id}/3ds", {"outcome": "complete"})
 
+    def complete_setup_3ds(self, seti_id: str, outcome: str = "complete") -> dict[str, Any]:
+        return self._call("POST", f"/_emulator/setup_intents/{seti_id}/authenticate", {"outcome": outcome})
+
     def fail_3ds(self, pi_id: str) -> dict[str, Any]:
         return self._call("POST", f"/_emulator/payment_intents/{pi_id}/3ds", {"outcome": "fail"})
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "payments",
     "reconciliation",
     "disputes",
+    "billing",
     "console",
 ]
 
@@ -243,6 +244,8 @@ CELERY_TASK_ROUTES = {
     "orders.send_*": {"queue": QUEUE_EMAILS},
     "reconciliation.*": {"queue": QUEUE_FINANCE},
     "disputes.*": {"queue": QUEUE_FINANCE},
+    "billing.send_*": {"queue": QUEUE_EMAILS},
+    "billing.*": {"queue": QUEUE_FINANCE},
 }
 CELERY_TIMEZONE = TIME_ZONE
 

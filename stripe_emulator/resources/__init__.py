@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     balance,
+    billing,
     catalog,
     charges,
     checkout,

@@ -311,6 +311,10 @@ def _after_success(emu: Emulator, pi: dict[str, Any]) -> None:
         from . import checkout
 
         checkout.complete(emu, pi["_checkout_session"], pi)
+    if pi.get("_invoice"):
+        from . import billing
+
+        billing.on_payment_succeeded(emu, pi)
 
 
 def decline(

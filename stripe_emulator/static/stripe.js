@@ -642,6 +642,72 @@
     return Promise.resolve({ paymentIntent: pi });
   };
 
+  function setupIntentId(clientSecret) {
+    var match = /^(seti_[A-Za-z0-9]+)_secret_[A-Za-z0-9]+$/.exec(clientSecret || "");
+    if (!match) {
+      throw IntegrationError(
+        "Invalid value for clientSecret: expected a SetupIntent client secret of the form " +
+          "${id}_secret_${secret}."
+      );
+    }
+    return match[1];
+  }
+
+  StripeClient.prototype.retrieveSetupIntent = function (clientSecret) {
+    var id = setupIntentId(clientSecret);
+    return api(this._key, "GET", "/v3/setup_intents/" + id, { client_secret: clientSecret }).then(
+      function (body) {
+        return body.error ? { error: body.error } : { setupIntent: body };
+      }
+    );
+  };
+
+  // confirmSetup: the card is saved for later (off-session) payments; 3-D Secure, if the card
+  // asks for it, runs in the modal; then the browser goes to return_url as Stripe.js does.
+  StripeClient.prototype.confirmSetup = function (options) {
+    var self = this;
+    return Promise.resolve().then(function () {
+      options = options || {};
+      var elements = options.elements;
+      if (!(elements instanceof Elements)) {
+        throw IntegrationError("stripe.confirmSetup(): the `elements` argument is required.");
+      }
+      var params = Object.assign({}, options.confirmParams || {});
+      var redirect = options.redirect || "always";
+      if (redirect === "always" && !params.return_url) {
+        throw IntegrationError("stripe.confirmSetup(): the `confirmParams.return_url` argument is required.");
+      }
+      var clientSecret = options.clientSecret || elements._clientSecret;
+      var id = setupIntentId(clientSecret);
+      var element = elements._mounted();
+      var invalid = element._validate();
+      if (invalid) {
+        element._markInvalid(invalid);
+        return { error: invalid };
+      }
+      params.payment_method_data = element._paymentMethodData();
+      params.client_secret = clientSecret;
+      var returnUrl = params.return_url;
+      function finish(seti) {
+        if (seti.status === "succeeded" && redirect === "always") {
+          var sep = returnUrl.indexOf("?") >= 0 ? "&" : "?";
+          return navigate(returnUrl + sep + "setup_intent=" + encodeURIComponent(seti.id) + "&redirect_status=succeeded");
+        }
+        if (seti.last_setup_error) return { error: customerError(seti.last_setup_error), setupIntent: seti };
+        return { setupIntent: seti };
+      }
+      return api(self._key, "POST", "/v3/setup_intents/" + id + "/confirm", params).then(function (body) {
+        if (body.error) return { error: customerError(body.error) };
+        if (body.status !== "requires_action") return finish(body);
+        return threeDsModal(body.next_action.use_stripe_sdk.stripe_js).then(function () {
+          return self.retrieveSetupIntent(clientSecret).then(function (result) {
+            return result.setupIntent ? finish(result.setupIntent) : result;
+          });
+        });
+      });
+    });
+  };
+
   StripeClient.prototype.handleNextAction = function (options) {
     var self = this;
     var clientSecret = (options || {}).clientSecret;

@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
+from billing.models import Plan
 from orders.models import Product
 
 STAFF_USERNAME = "admin"
@@ -48,6 +49,16 @@ DEMO_PRODUCTS = [
     },
 ]
 
+# The demo subscription plan; its Stripe Price is created on the first subscription.
+DEMO_PLAN = {
+    "slug": "reading-room",
+    "name": "Reading Room membership",
+    "description": "A new facsimile from the Babbage papers every month, and the members' notes.",
+    "amount": 900,
+    "currency": "gbp",
+    "interval": "month",
+}
+
 
 class Command(BaseCommand):
     help = "Create the demo staff user (printing a new password) and the demo catalog."
@@ -68,3 +79,5 @@ class Command(BaseCommand):
         for product in DEMO_PRODUCTS:
             Product.objects.update_or_create(sku=product["sku"], defaults={**product, "active": True})
         self.stdout.write(f"Demo catalog      {len(DEMO_PRODUCTS)} products")
+        Plan.objects.update_or_create(slug=DEMO_PLAN["slug"], defaults={**DEMO_PLAN, "active": True})
+        self.stdout.write(f"Demo plan         {DEMO_PLAN['name']} at /billing/plans/{DEMO_PLAN['slug']}/")
