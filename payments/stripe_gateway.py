@@ -632,7 +632,7 @@ def subscription_list(*, since: int, until: int | None = None) -> Iterator[JsonD
     """Subscriptions created in [since, until], whatever their status (canceled ones included)."""
     return _list_all(
         "subscription.list",
-        get_client().v1.subscriptions.list,
+        "/v1/subscriptions",
         params={"status": "all", **_created_window(since, until)},
         ids={},
     )
@@ -646,7 +646,7 @@ def invoice_retrieve(*, invoice_id: str) -> JsonDict:
 def invoice_list(*, subscription_id: str) -> Iterator[JsonDict]:
     return _list_all(
         "invoice.list",
-        get_client().v1.invoices.list,
+        "/v1/invoices",
         params={"subscription": subscription_id},
         ids={"subscription": subscription_id},
     )
@@ -657,7 +657,7 @@ def invoice_payment_list(*, invoice_id: str) -> Iterator[JsonDict]:
     `payment_intent` field any more)."""
     return _list_all(
         "invoice_payment.list",
-        get_client().v1.invoice_payments.list,
+        "/v1/invoice_payments",
         params={"invoice": invoice_id, "expand": ["data.payment.payment_intent"]},
         ids={"invoice": invoice_id},
     )
