@@ -27,6 +27,7 @@ from .wire import encode
 DEFAULT_API = "http://127.0.0.1:12111"
 DEFAULT_KEY = "sk_test_emulator_cli"
 TWO_DAYS = 2 * 86400
+A_MONTH_AND_A_MINUTE = 31 * 86400 + 60
 
 
 class Api:
@@ -134,6 +135,50 @@ def _checkout_completed(api: Api) -> dict[str, Any]:
     return {"checkout_session": session["id"], "payment_intent": (paid.get("payment_intent") or {}).get("id")}
 
 
+def _renewal_failed(api: Api) -> dict[str, Any]:
+    """A monthly subscription paid with 4242, whose saved card then declines every charge; the
+    clock moves past the renewal, which fails (`invoice.payment_failed`, the subscription past due)."""
+    price = api.ok(
+        "POST",
+        "/v1/prices",
+        {
+            "currency": "gbp",
+            "unit_amount": 900,
+            "recurring": {"interval": "month"},
+            "product_data": {"name": "(created by python -m stripe_emulator trigger)"},
+        },
+    )
+    customer = api.ok("POST", "/v1/customers", {"email": "renewal@example.com"})
+    subscription = api.ok(
+        "POST",
+        "/v1/subscriptions",
+        {
+            "customer": customer["id"],
+            "items": [{"price": price["id"]}],
+            "payment_behavior": "default_incomplete",
+            "payment_settings": {"save_default_payment_method": "on_subscription"},
+            "expand": ["latest_invoice.confirmation_secret"],
+        },
+    )
+    secret = subscription["latest_invoice"]["confirmation_secret"]["client_secret"]
+    api.ok(
+        "POST",
+        f"/v1/payment_intents/{secret.split('_secret_')[0]}/confirm",
+        {"payment_method": "pm_card_visa"},
+    )
+    card = api.ok(
+        "POST", "/v1/payment_methods/pm_card_chargeCustomerFail/attach", {"customer": customer["id"]}
+    )
+    api.ok("POST", f"/v1/subscriptions/{subscription['id']}", {"default_payment_method": card["id"]})
+    api.ok("POST", "/_emulator/clock/advance", {"seconds": A_MONTH_AND_A_MINUTE})
+    renewed = api.ok("GET", f"/v1/subscriptions/{subscription['id']}")
+    return {
+        "customer": customer["id"],
+        "subscription": subscription["id"],
+        "invoice": renewed["latest_invoice"],
+    }
+
+
 FIXTURES: dict[str, Callable[[Api], dict[str, Any]]] = {
     "payment_intent.succeeded": _paid,
     "charge.succeeded": _paid,
@@ -145,18 +190,11 @@ FIXTURES: dict[str, Callable[[Api], dict[str, Any]]] = {
     "payout.created": _paid_out,
     "payout.paid": _payout_paid,
     "checkout.session.completed": _checkout_completed,
-}
-# Subscriptions, invoices and so renewals are not emulated (stripe_emulator/README.md).
-NOT_EMULATED = {
-    "invoice.payment_failed": (
-        "subscriptions and invoices are not emulated yet, so a failed renewal cannot be made"
-    ),
+    "invoice.payment_failed": _renewal_failed,
 }
 
 
 def trigger(api: Api, event_type: str) -> dict[str, Any]:
-    if event_type in NOT_EMULATED:
-        raise KeyError(NOT_EMULATED[event_type])
     if event_type not in FIXTURES:
         raise KeyError(f"no fixture for {event_type}; one of: {', '.join(sorted(FIXTURES))}")
     before = {e["id"] for e in api.ok("GET", "/v1/events", {"limit": 100, "type": event_type})["data"]}

@@ -65,11 +65,20 @@ def test_resend_delivers_the_same_event_again(
     assert code == 1
 
 
-def test_a_failed_renewal_cannot_be_made_and_says_why(
+def test_a_failed_renewal_leaves_the_subscription_past_due(
     stripe_emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, err = _run(capsys, stripe_emulator, "trigger", "invoice.payment_failed")
-    assert code == 2 and "subscriptions and invoices are not emulated" in err
+    code, made = _run(capsys, stripe_emulator, "trigger", "invoice.payment_failed")
+    assert code == 0 and len(made["events"]) == 1
+    client = stripe_emulator.client()
+    assert client.v1.subscriptions.retrieve(made["objects"]["subscription"]).status == "past_due"
+    invoice = client.v1.invoices.retrieve(made["objects"]["invoice"])
+    assert (invoice.status, invoice.attempt_count) == ("open", 1)
+
+
+def test_an_event_it_cannot_make_says_which_it_can(
+    stripe_emulator: EmulatorHandle, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, err = _run(capsys, stripe_emulator, "trigger", "customer.tax_id.created")
     assert code == 2 and "payment_intent.succeeded" in err
 
