@@ -52,6 +52,9 @@ class Subscriber(TimeStampedModel):
     email = models.EmailField()
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscribers")
     public_token = models.CharField(max_length=64, unique=True, default=new_public_token)
+    # From the subscribe form (rendered once per visit): a double submit of the same form finds
+    # the same subscriber, so it makes one Stripe customer and one subscription, not two.
+    form_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
     stripe_customer_id = models.CharField(max_length=255, blank=True)
     customer_key = models.CharField(max_length=255, blank=True)
     subscription_key = models.CharField(max_length=255, blank=True)

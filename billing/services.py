@@ -91,8 +91,16 @@ def plan_price_ensure(*, plan: Plan) -> str:
     return plan.stripe_price_id
 
 
-def subscriber_create(*, plan: Plan, email: str) -> Subscriber:
-    return Subscriber.objects.create(plan=plan, email=email)
+def subscriber_create(*, plan: Plan, email: str, form_token: str | None = None) -> Subscriber:
+    """A new subscriber; with the subscribe form's token, the one that form already made (a
+    double click or a resubmit), whose Stripe writes then reuse their stored keys."""
+    if not form_token:
+        return Subscriber.objects.create(plan=plan, email=email)
+    try:
+        with transaction.atomic():
+            return Subscriber.objects.create(plan=plan, email=email, form_token=form_token)
+    except IntegrityError:
+        return Subscriber.objects.get(form_token=form_token)
 
 
 def subscriber_subscribe(*, subscriber: Subscriber) -> Subscription:

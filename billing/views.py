@@ -36,6 +36,7 @@ from billing.services import (
     subscriber_subscribe,
     subscription_cancel_at_period_end,
 )
+from orders.forms import new_form_token
 from payments.stripe_gateway import StripeGatewayError
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ MESSAGE_CANCELED = (
 
 class SubscribeForm(forms.Form):
     email = forms.EmailField(max_length=254)
+    form_token = forms.CharField(max_length=64, required=False, widget=forms.HiddenInput)
 
 
 def _subscriber_or_404(token: str) -> Subscriber:
@@ -72,9 +74,11 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest, slug: str) -> HttpResponse:
     plan = get_object_or_404(Plan, slug=slug, active=True)
-    form = SubscribeForm(request.POST or None)
+    form = SubscribeForm(request.POST or None, initial={"form_token": new_form_token()})
     if request.method == "POST" and form.is_valid():
-        subscriber = subscriber_create(plan=plan, email=form.cleaned_data["email"])
+        subscriber = subscriber_create(
+            plan=plan, email=form.cleaned_data["email"], form_token=form.cleaned_data["form_token"] or None
+        )
         try:
             subscriber_subscribe(subscriber=subscriber)
         except (BillingUnavailable, StripeGatewayError):

@@ -346,3 +346,22 @@ def test_first_invoice_unpaid_for_23_hours_expires(
     assert "Not started" in page and "Pay now" not in page
     assert client.get(reverse("billing:account_pay", args=[subscriber.public_token])).status_code == 302
     assert _dunning_mails() == []
+
+
+def test_a_double_submit_of_the_subscribe_form_makes_one_subscription(
+    client: Any, emulator: Any, plan: Plan
+) -> None:
+    # given the form as the customer's browser has it, with its one-visit token
+    form = client.get(reverse("billing:subscribe", args=[plan.slug])).content.decode()
+    token = re.search(r'name="form_token" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    # when it is submitted twice (a double click)
+    data = {"email": "ada@example.com", "form_token": token}
+    first = client.post(reverse("billing:subscribe", args=[plan.slug]), data)
+    second = client.post(reverse("billing:subscribe", args=[plan.slug]), data)
+    # then one subscriber, one Stripe customer and one subscription, and both go to the same page
+    subscriber = Subscriber.objects.get()
+    assert first["Location"] == second["Location"]
+    subscriptions = emulator.client().v1.subscriptions.list(
+        params={"customer": subscriber.stripe_customer_id}
+    )
+    assert [s.id for s in subscriptions.data] == [subscriber.stripe_subscription_id]
