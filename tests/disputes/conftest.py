@@ -84,3 +84,16 @@ def refunds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(stripe_gateway, "refund_create", refund_create)
     return seen
+
+
+WEBHOOK_SECRET = "whsec_disputes_e2e_0000000000000000"
+
+
+@pytest.fixture
+def wired(emulator: Any, live_server: Any, settings: Any, queued: list[None], alert_settings: Any) -> Any:
+    """The emulator delivering every event, signed, to the live server's webhook endpoint; the
+    drain's broker message recorded instead of sent (tests drain in place), alerts by email."""
+    settings.STRIPE_WEBHOOK_SECRETS = [WEBHOOK_SECRET]
+    emulator.add_webhook_endpoint(live_server.url + "/stripe/webhook/", secret=WEBHOOK_SECRET)
+    yield emulator
+    emulator.wait_for_deliveries(timeout=5)
