@@ -5,17 +5,20 @@ staged on the emulator with nobody touching it, and Finance's actions go to the 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import stripe
 
-from disputes.models import Dispute, EvidenceDraft
-from disputes.services import dispute_evidence_submit
+from disputes.models import DeadlineWarning, Dispute, EvidenceDraft
+from disputes.services import dispute_deadlines_check, dispute_evidence_submit, dispute_refund_inquiry
 from orders.models import Order
-from payments.models import StripeEvent
+from payments.models import Refund, StripeEvent
 from reconciliation.models import BalanceTransaction, Payout
 from reconciliation.services.payouts import payout_reconcile
-from tests.disputes.e2e_support import FRAUD_CARD, pay, settle, shop_order
+from tests.disputes.e2e_support import FRAUD_CARD, INQUIRY_CARD, pay, settle, shop_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -106,4 +109,142 @@ def test_finance_submits_losing_evidence_and_the_dispute_is_lost(
         "charge.dispute.funds_withdrawn",
         "charge.dispute.updated",
         "charge.dispute.closed",
+    }
+
+
+def test_an_inquiry_is_answered_with_a_refund_and_closes(
+    wired: Any, evidence_queued: list[int], finance_user: Any
+) -> None:
+    order, dispute = opened_dispute(wired, INQUIRY_CARD)
+    assert (dispute.status, dispute.case_type, dispute.is_charge_refundable) == (
+        "warning_needs_response",
+        "inquiry",
+        True,
+    )
+
+    dispute = dispute_refund_inquiry(dispute=dispute, user=finance_user)
+    settle(wired)
+
+    dispute.refresh_from_db()
+    assert dispute.status == "warning_closed" and dispute.refund_id.startswith("re_")
+    refund = Refund.objects.get(stripe_id=dispute.refund_id)
+    assert (refund.status, refund.amount) == ("succeeded", 4200)
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.DISPUTED, 4200)
+    stripe_dispute = wired.client().v1.disputes.retrieve(dispute.stripe_id)
+    assert stripe_dispute.status == "warning_closed"
+    assert stripe_dispute.evidence_details.submission_count == 0
+
+
+def test_dispute_events_duplicated_and_out_of_order_leave_one_dispute_one_draft_and_its_outcome(
+    wired: Any, evidence_queued: list[int], finance_user: Any, mailoutbox: list[Any]
+) -> None:
+    wired.set_faults(duplicate_rate=1.0, reorder_window=6, double_event_rate=0.5)
+    order, dispute = opened_dispute(wired)
+    dispute_evidence_submit(dispute=dispute, user=finance_user, extra_text="winning_evidence")
+    wired.advance_clock(61)
+    settle(wired)
+
+    assert Dispute.objects.count() == 1
+    dispute.refresh_from_db()
+    assert (dispute.status, dispute.submission_count) == ("won", 1)
+    assert EvidenceDraft.objects.filter(dispute=dispute).count() == 2  # the staged one, and the one sent
+    deliveries = [d for d in wired.deliveries() if d["type"].startswith("charge.dispute.")]
+    assert any(d["duplicate"] for d in deliveries), "no event was delivered twice"
+    subjects = [m.subject for m in mailoutbox]
+    assert sum("opened on order" in s for s in subjects) == 1
+    assert sum(s.endswith("closed: won") for s in subjects) == 1
+    order.refresh_from_db()
+    assert order.status == Order.Status.DISPUTED
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Every HTTP attempt the gateway makes (the SDK's own retries included): method, path and
+    Idempotency-Key, as they leave for the emulator."""
+    seen: list[tuple[str, str, str]] = []
+    send = stripe.RequestsClient.request
+
+    def request(self: Any, method: str, url: str, headers: Any, post_data: Any = None) -> Any:
+        seen.append((method.upper(), urlsplit(url).path, (headers or {}).get("Idempotency-Key", "")))
+        return send(self, method, url, headers, post_data)
+
+    monkeypatch.setattr(stripe.RequestsClient, "request", request)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("kind", "count"),
+    [
+        # 500: past the SDK's two retries, so the evidence task itself retries
+        ("error", 3),
+        # 429: past the gateway's own rate-limit retries (four), so the task retries too
+        ("rate_limit", 5),
+    ],
+)
+def test_the_staging_call_answered_500_or_429_is_retried_with_the_same_key_until_staged(
+    wired: Any,
+    evidence_queued: list[int],
+    wire: list[tuple[str, str, str]],
+    settings: Any,
+    kind: str,
+    count: int,
+) -> None:
+    wired.set_faults(api=[{"kind": kind, "path": "^/v1/disputes/", "method": "POST", "count": count}])
+    order, dispute = opened_dispute(wired)
+
+    posts = [(path, key) for method, path, key in wire if method == "POST"]
+    staging = [(path, key) for path, key in posts if path.startswith("/v1/disputes/")]
+    assert len(staging) == count + 1
+    assert {staging_path for staging_path, _ in staging} == {f"/v1/disputes/{dispute.stripe_id}"}
+    assert {key for _, key in staging} == {f"dispute:{dispute.pk}:evidence-draft:v1"}
+    (draft,) = EvidenceDraft.objects.filter(dispute=dispute)
+    assert draft.staged_at is not None
+    stripe_dispute = wired.client().v1.disputes.retrieve(dispute.stripe_id)
+    assert stripe_dispute.evidence_details.has_evidence is True
+    assert stripe_dispute.evidence.customer_email_address == order.email
+    uploads = [key for path, key in posts if path == "/v1/files"]
+    assert set(uploads) == {f"dispute:{dispute.pk}:receipt:v1"}
+
+
+def emulator_now(wired: Any, advance: float = 0) -> datetime:
+    return datetime.fromtimestamp(wired.advance_clock(advance)["now"], tz=UTC)
+
+
+def test_the_clock_moved_past_72_and_24_hours_before_the_deadline_warns_once_each_and_past_due_once(
+    wired: Any, evidence_queued: list[int], mailoutbox: list[Any]
+) -> None:
+    order, dispute = opened_dispute(wired)
+    due = dispute.evidence_due_by
+    assert due is not None
+    mailoutbox.clear()
+
+    def run_job_twice(now: datetime) -> list[int]:
+        # The beat job runs every 15 minutes: twice at the same point must warn no more.
+        return [dispute_deadlines_check(now=now), dispute_deadlines_check(now=now + timedelta(minutes=15))]
+
+    assert run_job_twice(emulator_now(wired)) == [0, 0]
+    # the emulator's clock (and so Stripe's view of the deadline) moves to 71½ h before it
+    target = due - timedelta(hours=71, minutes=30)
+    now = emulator_now(wired, target.timestamp() - emulator_now(wired).timestamp())
+    assert run_job_twice(now) == [1, 0]
+    now = emulator_now(wired, timedelta(hours=48).total_seconds())  # 23½ h left
+    assert run_job_twice(now) == [1, 0]
+    # past the deadline: Stripe marks it past due, and the job flags it once
+    now = emulator_now(wired, timedelta(hours=24).total_seconds())
+    settle(wired)
+    assert run_job_twice(now) == [1, 0]
+
+    dispute.refresh_from_db()
+    assert dispute.past_due is True and dispute.status == "needs_response"
+    said = f"[payments] Dispute {dispute.stripe_id} on order {order.number}"
+    assert [m.subject for m in mailoutbox] == [
+        f"{said}: evidence due in 71 h, nothing submitted yet",
+        f"{said}: evidence due in 23 h, nothing submitted yet",
+        f"{said} is past its evidence deadline with nothing submitted",
+    ]
+    assert set(DeadlineWarning.objects.filter(dispute=dispute).values_list("threshold", flat=True)) == {
+        "72h",
+        "24h",
+        "past_due",
     }
