@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import stripe
+from django.urls import reverse
 
 from disputes.models import DeadlineWarning, Dispute, EvidenceDraft
 from disputes.services import dispute_deadlines_check, dispute_evidence_submit, dispute_refund_inquiry
@@ -60,7 +61,7 @@ def opened_dispute(wired: Any, card: str = FRAUD_CARD) -> tuple[Order, Dispute]:
 
 
 def test_finance_submits_winning_evidence_the_dispute_is_won_and_the_ledger_shows_the_money_back(
-    wired: Any, evidence_queued: list[int], finance_user: Any
+    wired: Any, evidence_queued: list[int], finance_user: Any, admin_client: Any
 ) -> None:
     order, dispute = opened_dispute(wired)
 
@@ -88,6 +89,12 @@ def test_finance_submits_winning_evidence_the_dispute_is_won_and_the_ledger_show
     assert lines["dispute_reversal"] == (4200, -2000, 6200, dispute.pk)
     assert lines["charge"][0] == 4200
     assert payout.amount == lines["charge"][2]
+    # and the order's page shows the dispute's outcome and that money, in its payout
+    page = admin_client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert f"{dispute.stripe_id} · won" in page
+    assert "<td>dispute</td><td>-£42.00</td><td>£20.00</td><td>-£62.00</td>" in page
+    assert "<td>dispute_reversal</td><td>£42.00</td><td>-£20.00</td><td>£62.00</td>" in page
+    assert f">{payout.stripe_id}</a> · paid" in page
 
 
 def test_finance_submits_losing_evidence_and_the_dispute_is_lost(
