@@ -13,7 +13,7 @@ import pytest
 import stripe
 from django.urls import reverse
 
-from disputes.models import DeadlineWarning, Dispute, EvidenceDraft
+from disputes.models import DeadlineWarning, Dispute, EarlyFraudWarning, EvidenceDraft
 from disputes.services import dispute_deadlines_check, dispute_evidence_submit, dispute_refund_inquiry
 from orders.models import Order
 from payments.models import Refund, StripeEvent
@@ -255,3 +255,32 @@ def test_the_clock_moved_past_72_and_24_hours_before_the_deadline_warns_once_eac
         "24h",
         "past_due",
     }
+
+
+def test_two_disputes_on_one_payment_each_get_their_own_evidence(
+    wired: Any, evidence_queued: list[int], mailoutbox: list[Any]
+) -> None:
+    order = shop_order()
+    pay(wired, order, "pm_card_createMultipleDisputes")
+    settle(wired)
+
+    disputes = list(Dispute.objects.filter(order=order).order_by("amount"))
+    assert [(d.reason, d.amount) for d in disputes] == [("product_not_received", 2100), ("fraudulent", 4200)]
+    for dispute in disputes:
+        (draft,) = EvidenceDraft.objects.filter(dispute=dispute)
+        assert draft.staged_at is not None
+        assert wired.client().v1.disputes.retrieve(dispute.stripe_id).evidence_details.has_evidence is True
+    assert sum("opened on order" in m.subject for m in mailoutbox) == 2
+
+
+def test_the_early_fraud_warning_card_is_mirrored_with_its_alert(wired: Any, mailoutbox: list[Any]) -> None:
+    order = shop_order()
+    pay(wired, order, "pm_card_createIssuerFraudRecord")
+    settle(wired)
+
+    (warning,) = EarlyFraudWarning.objects.filter(order=order)
+    assert warning.stripe_id.startswith("issfr_") and warning.actionable
+    assert [m.subject for m in mailoutbox if "Early fraud warning" in m.subject] == [
+        f"[payments] Early fraud warning {warning.stripe_id} on order {order.number}, charge "
+        f"{warning.charge_id}: {warning.fraud_type}, actionable: a refund now avoids a dispute"
+    ]
