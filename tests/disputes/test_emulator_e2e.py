@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 import stripe
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from disputes.models import DeadlineWarning, Dispute, EarlyFraudWarning, EvidenceDraft
 from disputes.services import dispute_deadlines_check, dispute_evidence_submit, dispute_refund_inquiry
@@ -284,3 +286,24 @@ def test_the_early_fraud_warning_card_is_mirrored_with_its_alert(wired: Any, mai
         f"[payments] Early fraud warning {warning.stripe_id} on order {order.number}, charge "
         f"{warning.charge_id}: {warning.fraud_type}, actionable: a refund now avoids a dispute"
     ]
+
+
+def test_the_finance_api_lists_and_submits_an_emulator_dispute_by_its_dp_id(
+    wired: Any, evidence_queued: list[int], finance_user: Any
+) -> None:
+    order, dispute = opened_dispute(wired)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=finance_user)[0].key}")
+
+    (listed,) = api.get("/api/finance/disputes/?status=needs_response").json()["results"]
+    assert (listed["id"], listed["order"]) == (dispute.stripe_id, order.number)
+    assert listed["evidence_staged"] is True
+    evidence = api.get(f"/api/finance/disputes/{dispute.stripe_id}/evidence/")
+    assert evidence.status_code == 200
+    body = {"uncategorized_text": "winning_evidence"}
+    headers = {"HTTP_IDEMPOTENCY_KEY": f"submit-{dispute.stripe_id}"}
+    first = api.post(f"/api/finance/disputes/{dispute.stripe_id}/submit/", body, format="json", **headers)
+    again = api.post(f"/api/finance/disputes/{dispute.stripe_id}/submit/", body, format="json", **headers)
+    assert first.status_code == again.status_code == 200
+    assert first.json() == again.json()
+    assert wired.client().v1.disputes.retrieve(dispute.stripe_id).evidence_details.submission_count == 1
