@@ -15,8 +15,15 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from disputes.evidence import ERROR_FIELD_TOO_LONG
 from disputes.models import DeadlineWarning, Dispute, EarlyFraudWarning, EvidenceDraft
-from disputes.services import dispute_deadlines_check, dispute_evidence_submit, dispute_refund_inquiry
+from disputes.services import (
+    DisputeActionRefused,
+    dispute_deadlines_check,
+    dispute_evidence_revise,
+    dispute_evidence_submit,
+    dispute_refund_inquiry,
+)
 from orders.models import Order
 from payments.models import Refund, StripeEvent
 from reconciliation.models import BalanceTransaction, Payout
@@ -307,3 +314,23 @@ def test_the_finance_api_lists_and_submits_an_emulator_dispute_by_its_dp_id(
     assert first.status_code == again.status_code == 200
     assert first.json() == again.json()
     assert wired.client().v1.disputes.retrieve(dispute.stripe_id).evidence_details.submission_count == 1
+
+
+def test_evidence_over_stripes_limit_is_refused_with_a_clear_message_and_nothing_sent(
+    wired: Any, evidence_queued: list[int], finance_user: Any, wire: list[tuple[str, str, str]]
+) -> None:
+    _, dispute = opened_dispute(wired)
+    before = wired.client().v1.disputes.retrieve(dispute.stripe_id).evidence.to_dict()
+    sent = len(wire)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_evidence_revise(
+            dispute=dispute, user=finance_user, changes={"uncategorized_text": "x" * 20_001}
+        )
+
+    assert str(refused.value) == ERROR_FIELD_TOO_LONG.format(
+        field="uncategorized_text", length=20_001, limit=20_000
+    )
+    assert len(wire) == sent  # not a single request left for Stripe
+    assert wired.client().v1.disputes.retrieve(dispute.stripe_id).evidence.to_dict() == before
+    assert EvidenceDraft.objects.filter(dispute=dispute).count() == 1
