@@ -1,13 +1,18 @@
 """Order admin: find an order by any id staff are given, see its items and fulfillment, jump to
-Stripe, re-sync it."""
+Stripe, re-sync it. The order's page is the hub: its PaymentIntent, charge attempts, refunds,
+disputes, Stripe events and the payouts its money went out in, each linked to its own page
+(the reads are the owning apps' selectors)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from simple_history.admin import SimpleHistoryAdmin
 
 from config.admin_helpers import (
@@ -24,8 +29,10 @@ from orders.models import Fulfillment, Order, OrderItem
 from orders.selectors import order_search
 from payments import stripe_gateway
 from payments.admin import ChargeAttemptInline, OrderPaymentIntentInline
+from payments.selectors import order_refunds, order_stripe_events
 from payments.services.objects import stripe_object_resync
 from payments.stripe_gateway import StripeGatewayError
+from reconciliation.selectors import order_balance_transactions
 
 
 class OrderItemInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -83,6 +90,7 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
             },
         ),
         ("Dates", {"fields": ("created_at", "paid_at", "fulfilled_at", "canceled_at", "fulfillment_info")}),
+        ("Refunds, payouts and events", {"fields": ("refunds_info", "payouts_info", "events_info")}),
     )
     readonly_fields = (
         "number",
@@ -111,6 +119,9 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
         "fulfillment_info",
         "liability_shift_info",
         "disputes_info",
+        "refunds_info",
+        "payouts_info",
+        "events_info",
     )
 
     def get_search_results(
@@ -197,6 +208,93 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
             ),
         )
 
+    @admin.display(description="Refunds")
+    def refunds_info(self, order: Order) -> SafeString | str:
+        """Each refund Stripe has for the order (whoever asked for it), and where it stands."""
+        rows = [
+            (
+                reverse("admin:payments_refund_change", args=[refund.pk]),
+                refund.stripe_id,
+                money_display(refund.amount, refund.currency),
+                refund.status + (f" ({refund.failure_reason})" if refund.failure_reason else ""),
+            )
+            for refund in order_refunds(order=order)
+        ]
+        if not rows:
+            return "-"
+        return _table(
+            ("Refund", "Amount", "Status"), '<td><a href="{}">{}</a></td><td>{}</td><td>{}</td>', rows
+        )
+
+    @admin.display(description="Payouts")
+    def payouts_info(self, order: Order) -> SafeString | str:
+        """The order's balance transactions (charge, refunds, dispute money) and the payout each
+        went out in."""
+        rows = []
+        for line in order_balance_transactions(order=order):
+            payout = line.payout
+            rows.append(
+                (
+                    reverse("admin:reconciliation_balancetransaction_change", args=[line.pk]),
+                    line.stripe_id,
+                    line.reporting_category or line.type,
+                    money_display(line.amount, line.currency),
+                    money_display(line.fee, line.currency),
+                    money_display(line.net, line.currency),
+                    format_html(
+                        '<a href="{}">{}</a> · {} · {}',
+                        reverse("admin:reconciliation_payout_change", args=[payout.pk]),
+                        payout.stripe_id,
+                        payout.status,
+                        f"{payout.arrival_date:%Y-%m-%d}" if payout.arrival_date else "no arrival date",
+                    )
+                    if payout is not None
+                    else "not paid out yet",
+                )
+            )
+        if not rows:
+            return "-"
+        return _table(
+            ("Balance transaction", "Category", "Amount", "Fee", "Net", "Payout"),
+            '<td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>',
+            rows,
+        )
+
+    @admin.display(description="Stripe events")
+    def events_info(self, order: Order) -> SafeString | str:
+        """The newest events about the order's PaymentIntent, Session, charges, refunds and
+        disputes, and a link to all of them in the events list."""
+        found = order_stripe_events(order=order)
+        if not found.events:
+            return "-"
+        rows = [
+            (
+                reverse("admin:payments_stripeevent_change", args=[event.pk]),
+                event.stripe_id,
+                event.type,
+                event.object_id,
+                event.status,
+                f"{event.stripe_created:%Y-%m-%d %H:%M:%S}" if event.stripe_created else "-",
+            )
+            for event in found.events
+        ]
+        table = _table(
+            ("Event", "Type", "Object", "Status", "At Stripe"),
+            '<td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>',
+            rows,
+        )
+        everything = (
+            reverse("admin:payments_stripeevent_changelist") + "?object_id__in=" + ",".join(found.object_ids)
+        )
+        shown = f"the newest {len(found.events)} of {found.total}" if found.total > len(found.events) else ""
+        return format_html(
+            '{}<p><a href="{}" id="order-events-all">All {} events of this order</a>{}</p>',
+            table,
+            everything,
+            found.total,
+            f" (this list shows {shown})" if shown else "",
+        )
+
     @admin.action(description="Re-sync the payment from Stripe (fetch and apply)", permissions=["support"])
     def resync(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
@@ -213,3 +311,10 @@ class OrderAdmin(RoleAdminMixin, ReadOnlyAdminMixin, SimpleHistoryAdmin):
                 continue
             status = result.order.status if result.order else result.note
             self.message_user(request, f"{order.number} re-synced: {status}", messages.SUCCESS)
+
+
+def _table(headings: tuple[str, ...], row_format: str, rows: Sequence[tuple[object, ...]]) -> SafeString:
+    """A read-only table for a field of the order's page (no inline styles: the admin's CSP)."""
+    head = format_html_join("", "<th>{}</th>", ((heading,) for heading in headings))
+    body = format_html_join("", "<tr>" + row_format + "</tr>", rows)
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from orders.models import Order
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 
 PAYOUT_TYPE = "payout"
@@ -107,3 +108,14 @@ def discrepancy_list(*, status: str | None = None) -> QuerySet[Discrepancy]:
     """Discrepancies, newest first, optionally of one status."""
     queryset = Discrepancy.objects.select_related("order").order_by("-created_at", "-pk")
     return queryset.filter(status=status) if status else queryset
+
+
+def order_balance_transactions(*, order: Order) -> QuerySet[BalanceTransaction]:
+    """The balance transactions of an order's money (its charge, refunds, dispute withdrawals and
+    reinstatements), oldest first, each with the payout it went out in (none until it is paid
+    out and reconciled)."""
+    return (
+        BalanceTransaction.objects.filter(order=order)
+        .select_related("payout")
+        .order_by("stripe_created", "pk")
+    )

@@ -2,9 +2,10 @@
 `live_server`: the list with the deadline, the dispute with its liability shift, the evidence
 edited into a new staged revision, then Submit evidence behind its confirmation page, once.
 
-Stripe is the gateway's dispute and file functions patched with the disputes tests' fake (the
-emulator does not serve disputes yet); the live server runs in a thread of this process, so the
-patch reaches it."""
+Stripe is the gateway's dispute and file functions patched with the disputes tests' fake, so
+the test can open a dispute with any 3-D Secure outcome (here: authenticated, the liability
+shift applies); the live server runs in a thread of this process, so the patch reaches it. The
+same journey against the emulator is test_dispute_staff_flow_emulator.py."""
 
 from __future__ import annotations
 

@@ -3,6 +3,8 @@ fake that behaves as Stripe does, the evidence task run in place, staff users of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +14,8 @@ from config.celery import app as celery_app
 from disputes import tasks
 from disputes.services.sync import PREPARE_EVIDENCE_TASK
 from payments import stripe_gateway
+from payments.services.events import wakeup
+from tests.disputes.e2e_support import Worker
 from tests.disputes.factories import FakeStripe
 
 
@@ -84,3 +88,31 @@ def refunds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     monkeypatch.setattr(stripe_gateway, "refund_create", refund_create)
     return seen
+
+
+WEBHOOK_SECRET = "whsec_disputes_e2e_0000000000000000"
+
+
+@pytest.fixture
+def wired(emulator: Any, live_server: Any, settings: Any, queued: list[None], alert_settings: Any) -> Any:
+    """The emulator delivering every event, signed, to the live server's webhook endpoint; the
+    drain's broker message recorded instead of sent (tests drain in place), alerts by email."""
+    settings.STRIPE_WEBHOOK_SECRETS = [WEBHOOK_SECRET]
+    emulator.add_webhook_endpoint(live_server.url + "/stripe/webhook/", secret=WEBHOOK_SECRET)
+    yield emulator
+    emulator.wait_for_deliveries(timeout=5)
+
+
+@pytest.fixture
+def dispute_worker(
+    emulator: Any, live_server: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Worker]:
+    """The emulator delivering to the live server, and a real Celery worker that drains the
+    stored events and runs the evidence task it queues itself."""
+    settings.STRIPE_WEBHOOK_SECRETS = [WEBHOOK_SECRET]
+    emulator.add_webhook_endpoint(live_server.url + "/stripe/webhook/", secret=WEBHOOK_SECRET)
+    worker = Worker(tmp_path)
+    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", worker.publish_drain)
+    yield worker
+    emulator.wait_for_deliveries(timeout=5)
+    worker.stop()
