@@ -652,6 +652,11 @@ def invoice_list(*, subscription_id: str) -> Iterator[JsonDict]:
     )
 
 
+def invoice_list_created(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
+    """Invoices created in [since, until] (the ledger check's window)."""
+    return _list_all("invoice.list", "/v1/invoices", params=_created_window(since, until), ids={})
+
+
 def invoice_payment_list(*, invoice_id: str) -> Iterator[JsonDict]:
     """An invoice's payments with their PaymentIntents (API basil+: invoices have no
     `payment_intent` field any more)."""

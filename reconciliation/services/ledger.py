@@ -1,4 +1,5 @@
-"""The ledger check: Stripe's payouts, charges, refunds and disputes of a window against our books.
+"""The ledger check: Stripe's payouts, charges, refunds, disputes and invoices of a window against
+our books.
 
 Each difference is a Discrepancy of one kind (one open case per kind and object, so a second run
 opens nothing new). A difference with a safe fix (a paid charge whose event never came, a refund
@@ -7,7 +8,9 @@ forward-only service as the webhook (`stripe_object_apply`) and is recorded as a
 case whose difference has gone by the next run is closed as auto-fixed. Differences on objects
 younger than the grace period are left alone: their events may still be on their way.
 
-Our side of a charge is its Charge mirror when we hold one, else the order it belongs to."""
+Our side of a charge is its Charge mirror when we hold one, else the order it belongs to. An
+invoice we lack or hold in an older status is repaired by fetching its subscription
+(`billing_refresh`, what every billing event does), so what a subscriber may use follows Stripe."""
 
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from billing.models import Invoice
+from billing.services import billing_refresh
 from disputes.models import Dispute
 from orders.models import STATUS_RANK, Order
 from orders.selectors import order_find_for_stripe_object
@@ -104,7 +109,12 @@ class _Check:
                 "kind", "object_id"
             )
         )
-        self.seen: dict[str, set[str]] = {"charge": set(), "refund": set(), "dispute": set()}
+        self.seen: dict[str, set[str]] = {
+            "charge": set(),
+            "refund": set(),
+            "dispute": set(),
+            "invoice": set(),
+        }
         self.paid_charge_by_order: dict[int, str] = {}
 
     # ------------------------------------------------------------------ recording
@@ -314,6 +324,49 @@ class _Check:
             found.add(Kind.AMOUNT_MISMATCH)
         return found
 
+    # ------------------------------------------------------------------ invoices
+
+    def invoice(self, obj: JsonDict) -> None:
+        invoice_id = str(obj.get("id") or "")
+        if not invoice_id:
+            return  # an upcoming invoice has no id: nothing to compare yet
+        self.seen["invoice"].add(invoice_id)
+        self.settle(invoice_id, self._invoice(obj, invoice_id))
+
+    def _invoice(self, obj: JsonDict, invoice_id: str) -> set[str]:
+        status = str(obj.get("status") or "")
+        if self._young(obj):
+            self.result.too_young += 1
+            return {kind for kind, object_id in self.open_cases if object_id == invoice_id}
+        parent = (obj.get("parent") or {}).get("subscription_details") or {}
+        subscription = parent.get("subscription")
+        subscription_id = str(
+            subscription.get("id") if isinstance(subscription, dict) else subscription or ""
+        )
+        local = Invoice.objects.filter(stripe_id=invoice_id).first()
+        if (local is None or local.status != status) and subscription_id:
+            kind = Kind.MISSING_LOCAL if local is None else Kind.STATUS_MISMATCH
+            before = "missing here" if local is None else f"{local.status} here"
+            billing_refresh(subscription_id=subscription_id, source=SOURCE, invoice_id=invoice_id)
+            local = Invoice.objects.filter(stripe_id=invoice_id).first()
+            if local is not None and local.status == status:
+                self.fixed(kind, invoice_id, f"{invoice_id}: {before}, {status} at Stripe; synced", None)
+        found: set[str] = set()
+        if local is None:
+            self.open(Kind.MISSING_LOCAL, invoice_id, f"{invoice_id}: {status} at Stripe; not mirrored")
+            return {Kind.MISSING_LOCAL}
+        if local.status != status:
+            self.open(
+                Kind.STATUS_MISMATCH, invoice_id, f"{invoice_id}: {status} at Stripe, {local.status} here"
+            )
+            found.add(Kind.STATUS_MISMATCH)
+        amount_due = int(obj.get("amount_due") or 0)
+        if local.amount_due != amount_due:
+            detail = f"{invoice_id}: Stripe {amount_due} due, ours {local.amount_due}"
+            self.open(Kind.AMOUNT_MISMATCH, invoice_id, detail)
+            found.add(Kind.AMOUNT_MISMATCH)
+        return found
+
     # ------------------------------------------------------------------ ours, not Stripe's
 
     def missing_remote(self) -> None:
@@ -361,7 +414,7 @@ class _Check:
 def ledger_check(
     *, window: timedelta, now: datetime | None = None, progress: Progress | None = None
 ) -> LedgerResult:
-    """Compare Stripe's payouts, charges, refunds and disputes created in the last `window` with
+    """Compare Stripe's payouts, charges, refunds, disputes and invoices created in the last `window` with
     our books and record every difference (see the module docstring). Idempotent: a second run
     over the same state opens nothing new. Records a ReconciliationRun with the figures."""
     now = now or timezone.now()
@@ -382,6 +435,9 @@ def ledger_check(
         for obj in stripe_gateway.dispute_list(since=start):
             check._tick("disputes")
             check.dispute(obj)
+        for obj in stripe_gateway.invoice_list_created(since=start):
+            check._tick("invoices")
+            check.invoice(obj)
         check.missing_remote()
     except Exception:
         run.status = ReconciliationRun.Status.FAILED

@@ -10,6 +10,7 @@ import io
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from billing.services import billing_resync
 from config.metrics import metrics_text
 from console.search import record_find
 from payments.models import StripeEvent
+from reconciliation.models import Discrepancy
+from reconciliation.services.ledger import ledger_check
 
 pytestmark = pytest.mark.django_db
 
@@ -365,3 +368,27 @@ def test_a_double_submit_of_the_subscribe_form_makes_one_subscription(
         params={"customer": subscriber.stripe_customer_id}
     )
     assert [s.id for s in subscriptions.data] == [subscriber.stripe_subscription_id]
+
+
+def test_the_ledger_check_repairs_a_renewal_whose_events_never_came(
+    client: Any, emulator: Any, plan: Plan, pump: Pump, eager: None
+) -> None:
+    # given a renewal declined at Stripe whose events never reached us
+    subscriber = _renewal_declined_scenario(client, emulator, plan, pump)
+    assert _subscription(subscriber).status == "active"
+    stripe_now = datetime.fromtimestamp(emulator.advance_clock(0)["now"], tz=UTC)
+    # when the nightly ledger check runs (after the grace period, on Stripe's clock)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        ledger_check(window=timedelta(days=40), now=stripe_now + timedelta(hours=2))
+    # then the renewal's invoice is mirrored (auto-fixed), the subscription past due, one email
+    renewal = Invoice.objects.get(billing_reason="subscription_cycle")
+    assert renewal.status == "open"
+    case = Discrepancy.objects.get(object_id=renewal.stripe_id)
+    assert (case.kind, case.status) == ("missing_local", "auto_fixed")
+    assert _subscription(subscriber).status == "past_due"
+    assert len(_dunning_mails()) == 1
+    # and a second run opens nothing new
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        again = ledger_check(window=timedelta(days=40), now=stripe_now + timedelta(hours=2))
+    assert again.opened == 0
+    assert not Discrepancy.objects.filter(status="open").exists()

@@ -204,6 +204,7 @@ class FakeStripe:
         self.charges: list[JsonDict] = []
         self.refunds: list[JsonDict] = []
         self.disputes: list[JsonDict] = []
+        self.invoices: list[JsonDict] = []
         self.listed: list[str] = []
         self.list_delay = 0.0  # seconds spent inside a listing, to widen a race on purpose
 
@@ -232,6 +233,9 @@ class FakeStripe:
     def dispute_list(self, *, since: int, until: int | None = None) -> Iterator[JsonDict]:
         yield from (copy.deepcopy(d) for d in self.disputes if d["created"] >= since)
 
+    def invoice_list_created(self, *, since: int, until: int | None = None) -> Iterator[JsonDict]:
+        yield from (copy.deepcopy(i) for i in self.invoices if i["created"] >= since)
+
     def object_retrieve(self, *, object_id: str) -> JsonDict:
         for obj in [*self.charges, *self.refunds, *self.disputes, *self.payouts.values()]:
             if obj["id"] == object_id:
@@ -248,6 +252,7 @@ def fake_stripe(monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
         "charge_list",
         "refund_list",
         "dispute_list",
+        "invoice_list_created",
         "object_retrieve",
     ):
         monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))
