@@ -79,8 +79,8 @@ def test_finance_reads_edits_and_submits_the_evidence_once_in_the_admin(
 
     # the dispute's page says whether the liability shift applies and why
     row.locator(f"a:has-text('{dispute.stripe_id}')").click()
-    body = page.locator("#content").inner_text()
-    assert "The liability shift applies: the card issuer, not the shop, bears a fraud dispute." in body
+    shift = "The liability shift applies: the card issuer, not the shop, bears a fraud dispute."
+    page.locator("#content", has_text=shift).wait_for()  # #content is on the list page too
 
     # the evidence: add the carrier and tracking number, saved as revision 2 and staged
     page.click("text=Read and edit the evidence (Finance)")
@@ -95,7 +95,7 @@ def test_finance_reads_edits_and_submits_the_evidence_once_in_the_admin(
     page.check(f"input[name='_selected_action'][value='{dispute.pk}']")
     page.select_option("select[name='action']", "submit_evidence")
     page.click("button[name='index']")
-    assert "Stripe takes one submission per dispute" in page.locator("#content").inner_text()
+    page.locator("#content", has_text="Stripe takes one submission per dispute").wait_for()
     assert [c for c in fake.calls_of("dispute_update") if c["submit"]] == []
     page.fill("#id_extra_text", "Signed for on delivery.")
     page.click("input[value='Yes, submit the evidence']")

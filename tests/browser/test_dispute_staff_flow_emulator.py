@@ -41,8 +41,9 @@ def test_finance_answers_an_emulator_dispute_in_the_admin_and_wins_it(page: Any,
 
     # its page: no 3-D Secure on this card, so no liability shift, and it says so
     row.locator(f"a:has-text('{dispute.stripe_id}')").click()
-    body = page.locator("#content").inner_text()
-    assert "No liability shift: 3-D Secure was not used on this charge." in body
+    # (waits for the new page: #content is on the list page too)
+    no_shift = "No liability shift: 3-D Secure was not used on this charge."
+    page.locator("#content", has_text=no_shift).wait_for()
 
     # the evidence as staged: the customer's email; add the carrier, saved as revision 2 and staged
     page.click("text=Read and edit the evidence (Finance)")
@@ -60,7 +61,7 @@ def test_finance_answers_an_emulator_dispute_in_the_admin_and_wins_it(page: Any,
     page.check(f"input[name='_selected_action'][value='{dispute.pk}']")
     page.select_option("select[name='action']", "submit_evidence")
     page.click("button[name='index']")
-    assert "Stripe takes one submission per dispute" in page.locator("#content").inner_text()
+    page.locator("#content", has_text="Stripe takes one submission per dispute").wait_for()
     assert stripe.v1.disputes.retrieve(dispute.stripe_id).evidence_details.submission_count == 0
     page.fill("#id_extra_text", "winning_evidence: signed for on delivery.")
     page.click("input[value='Yes, submit the evidence']")
