@@ -1,7 +1,7 @@
 """The account's Stripe API budget: one token bucket shared by every web and worker process,
 priorities, and the usage counters behind the metrics.
 
-Stripe limits requests per second per account (`../shared/reference/stripe-facts.md` §3: 25/s in
+Stripe limits requests per second per account (https://docs.stripe.com/rate-limits: 25/s in
 test mode, 100/s live, search and files 20/s each on top). The gateway stays below those on its
 own: every request it sends (`stripe_gateway._call`, one per attempt and per page) first takes a
 token from the bucket of its mode (the secret key's) and kind (`default`, `search`, `files`).

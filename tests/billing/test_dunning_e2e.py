@@ -3,103 +3,38 @@ live server while it drops, duplicates and reorders them, PostgreSQL, Redis and 
 worker process; then the recovery job and the billing re-sync. The outcome is what Stripe says,
 with one dunning email per failed attempt."""
 
-import os
-import subprocess
-import sys
-import time
-import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from celery import Celery
 
 from billing.models import DunningNotice, Invoice, Plan, Subscription
 from billing.services import billing_resync, subscriber_create, subscriber_subscribe
 from config.celery import app
 from payments.models import StripeEvent
-from payments.services.events import wakeup
 from payments.services.events.recovery import stripe_event_recover
-from payments.services.events.retry import OPEN_STATUSES
-from payments.services.events.wakeup import DRAIN_TASK
+from tests.e2e_support import Worker, open_events, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("E2E_REDIS_URL", "redis://127.0.0.1:6379/9")
 DAY = 86400
 
 
-class Worker:
-    """A Celery worker subprocess on its own queue (as in tests/payments/test_faults_e2e.py)."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        from django.conf import settings
-
-        self.queue = f"e2e-{uuid.uuid4().hex[:12]}"
-        self.sender = Celery("e2e-sender", broker=REDIS_URL)
-        self.log = tmp_path / f"{self.queue}.log"
-        database = settings.DATABASES["default"]
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings.test",
-            "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
-            "CELERY_BROKER_URL": REDIS_URL,
-            "STRIPE_API_BASE": settings.STRIPE_API_BASE,
-            "STRIPE_SECRET_KEY": settings.STRIPE_SECRET_KEY,
-            "ALERT_EMAILS": "",
-            "ALERT_CHAT_WEBHOOK_URL": "",
-            "E2E_CRASH_MARKER": "",
-            "E2E_QUEUE": self.queue,
-        }
-        args = ["-Q", self.queue, "--pool=prefork", "--concurrency=2", "--without-gossip", "--without-mingle"]
-        args += ["--without-heartbeat", "-l", "warning", "-n", f"{self.queue}@%h"]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.payments.e2e_worker", *args],
-            cwd=ROOT,
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-
-    def publish_drain(self) -> None:
-        self.sender.send_task(DRAIN_TASK, queue=self.queue)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.sender.close()
-
-
 @pytest.fixture
-def worker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Worker]:
-    running = Worker(tmp_path)
-    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", running.publish_drain)
-    # What this process queues (the re-sync's emails) goes to the worker too.
+def worker(start_worker: Callable[..., Worker], monkeypatch: pytest.MonkeyPatch) -> Worker:
+    """The shared real worker (tests/e2e_support.py); what this process queues (the re-sync's
+    emails) goes to it too."""
+    running = start_worker()
     monkeypatch.setattr(
         app, "send_task", lambda name, **kw: running.sender.send_task(name, **{**kw, "queue": running.queue})
     )
-    yield running
-    running.stop()
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, what: str, worker: Worker) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}\n{worker.log.read_text()[-3000:]}")
+    return running
 
 
 def settle(emulator: Any, worker: Worker) -> None:
     """Deliveries done, the worker idle, then the recovery job for what was dropped."""
     assert emulator.wait_for_deliveries(timeout=60)
-    idle = lambda: not StripeEvent.objects.filter(status__in=OPEN_STATUSES).exists()  # noqa: E731
+    idle = lambda: open_events() == 0  # noqa: E731
     wait_until(idle, 60, "the worker to process the delivered events", worker)
     stripe_event_recover()
     wait_until(idle, 60, "the worker to process the recovered events", worker)

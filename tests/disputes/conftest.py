@@ -3,8 +3,7 @@ fake that behaves as Stripe does, the evidence task run in place, staff users of
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +13,8 @@ from config.celery import app as celery_app
 from disputes import tasks
 from disputes.services.sync import PREPARE_EVIDENCE_TASK
 from payments import stripe_gateway
-from payments.services.events import wakeup
-from tests.disputes.e2e_support import Worker
 from tests.disputes.factories import FakeStripe
+from tests.e2e_support import Worker
 
 
 @pytest.fixture
@@ -105,14 +103,12 @@ def wired(emulator: Any, live_server: Any, settings: Any, queued: list[None], al
 
 @pytest.fixture
 def dispute_worker(
-    emulator: Any, live_server: Any, settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, live_server: Any, settings: Any, start_worker: Callable[..., Worker]
 ) -> Iterator[Worker]:
-    """The emulator delivering to the live server, and a real Celery worker that drains the
-    stored events and runs the evidence task it queues itself."""
+    """The emulator delivering to the live server, and the shared real Celery worker
+    (tests/e2e_support.py) that drains the stored events and runs the evidence task it queues."""
     settings.STRIPE_WEBHOOK_SECRETS = [WEBHOOK_SECRET]
     emulator.add_webhook_endpoint(live_server.url + "/stripe/webhook/", secret=WEBHOOK_SECRET)
-    worker = Worker(tmp_path)
-    monkeypatch.setattr(wakeup, "stripe_events_drain_publish", worker.publish_drain)
+    worker = start_worker()
     yield worker
     emulator.wait_for_deliveries(timeout=5)
-    worker.stop()

@@ -12,7 +12,8 @@ import pytest
 from disputes.models import Dispute, EvidenceDraft
 from disputes.services import dispute_evidence_submit
 from orders.models import Order
-from tests.disputes.e2e_support import FRAUD_CARD, Worker, open_events, pay, shop_order, wait_until
+from tests.disputes.e2e_support import FRAUD_CARD, pay, shop_order
+from tests.e2e_support import Worker, open_events, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
