@@ -6,6 +6,13 @@ publishes the drain only when it added the row, so while a drain waits in the qu
 work costs one small insert and no message. The drain calls `wakeup_release` before it looks
 for work: anything added after that is either seen by it or adds the row again and queues the
 next drain, so nothing is left waiting unseen.
+
+A process killed between adding the row and publishing (a worker SIGKILLed in an `on_commit`)
+leaves a row with no message behind it, and every later caller counts on that drain. Each kind
+registers its waker at start-up (`wakeup_register`, in its app's `ready`), and the beat job
+`wakeups_sweep` re-wakes any row older than `WAKEUP_LOST_AFTER`: a drain that has not started
+by then has lost its message, or waits behind a backlog (then the second drain is harmless: it
+finds the work taken or shares it).
 """
 
 from __future__ import annotations
@@ -21,6 +28,15 @@ from core.models import DrainWakeup
 
 logger = logging.getLogger(__name__)
 
+WAKEUP_LOST_AFTER = timedelta(minutes=2)
+
+_wakers: dict[str, Callable[[], object]] = {}
+
+
+def wakeup_register(*, name: str, waker: Callable[[], object]) -> None:
+    """Say how to wake the drain called `name` (the function the kind's producers call)."""
+    _wakers[name] = waker
+
 
 def wakeup_claim(*, name: str) -> bool:
     """Add the wake-up row; False when it is there already (a drain is queued). One statement
@@ -34,13 +50,9 @@ def wakeup_claim(*, name: str) -> bool:
     return added is not None
 
 
-def wakeup_release(*, name: str, older_than: timedelta | None = None) -> None:
-    """Remove the row: the drain, before it looks; or a beat job, for a row `older_than` its
-    sweep interval, whose drain message was lost (so that new work queues a drain again)."""
-    rows = DrainWakeup.objects.filter(name=name)
-    if older_than is not None:
-        rows = rows.filter(created_at__lt=timezone.now() - older_than)
-    rows.delete()
+def wakeup_release(*, name: str) -> None:
+    """Remove the row: the drain, before it looks (so that new work queues a drain again)."""
+    DrainWakeup.objects.filter(name=name).delete()
 
 
 def wake(*, name: str, publish: Callable[[], None]) -> bool:
@@ -58,3 +70,22 @@ def wake(*, name: str, publish: Callable[[], None]) -> bool:
         wakeup_release(name=name)
         return False
     return True
+
+
+def wakeups_sweep(*, older_than: timedelta = WAKEUP_LOST_AFTER) -> list[str]:
+    """Re-wake each registered drain whose wake-up row is older than `older_than`; returns their
+    names. The row goes by a conditional delete, so a drain that started meanwhile (and removed
+    it) is not doubled by this run."""
+    cutoff = timezone.now() - older_than
+    woken = []
+    for name in DrainWakeup.objects.filter(created_at__lt=cutoff).values_list("name", flat=True):
+        waker = _wakers.get(name)
+        if waker is None:
+            logger.warning("wake-up %s has no registered waker; left in place", name)
+            continue
+        if DrainWakeup.objects.filter(name=name, created_at__lt=cutoff).delete()[0]:
+            waker()
+            woken.append(name)
+    if woken:
+        logger.warning("re-woke drains whose message was lost: %s", ", ".join(woken))
+    return woken

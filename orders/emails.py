@@ -123,9 +123,7 @@ def order_confirmations_drain(*, limit: int = DRAIN_LIMIT) -> int:
 def order_confirmation_send_missed() -> int:
     """The beat job's half of "exactly once": fulfilled orders whose confirmation never went out
     (broker down at fulfillment, message lost, a refused send) get it now, through the same
-    claim. An order whose mail server refuses is logged and tried on the next run. A wake-up
-    row older than the sweep's delay means its drain message was lost: it goes too."""
-    wakeup_release(name=CONFIRMATIONS_WAKEUP, older_than=SWEEP_AFTER)
+    claim. An order whose mail server refuses is logged and tried on the next run."""
     now = timezone.now()
     pks = Order.objects.filter(
         confirmation_sent_at__isnull=True,

@@ -11,9 +11,12 @@ class PaymentsConfig(AppConfig):
         from celery.signals import task_postrun, task_prerun
 
         from config.checks import check_stripe_keys
+        from core.wakeups import wakeup_register
         from payments import stripe_budget
         from payments.alerts import alert_login_locked_out
+        from payments.services.events.wakeup import DRAIN_WAKEUP, stripe_events_wake
 
+        wakeup_register(name=DRAIN_WAKEUP, waker=stripe_events_wake)
         user_locked_out.connect(alert_login_locked_out, dispatch_uid="payments.alerts.login_locked_out")
         # A Celery task's Stripe calls are background unless its code says otherwise.
         task_prerun.connect(stripe_budget.task_started, dispatch_uid="payments.stripe_budget.started")

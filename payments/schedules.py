@@ -21,6 +21,11 @@ PERIODIC_TASKS: list[dict[str, Any]] = [
         "task": "orders.send_missed_confirmations",
         "every_seconds": 600,
     },
+    {
+        "name": "core: wake drains whose message was lost",
+        "task": "core.sweep_wakeups",
+        "every_seconds": 60,
+    },
 ]
 
 

@@ -165,17 +165,18 @@ def test_migrating_a_fresh_database_creates_the_schedules() -> None:
     PeriodicTask.objects.all().delete()
     # when the data migration runs, as `migrate` runs it on a fresh database (twice: idempotent)
     executor = MigrationExecutor(connection)
-    for name in ("0002_periodic_tasks", "0003_confirmation_sweep_schedule"):
+    for name in ("0002_periodic_tasks", "0003_confirmation_sweep_schedule", "0010_wakeup_sweep_schedule"):
         state = executor.loader.project_state(("payments", name))
         operation = executor.loader.get_migration("payments", name).operations[0]
         operation.code(state.apps, None)
         operation.code(state.apps, None)
     # then
     tasks = {task.task: task for task in PeriodicTask.objects.filter(enabled=True)}
-    assert len(tasks) == PeriodicTask.objects.count() == 3
+    assert len(tasks) == PeriodicTask.objects.count() == 4
     assert tasks["payments.requeue_stale_stripe_events"].interval.every == 60
     assert tasks["payments.recover_missed_stripe_events"].interval.every == 300
     assert tasks["orders.send_missed_confirmations"].interval.every == 600
+    assert tasks["core.sweep_wakeups"].interval.every == 60
 
 
 def test_the_scheduled_task_names_are_registered() -> None:
