@@ -1,5 +1,5 @@
 # Shortcuts for the README's commands. Only bash and Python 3.11 are needed; make is optional.
-.PHONY: run test bench-emulator bench-webhook bench-e2e bench-reconcile bench-reconcile-emulator bench-search
+.PHONY: run test mutation bench-emulator bench-webhook bench-e2e bench-reconcile bench-reconcile-emulator bench-search
 run:
 	bash scripts/run
 test:
@@ -16,3 +16,5 @@ bench-reconcile-emulator:
 	.venv/bin/python bench/reconcile_bench.py --emulator
 bench-search:
 	.venv/bin/python bench/search_bench.py
+mutation:
+	bash scripts/mutation

@@ -4,10 +4,13 @@ Besides the emulator: the drain's broker messages (`queued`), processing stored 
 worker would (`process`), alerts by email (`alert_emails`), and paying an order in the emulator
 (`pay`), shared by the payments, reconciliation and disputes tests."""
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
+from django.db import connections
 from django.test import TestCase
 
 from core.keys import idempotency_key
@@ -18,6 +21,43 @@ from payments.services.events import wakeup
 from payments.services.events.process import stripe_event_process
 from tests.factories import stored_event
 from tests.fault_server import FaultServer
+
+# mutmut (scripts/mutation) sets MUTANT_UNDER_TEST before it first imports pytest, and runs each
+# mutant's tests in a process forked from its own, all on one test database.
+UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under mutmut the transactional tests are left out: they flush the shared database under
+    the runs going on beside them, whose failures would count as kills."""
+    if not UNDER_MUTMUT:
+        return
+    kept, left = [], []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = "transactional_db" in getattr(item, "fixturenames", ()) or (
+            marker is not None and marker.kwargs.get("transaction")
+        )
+        (left if transactional else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
+if UNDER_MUTMUT:
+
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> None:
+        """Under mutmut: the test database scripts/mutation migrated before the run, used as it
+        is, instead of a `migrate` check in every forked run (most of a mutant's time)."""
+        for connection in connections.all():
+            name = connection.settings_dict["TEST"]["NAME"]
+            connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = name
+
+    def pytest_sessionfinish(session: pytest.Session) -> None:
+        """Close the connections before mutmut forks the next runs from this process: a socket
+        shared by two processes would mix their queries."""
+        connections.close_all()
 
 
 @pytest.fixture
