@@ -15,7 +15,7 @@ from rest_framework.decorators import api_view
 from rest_framework.response import Response
 from rest_framework.test import APIClient, force_authenticate
 
-from core.idempotency import ERROR_MISSING, ERROR_REUSED, idempotent_write
+from core.idempotency import ERROR_MISSING, ERROR_REUSED, ERROR_TOO_LONG, MAX_KEY_LENGTH, idempotent_write
 from core.models import ApiIdempotencyKey
 from core.roles import FINANCE, SUPPORT, role_group, user_is_finance, user_is_support
 
@@ -99,11 +99,19 @@ def _write(request: Any) -> Response:
     return idempotent_write(request=request, scope="test:1", run=run)
 
 
-def post(user: User, body: dict[str, Any], key: str | None) -> Response:
+@api_view(["POST"])
+def _write_elsewhere(request: Any) -> Response:
+    """Another endpoint (scope) that takes the same keys."""
+    return idempotent_write(
+        request=request, scope="test:2", run=lambda record: Response({"elsewhere": record.pk}, status=201)
+    )
+
+
+def post(user: User, body: dict[str, Any], key: str | None, view: Any = _write) -> Response:
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
     request = RequestFactory().post("/x", body, content_type="application/json", **headers)
     force_authenticate(request, user=user)
-    return _write(request)
+    return view(request)
 
 
 def test_a_write_runs_once_per_key_and_the_repeat_answers_the_first_answer() -> None:
@@ -145,3 +153,59 @@ def test_keys_are_per_user() -> None:
     post(staff("a", FINANCE), {"amount": 5}, "k1")
     post(staff("b", FINANCE), {"amount": 5}, "k1")
     assert len(calls) == 2
+
+
+def test_the_stored_answer_records_its_status_for_staff() -> None:
+    calls.clear()
+    post(staff("finance", FINANCE), {"amount": 5}, "k1")
+    row = ApiIdempotencyKey.objects.get()
+    assert (row.status_code, row.response) == (201, {"done": 1})
+    assert str(row) == "test:1 · k1 · 201"
+
+
+def test_the_same_body_with_its_keys_in_another_order_is_the_same_request() -> None:
+    calls.clear()
+    user = staff("finance", FINANCE)
+    post(user, {"amount": 5, "reason": "duplicate"}, "k1")
+    again = post(user, {"reason": "duplicate", "amount": 5}, "k1")
+    assert (again.status_code, again.data) == (200, {"done": 1})
+    assert len(calls) == 1
+
+
+def test_a_key_longer_than_the_limit_is_a_400_and_runs_nothing() -> None:
+    calls.clear()
+    user = staff("finance", FINANCE)
+    too_long = post(user, {"amount": 5}, "k" * (MAX_KEY_LENGTH + 1))
+    assert too_long.status_code == 400 and too_long.data == {"error": ERROR_TOO_LONG}
+    assert calls == [] and not ApiIdempotencyKey.objects.exists()
+    assert post(user, {"amount": 5}, "k" * MAX_KEY_LENGTH).status_code == 201
+
+
+def test_a_repeat_finds_its_own_key_among_other_users_endpoints_and_keys() -> None:
+    calls.clear()
+    a, b = staff("a", FINANCE), staff("b", FINANCE)
+    post(a, {"amount": 5}, "k1")
+    post(b, {"amount": 5}, "k1")
+    post(a, {"amount": 6}, "k2")
+    elsewhere = post(a, {"amount": 5}, "k1", view=_write_elsewhere)
+    assert elsewhere.status_code == 201
+    assert [post(a, {"amount": 5}, "k1").data, post(b, {"amount": 5}, "k1").data] == [
+        {"done": 1},
+        {"done": 2},
+    ]
+    assert post(a, {"amount": 6}, "k2").data == {"done": 3}
+    assert post(a, {"amount": 5}, "k1", view=_write_elsewhere).data == elsewhere.data
+    assert len(calls) == 3
+
+
+def test_one_request_s_answer_or_refusal_leaves_another_key_in_flight_alone() -> None:
+    calls.clear()
+    user = staff("finance", FINANCE)
+    # given another request of this user's, claimed and still running
+    in_flight = ApiIdempotencyKey.objects.create(user=user, scope="test:1", key="running", fingerprint="f")
+    # when one request is refused and another answers
+    assert post(user, {"bad": True}, "k1").status_code == 400
+    assert post(user, {"amount": 5}, "k2").status_code == 201
+    # then the one in flight is still claimed, with no answer
+    in_flight.refresh_from_db()
+    assert (in_flight.status_code, in_flight.response) == (None, None)
