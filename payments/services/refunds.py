@@ -23,8 +23,9 @@ JsonDict = dict[str, Any]
 
 
 def _id_of(value: Any) -> str:
+    """The id of an expanded object or the id itself; "" for none."""
     if isinstance(value, dict):
-        return str(value.get("id") or "")
+        value = value.get("id")
     return str(value or "")
 
 
@@ -61,11 +62,13 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
                 mirror.order = order
             mirror.save(update_fields=["status", "failure_reason", "synced_at", "order", "updated_at"])
         _refund_request_follow(mirror=mirror, refund=refund)
-        change = None
-        if order is not None and mirror.status == Refund.Status.SUCCEEDED:
-            succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
-            change = order_apply_refunded_amount(order=order, amount_refunded=int(succeeded["total"] or 0))
-        return mirror, change
+        if order is None or mirror.status != Refund.Status.SUCCEEDED:
+            return mirror, None
+        succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
+        total = int(
+            succeeded["total"] or 0
+        )  # pragma: no mutate: the mirror has succeeded, so the sum is never empty
+        return mirror, order_apply_refunded_amount(order=order, amount_refunded=total)
 
 
 def _refund_request_follow(*, mirror: Refund, refund: JsonDict) -> None:

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -231,7 +232,8 @@ def test_a_failed_refund_is_recorded_and_alerted(process: Process) -> None:
             refund(order, status="failed", amount=4200, failure_reason="expired_or_canceled_card"),
         )
     )
-    assert Refund.objects.get().status == Refund.Status.FAILED
+    mirror = Refund.objects.get()
+    assert (mirror.status, mirror.failure_reason) == (Refund.Status.FAILED, "expired_or_canceled_card")
     assert mail.outbox[-1].subject.endswith(
         f"Order {order.number}: refund re_1 failed, expired_or_canceled_card"
     )
@@ -288,3 +290,70 @@ def test_orders_are_found_by_metadata_number_or_payment_intent(process: Process)
     )
     process(event("payment_intent.succeeded", payment_intent(by_pi, metadata={})))
     assert Fulfillment.objects.filter(order__in=[by_number, by_pi]).count() == 2
+
+
+def test_a_refund_is_mirrored_with_stripes_ids_amount_currency_and_time(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    expanded_charge = {"id": f"ch_for_{order.payment_intent_id}", "object": "charge"}
+    process(event("refund.created", refund(order, status="pending", amount=1500, charge=expanded_charge)))
+    mirror = Refund.objects.get(stripe_id="re_1")
+    assert (mirror.order, mirror.payment_intent_id, mirror.charge_id) == (
+        order,
+        order.payment_intent_id,
+        f"ch_for_{order.payment_intent_id}",
+    )
+    assert (mirror.amount, mirror.currency, mirror.status) == (1500, order.currency, Refund.Status.PENDING)
+    assert mirror.stripe_created == datetime.fromtimestamp(T0, tz=UTC)
+
+
+def test_a_refund_of_no_order_of_ours_is_mirrored_in_its_own_currency(process: Process) -> None:
+    # a refund of a charge made elsewhere (no PaymentIntent, no order of ours), in euros
+    orphan = {
+        "id": "re_elsewhere",
+        "object": "refund",
+        "amount": 700,
+        "currency": "eur",
+        "status": "succeeded",
+        "payment_intent": None,
+        "charge": "ch_elsewhere",
+        "metadata": {},
+    }
+    process(event("refund.updated", orphan))
+    mirror = Refund.objects.get(stripe_id="re_elsewhere")
+    assert (mirror.order, mirror.payment_intent_id, mirror.charge_id) == (None, "", "ch_elsewhere")
+    assert (mirror.amount, mirror.currency, mirror.status) == (700, "eur", Refund.Status.SUCCEEDED)
+    assert mirror.stripe_created is None
+
+
+def test_a_refund_that_failed_at_once_keeps_its_reason(process: Process) -> None:
+    order = OrderFactory()
+    failed = refund(order, status="failed", amount=4200, failure_reason="lost_or_stolen_card", livemode=True)
+    process(event("refund.failed", failed))
+    mirror = Refund.objects.get()
+    assert (mirror.status, mirror.failure_reason, mirror.livemode) == ("failed", "lost_or_stolen_card", True)
+    order.refresh_from_db()
+    assert order.amount_refunded == 0
+
+
+def test_a_refund_status_we_do_not_know_never_overwrites_one_we_do(process: Process) -> None:
+    order = OrderFactory()
+    process(event("refund.created", refund(order, status="pending", amount=1500)))
+    process(event("refund.updated", refund(order, status="some_future_status", amount=1500)))
+    assert Refund.objects.get().status == Refund.Status.PENDING
+
+
+def test_a_refund_mirrored_before_its_order_was_known_is_linked_when_it_succeeds(process: Process) -> None:
+    # given a refund event for a PaymentIntent that no order of ours pointed at yet
+    order = OrderFactory(payment_intent_id=None)
+    early = {**refund(order, status="pending", amount=1500), "payment_intent": "pi_linked_later"}
+    process(event("refund.created", early))
+    assert Refund.objects.get().order is None
+    # when the order is linked and the refund succeeds
+    Order.objects.filter(pk=order.pk).update(payment_intent_id="pi_linked_later", status=Order.Status.PAID)
+    process(event("refund.updated", {**early, "status": "succeeded"}))
+    # then the mirror names the order, and the order counts the refund
+    mirror = Refund.objects.get()
+    assert (mirror.order, mirror.status, mirror.failure_reason) == (order, "succeeded", "")
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1500)

@@ -18,6 +18,8 @@ from payments.services.refund_requests import (
     ERROR_NOT_PAID,
     ERROR_NOTHING_LEFT,
     ERROR_OVER_REST,
+    ERROR_STRIPE_REFUSED,
+    ERROR_STRIPE_UNKNOWN,
     RefundOutcomeUnknown,
     RefundRefused,
     refund_request_create,
@@ -42,11 +44,12 @@ def finance() -> User:
 
 
 def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
-    emulator: Any, paid_order: Order, finance: User
+    emulator: Any, paid_order: Order, finance: User, caplog: Any
 ) -> None:
-    request = refund_request_create(
-        order=paid_order, amount=1000, reason="requested_by_customer", requested_by=finance
-    )
+    with caplog.at_level("INFO", logger="payments.stripe_gateway"):
+        request = refund_request_create(
+            order=paid_order, amount=1000, reason="requested_by_customer", requested_by=finance
+        )
 
     assert request.status == RefundRequest.Status.SUCCEEDED
     assert request.idempotency_key == f"refund-request:{request.pk}:v1"
@@ -56,7 +59,15 @@ def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
         1000,
         "requested_by_customer",
     )
-    assert refund.metadata["refund_request"] == str(request.pk)
+    # the refund in the Stripe Dashboard names its request and its order
+    assert refund.metadata.to_dict() == {
+        "refund_request": str(request.pk),
+        "order_id": str(paid_order.pk),
+        "order_number": paid_order.number,
+    }
+    # and the gateway's log line of the call carries our identifiers
+    (call,) = [r for r in caplog.records if getattr(r, "operation", "") == "refund.create"]
+    assert (call.order, call.refund_request) == (paid_order.number, request.pk)  # type: ignore[attr-defined]
     paid_order.refresh_from_db()
     assert (paid_order.status, paid_order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1000)
     assert Refund.objects.get(stripe_id=refund.id).order == paid_order
@@ -173,12 +184,22 @@ def test_a_lost_answer_is_retried_with_the_same_key_and_refunds_once(
     # given Stripe makes the refund but the answer never reaches us
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     emulator.set_faults(api=[{"kind": "drop_after", "path": "^/v1/refunds", "method": "POST", "count": 1}])
-    with pytest.raises(RefundOutcomeUnknown):
+    with pytest.raises(RefundOutcomeUnknown) as unknown:
         refund_request_create(
             order=paid_order, amount=700, reason="requested_by_customer", requested_by=finance, form_token="f"
         )
     kept = RefundRequest.objects.get()
     assert kept.status == RefundRequest.Status.REQUESTED and kept.stripe_refund_id is None
+    # staff are told it is kept and safe to retry, and the audit trail says so
+    assert str(unknown.value) == ERROR_STRIPE_UNKNOWN.format(pk=kept.pk, number=paid_order.number)
+    assert unknown.value.request.pk == kept.pk
+    action = StaffAction.objects.get(action="refund")
+    assert (action.actor, action.target, action.reason) == (
+        finance,
+        paid_order.number,
+        "requested_by_customer",
+    )
+    assert action.outcome.startswith("unknown: ")
     # when staff submit the same form again
     again = refund_request_create(
         order=paid_order, amount=700, reason="requested_by_customer", requested_by=finance, form_token="f"
@@ -209,6 +230,9 @@ def test_a_refund_that_fails_later_fails_its_request_and_alerts(
 def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     paid_order: Order, finance: User, process: Callable[..., StripeEvent]
 ) -> None:
+    other = RefundRequest.objects.create(
+        order=paid_order, amount=500, currency="gbp", reason="duplicate", requested_by=finance
+    )
     request = RefundRequest.objects.create(
         order=paid_order, amount=600, currency="gbp", reason="duplicate", requested_by=finance
     )
@@ -224,6 +248,8 @@ def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     process(event("refund.created", refund))
     request.refresh_from_db()
     assert (request.stripe_refund_id, request.status) == ("re_test_early", "pending")
+    other.refresh_from_db()  # the request named in the metadata, not another one waiting
+    assert (other.stripe_refund_id, other.status) == (None, "requested")
     process(event("refund.updated", {**refund, "status": "succeeded"}))
     request.refresh_from_db()
     assert request.status == "succeeded"
@@ -231,3 +257,52 @@ def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     process(event("refund.updated", {**refund, "status": "pending"}))
     request.refresh_from_db()
     assert request.status == "succeeded"
+
+
+def test_a_charge_disputed_at_stripe_before_we_hear_of_it_fails_the_request(
+    emulator: Any, finance: User
+) -> None:
+    # given a payment whose chargeback has not reached us yet
+    order = paid_at_stripe(emulator, card="pm_card_createDispute")
+    assert not Dispute.objects.exists()
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=order, amount=None, reason="fraudulent", requested_by=finance)
+    # then staff are told to answer the dispute, and nothing is refunded
+    assert str(refused.value) == ERROR_DISPUTED.format(number=order.number)
+    request = RefundRequest.objects.get()
+    assert (request.status, request.failure_reason) == (RefundRequest.Status.FAILED, "charge_disputed")
+    assert stripe_refunds(emulator, order) == []
+    action = StaffAction.objects.get(action="refund")
+    assert (action.actor, action.target, action.reason) == (finance, order.number, "fraudulent")
+    assert action.outcome == "refused by Stripe: charge_disputed, £42.00"
+    order.refresh_from_db()
+    assert order.amount_refunded == 0
+
+
+def test_a_refund_made_in_the_dashboard_first_is_refused_by_stripe_with_its_code(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given the whole payment was refunded in the Dashboard, and its webhook has not come yet
+    emulator.client().v1.refunds.create(params={"payment_intent": paid_order.payment_intent_id})
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=paid_order, amount=500, reason="duplicate", requested_by=finance)
+    assert str(refused.value) == ERROR_STRIPE_REFUSED.format(
+        number=paid_order.number, code="charge_already_refunded"
+    )
+    request = RefundRequest.objects.get()
+    assert (request.status, request.failure_reason) == ("failed", "charge_already_refunded")
+    assert len(stripe_refunds(emulator, paid_order)) == 1
+    assert (
+        StaffAction.objects.get(action="refund").outcome
+        == "refused by Stripe: charge_already_refunded, £5.00"
+    )
+
+
+def test_a_refusal_without_a_code_is_named_refused(emulator: Any, finance: User) -> None:
+    # given an order we hold as paid whose PaymentIntent Stripe has not charged
+    unpaid = emulator.client().v1.payment_intents.create(params={"amount": 4200, "currency": "gbp"})
+    order = OrderFactory(status=Order.Status.PAID, payment_intent_id=unpaid.id)
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=order, amount=None, reason="duplicate", requested_by=finance)
+    assert str(refused.value) == ERROR_STRIPE_REFUSED.format(number=order.number, code="refused")
+    assert RefundRequest.objects.get().failure_reason == "refused"
