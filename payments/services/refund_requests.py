@@ -224,9 +224,7 @@ def _request_send(*, request: RefundRequest, actor: Any) -> RefundRequest:
         with transaction.atomic():
             RefundRequest.objects.filter(pk=request.pk).update(
                 status=RefundRequest.Status.FAILED,
-                failure_reason=code[
-                    :255
-                ],  # pragma: no mutate: Stripe's codes are short; the cut guards the column
+                failure_reason=code[:255],  # pragma: no mutate: Stripe's error codes are far under 255
             )
             staff_action_record(
                 actor=actor,

@@ -65,9 +65,7 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
         if order is None or mirror.status != Refund.Status.SUCCEEDED:
             return mirror, None
         succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
-        total = int(
-            succeeded["total"] or 0
-        )  # pragma: no mutate: the mirror has succeeded, so the sum is never empty
+        total = int(succeeded["total"] or 0)  # pragma: no mutate: the sum includes this succeeded mirror
         return mirror, order_apply_refunded_amount(order=order, amount_refunded=total)
 
 
