@@ -34,7 +34,7 @@ ERROR_REUSED = (
 
 def request_fingerprint(data: Any) -> str:
     body = json.dumps(
-        data if data is not None else {},  # pragma: no mutate: a body of null and of {} carry no fields alike
+        data,
         sort_keys=True,
         separators=(",", ":"),  # pragma: no mutate: any fixed separators hash every request alike
         default=str,  # pragma: no mutate: the JSON parser yields only JSON types; str guards other parsers
