@@ -209,6 +209,39 @@ def test_a_revised_cart_reaches_stripe_under_the_revisions_own_key_with_the_new_
     assert OrderCheckout.objects.get(order=order).revision == 2
 
 
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"email": "augusta@example.com"},
+        {"name": "Augusta King"},
+        {"billing_line1": "1 Hucknall Road"},
+    ],
+    ids=["email", "name", "billing address"],
+)
+def test_changed_customer_details_alone_revise_the_open_order(
+    client: Client, shop: Any, catalog: dict[str, Product], changed: dict[str, str]
+) -> None:
+    # given an order shipped to an address of its own
+    shipping = {
+        "shipping_same": "",
+        "shipping_line1": "2 Ockham Park",
+        "shipping_city": "Ockham",
+        "shipping_postal_code": "GU23 6NR",
+        "shipping_country": "GB",
+    }
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client, **shipping)
+    # when the same cart is checked out again with one customer detail changed
+    revised = place(client, **shipping, **changed)
+    # then the same order holds the new detail, and its PaymentIntent was revised
+    assert revised.pk == order.pk
+    assert OrderCheckout.objects.get(order=order).revision == 2
+    assert revised.email == changed.get("email", "ada@example.com")
+    assert revised.name == changed.get("name", "Ada Lovelace")
+    assert revised.billing_address["line1"] == changed.get("billing_line1", "12 St James's Square")
+    assert revised.shipping_address["line1"] == "2 Ockham Park"
+
+
 def test_a_revision_without_a_name_ships_to_the_customers_email(
     client: Client, shop: Any, catalog: dict[str, Product]
 ) -> None:

@@ -76,6 +76,19 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert intent["description"].startswith(order.number)
 
 
+def test_the_sessions_return_addresses_are_the_sites_even_with_a_trailing_slash(
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+) -> None:
+    settings.SITE_URL = "http://testserver/"
+    order, _ = start(client, catalog["MUG"])
+    [session] = stripe_list(shop, "checkout_sessions")
+    token = order.public_token
+    assert session["success_url"] == (
+        f"http://testserver/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
+    )
+    assert session["cancel_url"] == f"http://testserver/orders/{token}/checkout/cancel/"
+
+
 def test_the_same_order_reuses_its_open_session(
     client: Client, shop: Any, catalog: dict[str, Product]
 ) -> None:
