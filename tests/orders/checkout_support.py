@@ -13,6 +13,7 @@ import pytest
 from django.test import Client
 
 from orders.models import Order, Product
+from payments import stripe_gateway
 
 SECRET_MARKERS = re.compile(r"sk_test_|sk_live_|rk_test_|rk_live_|whsec_")
 
@@ -85,3 +86,25 @@ def stripe_list(emulator: Any, kind: str) -> list[dict[str, Any]]:
         "customers": client.v1.customers,
     }[kind]
     return [obj.to_dict() for obj in service.list({"limit": 100}).data]
+
+
+@pytest.fixture(name="stripe_writes")
+def stripe_writes_fixture(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every write the checkout sends to Stripe (still reaching the emulator): its name and arguments."""
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def spy(name: str, real: Any) -> Any:
+        def call(**kwargs: Any) -> Any:
+            calls.append((name, kwargs))
+            return real(**kwargs)
+
+        return call
+
+    for name in (
+        "payment_intent_update",
+        "payment_intent_cancel",
+        "checkout_session_create",
+        "checkout_session_expire",
+    ):
+        monkeypatch.setattr(stripe_gateway, name, spy(name, getattr(stripe_gateway, name)))
+    return calls

@@ -12,6 +12,7 @@ import pytest
 import stripe
 from django.test import Client
 
+from orders.cart import CartLine
 from orders.models import Fulfillment, Order, OrderCheckout, Product
 from payments.services import checkout as checkout_services
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
@@ -23,6 +24,7 @@ from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     place,
     shop_fixture,
     stripe_list,
+    stripe_writes_fixture,
 )
 
 pytestmark = pytest.mark.django_db
@@ -160,6 +162,135 @@ def test_a_changed_cart_updates_the_open_payment_intent(
     assert OrderCheckout.objects.get(order=order).revision == 2
 
 
+def test_a_revised_cart_reaches_stripe_under_the_revisions_own_key_with_the_new_lines_and_shipping(
+    client: Client, shop: Any, catalog: dict[str, Product], stripe_writes: list[Any]
+) -> None:
+    # given an order waiting for payment
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client)
+    # when the customer adds a mug and checks out again, shipping elsewhere under another name
+    add_to_cart(client, catalog["MUG"], 2)
+    place(
+        client,
+        name="Augusta King",
+        shipping_same="",
+        shipping_line1="1 Hucknall Road",
+        shipping_city="Nottingham",
+        shipping_postal_code="NG15 7AA",
+        shipping_country="GB",
+    )
+    # then one update, under the key of revision 2, names the order and its PaymentIntent
+    [(name, call)] = stripe_writes
+    assert name == "payment_intent_update"
+    assert call["payment_intent_id"] == order.payment_intent_id
+    assert call["idempotency_key"] == f"order:{order.pk}:payment-intent-update:v2"
+    assert call["ids"] == {"order": order.number, "payment_intent": order.payment_intent_id}
+    # and Stripe holds the new lines, amount and shipping
+    [intent] = stripe_list(shop, "payment_intents")
+    assert intent["amount"] == 4900
+    assert intent["description"] == f"{order.number}: 1 × Analytical Engine poster, 2 × Note G mug"
+    assert intent["metadata"] == {
+        "order_number": order.number,
+        "order_id": str(order.pk),
+        "lines": "POSTER × 1, MUG × 2",
+    }
+    assert intent["shipping"]["name"] == "Augusta King"
+    assert intent["shipping"]["address"]["line1"] == "1 Hucknall Road"
+    # and so does the order, billed at the old address, shipped to the new one
+    order.refresh_from_db()
+    assert order.name == "Augusta King"
+    assert order.billing_address["line1"] == "12 St James's Square"
+    assert order.shipping_address == {
+        "line1": "1 Hucknall Road",
+        "city": "Nottingham",
+        "postal_code": "NG15 7AA",
+        "country": "GB",
+    }
+    assert OrderCheckout.objects.get(order=order).revision == 2
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        {"email": "augusta@example.com"},
+        {"name": "Augusta King"},
+        {"billing_line1": "1 Hucknall Road"},
+    ],
+    ids=["email", "name", "billing address"],
+)
+def test_changed_customer_details_alone_revise_the_open_order(
+    client: Client, shop: Any, catalog: dict[str, Product], changed: dict[str, str]
+) -> None:
+    # given an order shipped to an address of its own
+    shipping = {
+        "shipping_same": "",
+        "shipping_line1": "2 Ockham Park",
+        "shipping_city": "Ockham",
+        "shipping_postal_code": "GU23 6NR",
+        "shipping_country": "GB",
+    }
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client, **shipping)
+    # when the same cart is checked out again with one customer detail changed
+    revised = place(client, **shipping, **changed)
+    # then the same order holds the new detail, and its PaymentIntent was revised
+    assert revised.pk == order.pk
+    assert OrderCheckout.objects.get(order=order).revision == 2
+    assert revised.email == changed.get("email", "ada@example.com")
+    assert revised.name == changed.get("name", "Ada Lovelace")
+    assert revised.billing_address["line1"] == changed.get("billing_line1", "12 St James's Square")
+    assert revised.shipping_address["line1"] == "2 Ockham Park"
+
+
+def test_a_revision_without_a_name_ships_to_the_customers_email(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client)
+    details = checkout_services.CustomerDetails(
+        email="augusta@example.com",
+        name="",
+        billing_address=order.billing_address,
+        shipping_address=order.shipping_address,
+    )
+    cart = [CartLine(product=catalog["POSTER"], quantity=1)]
+    revised = checkout_services.payment_element_revise(order=order, lines=cart, details=details)
+    assert revised is not None
+    [intent] = stripe_list(shop, "payment_intents")
+    assert intent["receipt_email"] == "augusta@example.com"
+    assert intent["shipping"]["name"] == "augusta@example.com"
+
+
+def test_switching_to_stripe_checkout_cancels_the_open_payment_intent(
+    client: Client, shop: Any, catalog: dict[str, Product], stripe_writes: list[Any]
+) -> None:
+    # given an order waiting for payment through the Payment Element
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client)
+    # when the customer goes back and chooses Stripe Checkout
+    new = place(client, method="checkout")
+    # then the old PaymentIntent is canceled under the order's cancel key, and can take no money
+    assert new.pk != order.pk
+    [(name, call)] = stripe_writes
+    assert name == "payment_intent_cancel"
+    assert call["payment_intent_id"] == order.payment_intent_id
+    assert call["idempotency_key"] == f"order:{order.pk}:payment-intent-cancel:v1"
+    assert call["ids"] == {"order": order.number}
+    intent = shop.client().v1.payment_intents.retrieve(order.payment_intent_id)
+    assert intent.status == "canceled"
+
+
+def test_a_paid_payment_intent_is_not_canceled_when_the_customer_starts_over(
+    client: Client, shop: Any, catalog: dict[str, Product], stripe_writes: list[Any]
+) -> None:
+    add_to_cart(client, catalog["POSTER"], 1)
+    order = place(client)
+    assert confirm(shop, order, "pm_card_visa") is None
+    place(client, method="checkout")
+    assert [name for name, _ in stripe_writes] == []
+    assert shop.client().v1.payment_intents.retrieve(order.payment_intent_id).status == "succeeded"
+
+
 def test_a_cart_changed_after_payment_starts_a_new_order(
     client: Client, shop: Any, catalog: dict[str, Product], no_rate_limit: None
 ) -> None:
@@ -188,7 +319,8 @@ def test_paid_with_4242_the_order_page_shows_paid_and_fulfills_once(
     # then
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
-    assert Fulfillment.objects.filter(order=order).count() == 1
+    # fulfilled once, recorded for staff as the return page's own fetch from Stripe
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == ["return-page"]
     assert 'data-outcome="paid"' in page.content.decode()
     assert "£24.00" in page.content.decode()
     assert again.status_code == 200

@@ -19,6 +19,7 @@ from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     place,
     shop_fixture,
     stripe_list,
+    stripe_writes_fixture,
 )
 
 pytestmark = pytest.mark.django_db
@@ -34,7 +35,7 @@ def start(client: Client, product: Product, quantity: int = 1, **overrides: Any)
 
 
 def test_the_checkout_session_carries_our_order_and_catalog_prices(
-    client: Client, shop: Any, catalog: dict[str, Product]
+    client: Client, shop: Any, catalog: dict[str, Product], stripe_writes: list[Any]
 ) -> None:
     # when the customer chooses Stripe Checkout
     add_to_cart(client, catalog["MUG"], 2)
@@ -47,6 +48,10 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert redirect["Location"] == session["url"]
     assert session["id"] == order.checkout_session_id
     assert order.status == Order.Status.AWAITING_PAYMENT
+    # created once, under the order's own key (a retry reaches Stripe as the same request)
+    [(_, create)] = [write for write in stripe_writes if write[0] == "checkout_session_create"]
+    assert create["idempotency_key"] == f"order:{order.pk}:checkout-session:v1"
+    assert create["ids"] == {"order": order.number}
     # built from our catalog and order
     assert session["client_reference_id"] == order.number
     assert session["metadata"]["order_number"] == order.number
@@ -69,6 +74,19 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert intent["receipt_email"] == "ada@example.com"
     assert intent["shipping"]["address"]["city"] == "London"
     assert intent["description"].startswith(order.number)
+
+
+def test_the_sessions_return_addresses_are_the_sites_even_with_a_trailing_slash(
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+) -> None:
+    settings.SITE_URL = "http://testserver/"
+    order, _ = start(client, catalog["MUG"])
+    [session] = stripe_list(shop, "checkout_sessions")
+    token = order.public_token
+    assert session["success_url"] == (
+        f"http://testserver/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
+    )
+    assert session["cancel_url"] == f"http://testserver/orders/{token}/checkout/cancel/"
 
 
 def test_the_same_order_reuses_its_open_session(
@@ -94,7 +112,10 @@ def test_the_success_page_fetches_the_session_and_fulfills_once(
     # then the order is paid and fulfilled once, and the customer sees it
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
-    assert Fulfillment.objects.filter(order=order).count() == 1
+    # fulfilled once, recorded for staff as the success page's fetch of this very session
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == [
+        f"success-page:{order.checkout_session_id}"
+    ]
     assert first.status_code == second.status_code == 302
     page = client.get(first["Location"]).content.decode()
     assert 'data-outcome="paid"' in page
@@ -211,12 +232,23 @@ def test_an_expired_session_shows_the_expired_page(
 
 
 def test_a_changed_cart_expires_the_open_session_and_makes_a_new_order(
-    client: Client, shop: Any, catalog: dict[str, Product]
+    client: Client, shop: Any, catalog: dict[str, Product], stripe_writes: list[Any]
 ) -> None:
     order, _ = start(client, catalog["POSTER"])
     add_to_cart(client, catalog["MUG"], 1)
     new, _ = start(client, catalog["MUG"])
     assert new.pk != order.pk
+    # expired once, under the old order's own key (a retry expires the same session, nothing else)
+    expired = [write for write in stripe_writes if write[0] == "checkout_session_expire"]
+    assert expired == [
+        (
+            "checkout_session_expire",
+            {
+                "session_id": order.checkout_session_id,
+                "idempotency_key": f"order:{order.pk}:checkout-session-expire:v1",
+            },
+        )
+    ]
     sessions = {s["id"]: s for s in stripe_list(shop, "checkout_sessions")}
     assert sessions[order.checkout_session_id]["status"] == "expired"
     assert sessions[new.checkout_session_id]["amount_total"] == 2400 + 2 * 1250

@@ -317,3 +317,33 @@ def test_a_charge_refunded_in_the_second_it_succeeded_keeps_its_refund(process: 
     process(event("charge.succeeded", charge(order), created=T0))
     mirror = Charge.objects.get()
     assert (mirror.amount_refunded, mirror.refunded) == (order.amount, True)
+
+
+def test_a_charge_mirror_keeps_its_mode_its_stripe_time_and_the_card_expiry_staff_see() -> None:
+    # given a live-mode payment (a `py_` id: a non-card method's charge) made at T0
+    order = OrderFactory()
+    card = {"last4": "4242", "brand": "visa", "exp_month": 0, "exp_year": 32767}
+    obj = charge(order, id="py_live_1", livemode=True, created=T0, payment_method_details={"card": card})
+    # when it is mirrored
+    assert charge_sync(obj=obj, source="fetch", order=order, seen_at=T0 + 1)
+    # then the row says it is live, when Stripe made it, and the card's expiry as Stripe gave it
+    mirror = Charge.objects.get(stripe_id="py_live_1")
+    assert mirror.livemode is True
+    assert mirror.stripe_created is not None and int(mirror.stripe_created.timestamp()) == T0
+    assert (mirror.card_exp_month, mirror.card_exp_year) == (0, 32767)
+    assert mirror.payment_intent_stripe_id == order.payment_intent_id
+
+
+@pytest.mark.parametrize("exp_year", [-1, 32768])
+def test_a_card_expiry_out_of_range_is_left_blank_and_the_charge_still_mirrored(exp_year: int) -> None:
+    order = OrderFactory()
+    card = {"last4": "4242", "exp_month": 12, "exp_year": exp_year}
+    assert charge_sync(obj=charge(order, payment_method_details={"card": card}), source="x", seen_at=T0)
+    assert Charge.objects.values_list("card_exp_month", "card_exp_year").get() == (12, None)
+
+
+def test_an_overlong_payment_intent_id_on_a_charge_is_cut_to_the_column() -> None:
+    order = OrderFactory()
+    long_id = "pi_" + "x" * 300
+    assert charge_sync(obj=charge(order, payment_intent=long_id), source="x", seen_at=T0)
+    assert Charge.objects.get().payment_intent_stripe_id == long_id[:255]
