@@ -2,6 +2,7 @@
 against the bank deposit, idempotent, one result under two workers."""
 
 import threading
+import time
 from io import StringIO
 from typing import Any
 
@@ -14,7 +15,7 @@ from payments.alerts import AlertKind
 from reconciliation import tasks
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 from reconciliation.selectors import payout_summary
-from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync
+from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync, payouts_to_reconcile
 from tests.factories import OrderFactory, event
 from tests.reconciliation.factories import (
     ChargeFactory,
@@ -126,10 +127,10 @@ def test_a_payout_that_does_not_add_up_keeps_its_remainder_as_one_discrepancy_an
     assert (second.reconciled, second.unexplained) == (False, 3000)
     case = Discrepancy.objects.get()
     assert (case.kind, case.object_id, case.status) == ("payout_residual", obj["id"], "open")
-    assert "3000" in case.detail
+    assert case.detail == f"{obj['id']}: amount 13000 gbp, its transactions net 10000, unexplained 3000"
     residual_alerts = [a for a in alerts_sent if a["kind"] == AlertKind.PAYOUT_UNEXPLAINED]
     assert len(residual_alerts) == 1
-    assert residual_alerts[0]["ids"]["payout"] == obj["id"]
+    assert residual_alerts[0]["ids"] == {"payout": obj["id"], "discrepancy": case.pk, "unexplained": 3000}
     assert "£30.00" in residual_alerts[0]["message"]
 
 
@@ -268,3 +269,15 @@ def test_two_workers_reconciling_one_payout_at_once_give_one_result(fake_stripe:
     assert [(r.reconciled, r.unexplained, r.lines) for r in results] == [(True, 0, 7), (True, 0, 7)]
     assert fake_stripe.listed == [obj["id"]]  # the second waited for the lock, then found it done
     assert BalanceTransaction.objects.count() == 7
+
+
+def test_the_payouts_left_to_reconcile_are_the_paid_automatic_ones_oldest_first() -> None:
+    now = int(time.time())
+    newer = payout_sync(obj=stripe_payout(amount=100, created=now - 600), source="test").payout
+    older = payout_sync(obj=stripe_payout(amount=100, created=now - 7200), source="test").payout
+    payout_sync(obj=stripe_payout(amount=100, automatic=False), source="test")
+    payout_sync(obj=stripe_payout(amount=100, status="in_transit"), source="test")
+    done = payout_sync(obj=stripe_payout(amount=0), source="test").payout
+    Payout.objects.filter(pk=done.pk).update(reconciled=True)
+
+    assert list(payouts_to_reconcile()) == [older.stripe_id, newer.stripe_id]
