@@ -429,7 +429,7 @@ def payouts_to_reconcile() -> Iterator[str]:
     """Stripe ids of every paid automatic payout not reconciled yet, oldest first."""
     return (
         Payout.objects.filter(status=Payout.Status.PAID, automatic=True, reconciled=False)
-        .order_by("stripe_created", "pk")  # pragma: no mutate: pk only breaks same-second ties, unobservable
+        .order_by("stripe_created", "pk")
         .values_list("stripe_id", flat=True)
         .iterator()
     )
