@@ -3,6 +3,7 @@ against the bank deposit, idempotent, one result under two workers."""
 
 import threading
 import time
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.reconciliation.factories import (
     DisputeFactory,
     FakeStripe,
     RefundFactory,
+    at,
     capture_reconciliations,
     charge_txn,
     dispute_txn,
@@ -281,3 +283,79 @@ def test_the_payouts_left_to_reconcile_are_the_paid_automatic_ones_oldest_first(
     Payout.objects.filter(pk=done.pk).update(reconciled=True)
 
     assert list(payouts_to_reconcile()) == [older.stripe_id, newer.stripe_id]
+
+
+def test_a_payout_mirror_keeps_what_finance_reads_off_stripe() -> None:
+    obj = stripe_payout(
+        amount=98765,
+        currency="GBP",
+        created=1_700_000_000,
+        arrival_date=1_700_086_400,
+        livemode=True,
+        method="instant",
+        type="bank_account",
+        description="STRIPE PAYOUT",
+        failure_code=None,
+        trace_id={"status": "supported", "value": "TRACE-42"},
+        balance_transaction={"id": "txn_payout", "object": "balance_transaction"},
+        failure_balance_transaction="txn_failure",
+    )
+
+    payout = payout_sync(obj=obj, source="test").payout
+
+    payout.refresh_from_db()
+    assert (payout.amount, payout.currency, payout.livemode) == (98765, "gbp", True)
+    assert (payout.stripe_created, payout.arrival_date) == (at(1_700_000_000), at(1_700_086_400))
+    assert (payout.method, payout.type, payout.description) == ("instant", "bank_account", "STRIPE PAYOUT")
+    assert (payout.trace_id, payout.trace_id_status) == ("TRACE-42", "supported")
+    assert (payout.balance_transaction_id, payout.failure_balance_transaction_id) == (
+        "txn_payout",
+        "txn_failure",
+    )
+    assert (payout.failure_code, payout.reconciliation_status, payout.automatic) == ("", "completed", True)
+
+
+def test_a_payout_snapshot_with_fields_missing_is_kept_with_safe_defaults() -> None:
+    obj = {"id": "po_sparse", "object": "payout", "currency": "gbp", "status": None, "amount": None}
+
+    payout = payout_sync(obj=obj, source="test").payout
+
+    payout.refresh_from_db()
+    assert (payout.status, payout.amount, payout.automatic) == ("pending", 0, True)
+    assert (payout.stripe_created, payout.arrival_date, payout.trace_id) == (None, None, "")
+    assert (payout.balance_transaction_id, payout.reconciliation_status) == ("", "")
+
+
+def test_a_balance_transaction_keeps_its_fees_dates_rate_and_source(fake_stripe: FakeStripe) -> None:
+    charge = stripe_charge(amount=10000)
+    line = charge_txn(
+        charge,
+        fee=320,
+        currency="GBP",
+        status="pending",
+        description="Order 42",
+        exchange_rate=0.857142857142857,
+        created=1_700_000_000,
+        available_on=1_700_172_800,
+    )
+    obj = fake_stripe.add_payout(stripe_payout(amount=line["net"], livemode=True), [line])
+    payout_sync(obj=obj, source="test")
+
+    payout_reconcile(payout_id=obj["id"])
+
+    row = BalanceTransaction.objects.get(stripe_id=line["id"])
+    assert (row.amount, row.fee, row.net, row.currency) == (10000, 320, 9680, "gbp")
+    assert row.fee_details == [
+        {"amount": 320, "currency": "gbp", "description": "Stripe processing fees", "type": "stripe_fee"}
+    ]
+    assert (row.stripe_created, row.available_on) == (at(1_700_000_000), at(1_700_172_800))
+    assert row.exchange_rate == Decimal("0.857142857142857")
+    assert (row.status, row.description, row.reporting_category) == ("pending", "Order 42", "charge")
+    assert (row.source_id, row.source_kind, row.livemode) == (charge["id"], "charge", True)
+    own = BalanceTransaction.objects.get(payout__stripe_id=obj["id"], type="payout")
+    assert (own.source_id, own.source_kind, own.exchange_rate, own.fee_details) == (
+        obj["id"],
+        "payout",
+        None,
+        [],
+    )
