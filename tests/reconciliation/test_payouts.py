@@ -13,11 +13,12 @@ from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
 from payments.alerts import AlertKind
+from payments.models import StripeEvent
 from reconciliation import tasks
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 from reconciliation.selectors import payout_summary
 from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync, payouts_to_reconcile
-from tests.factories import OrderFactory, event
+from tests.factories import OrderFactory, event, stored_event
 from tests.reconciliation.factories import (
     ChargeFactory,
     DisputeFactory,
@@ -359,3 +360,54 @@ def test_a_balance_transaction_keeps_its_fees_dates_rate_and_source(fake_stripe:
         None,
         [],
     )
+
+
+def test_a_payout_event_older_than_the_snapshot_we_hold_changes_nothing_and_says_so(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture_reconciliations(monkeypatch, [])
+    obj = stripe_payout(amount=5000, status="paid", description="SECOND DESCRIPTION")
+
+    process(event("payout.paid", obj, created=2000))
+    older = process(event("payout.updated", {**obj, "description": "FIRST DESCRIPTION"}, created=1500))
+
+    assert Payout.objects.get(stripe_id=obj["id"]).description == "SECOND DESCRIPTION"
+    assert older.status == "processed"
+    assert older.last_error == f"{obj['id']} unchanged (stale or repeated snapshot)"
+
+
+def test_a_payout_event_with_no_stripe_time_counts_as_just_fetched(
+    process: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture_reconciliations(monkeypatch, [])
+    obj = stripe_payout(amount=5000, status="in_transit")
+    row = stored_event(event("payout.updated", obj, created=1000))
+    StripeEvent.objects.filter(pk=row.pk).update(stripe_created=None)
+
+    done = process(row)
+
+    assert done.status == "processed" and done.last_error == ""
+    assert Payout.objects.get(stripe_id=obj["id"]).status_at >= int(time.time()) - 60
+
+
+def test_reconciliation_completed_queues_a_paid_payout_until_it_is_reconciled(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[str] = []
+    capture_reconciliations(monkeypatch, queued)
+    obj = a_mixed_payout(fake_stripe)
+    manual = stripe_payout(amount=100, automatic=False)
+    in_transit = stripe_payout(amount=100, status="in_transit")
+
+    # when: Stripe's completion comes with the same snapshot as the paid event before it
+    process(event("payout.paid", obj, created=2000))
+    process(event("payout.reconciliation_completed", obj, created=2000))
+    # then: queued again (its first message may be lost), but never a manual or unpaid payout
+    for other in (manual, in_transit):
+        process(event("payout.reconciliation_completed", other, created=2000))
+    assert queued == [obj["id"], obj["id"]]
+
+    # and once reconciled, a repeated completion queues nothing more
+    tasks.reconcile_payout(obj["id"])
+    process(event("payout.reconciliation_completed", obj, created=2000))
+    assert queued == [obj["id"], obj["id"]]
