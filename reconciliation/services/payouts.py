@@ -402,12 +402,11 @@ def payout_reconcile(*, payout_id: str) -> PayoutReconcileResult:
                 note="the payout adds up now",
             )
         elif payout.reconciliation_status == "completed" or not payout.reconciliation_status:
-            _payout_residual_open(payout)
+            _payout_residual_open(payout, unexplained=unexplained)
         return _result(payout)
 
 
-def _payout_residual_open(payout: Payout) -> None:
-    unexplained = payout.unexplained or 0
+def _payout_residual_open(payout: Payout, *, unexplained: int) -> None:
     detail = (
         f"{payout.stripe_id}: amount {payout.amount} {payout.currency}, its transactions net "
         f"{payout.amount - unexplained}, unexplained {unexplained}"

@@ -1,6 +1,7 @@
 """Factories for the reconciliation tests: Charge, Refund and Dispute mirror rows, and Stripe-shaped
 Payout, BalanceTransaction, Charge, Refund and Dispute dicts built on Stripe's own example objects
-(a copy of fixtures3.json's, in stripe_fixtures.json), plus a fake of the gateway's lists."""
+(a copy of fixtures3.json's, in stripe_fixtures.json), Subscription and Invoice dicts with the
+fields the billing sync reads, plus a fake of the gateway's lists and retrieves."""
 
 from __future__ import annotations
 
@@ -169,6 +170,42 @@ def stripe_dispute(*, id: str | None = None, amount: int = 4200, **fields: Any) 
     return obj
 
 
+def stripe_subscription(*, id: str | None = None, **fields: Any) -> JsonDict:
+    obj: JsonDict = {
+        "id": id or f"sub_remote{_next():06d}",
+        "object": "subscription",
+        "status": "active",
+        "customer": "cus_remote",
+        "currency": "gbp",
+        "created": int(time.time()) - 40 * 86400,
+        "items": {"data": [{"price": {"id": "price_remote", "unit_amount": 900, "currency": "gbp"}}]},
+        "metadata": {},
+        "livemode": False,
+    }
+    obj.update(fields)
+    return obj
+
+
+def stripe_invoice(*, subscription: Any, id: str | None = None, **fields: Any) -> JsonDict:
+    """A renewal invoice of `subscription` (an id, or an expanded subscription)."""
+    obj: JsonDict = {
+        "id": id or f"in_remote{_next():06d}",
+        "object": "invoice",
+        "status": "paid",
+        "customer": "cus_remote",
+        "billing_reason": "subscription_cycle",
+        "amount_due": 900,
+        "amount_paid": 900,
+        "currency": "gbp",
+        "attempt_count": 1,
+        "created": int(time.time()) - 86400,
+        "parent": {"subscription_details": {"subscription": subscription}},
+        "livemode": False,
+    }
+    obj.update(fields)
+    return obj
+
+
 def charge_txn(charge: JsonDict, *, fee: int = 0, **fields: Any) -> JsonDict:
     return stripe_txn(amount=charge["amount"], fee=fee, type="charge", source=charge, **fields)
 
@@ -205,6 +242,7 @@ class FakeStripe:
         self.refunds: list[JsonDict] = []
         self.disputes: list[JsonDict] = []
         self.invoices: list[JsonDict] = []
+        self.subscriptions: dict[str, JsonDict] = {}
         self.listed: list[str] = []
         self.list_delay = 0.0  # seconds spent inside a listing, to widen a race on purpose
 
@@ -236,6 +274,15 @@ class FakeStripe:
     def invoice_list_created(self, *, since: int, until: int | None = None) -> Iterator[JsonDict]:
         yield from (copy.deepcopy(i) for i in self.invoices if i["created"] >= since)
 
+    def subscription_retrieve(self, *, subscription_id: str) -> JsonDict:
+        return copy.deepcopy(self.subscriptions[subscription_id])
+
+    def invoice_retrieve(self, *, invoice_id: str) -> JsonDict:
+        return copy.deepcopy(next(i for i in self.invoices if i["id"] == invoice_id))
+
+    def invoice_payment_list(self, *, invoice_id: str) -> Iterator[JsonDict]:
+        yield from ()
+
     def object_retrieve(self, *, object_id: str) -> JsonDict:
         for obj in [*self.charges, *self.refunds, *self.disputes, *self.payouts.values()]:
             if obj["id"] == object_id:
@@ -253,6 +300,9 @@ def fake_stripe(monkeypatch: pytest.MonkeyPatch) -> FakeStripe:
         "refund_list",
         "dispute_list",
         "invoice_list_created",
+        "subscription_retrieve",
+        "invoice_retrieve",
+        "invoice_payment_list",
         "object_retrieve",
     ):
         monkeypatch.setattr(stripe_gateway, name, getattr(fake, name))

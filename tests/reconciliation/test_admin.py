@@ -17,7 +17,12 @@ from core.roles import FINANCE, SUPPORT
 from core.security import RECENT_AUTH_KEY
 from payments.models import StaffAction
 from reconciliation.models import Discrepancy, Payout
-from reconciliation.services.discrepancies import discrepancy_resolve
+from reconciliation.services.discrepancies import (
+    ERROR_NOT_FINANCE,
+    ERROR_NOT_OPEN,
+    ERROR_NOTE_REQUIRED,
+    discrepancy_resolve,
+)
 from reconciliation.services.payouts import payout_reconcile, payout_sync
 from tests.factories import OrderFactory
 from tests.reconciliation.factories import (
@@ -135,16 +140,18 @@ def test_only_finance_resolves_and_only_open_cases_with_a_note() -> None:
     finance.groups.add(Group.objects.get_or_create(name=FINANCE)[0])
     case = Discrepancy.objects.create(kind="amount_mismatch", object_id="ch_1", detail="ch_1")
 
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(PermissionDenied, match=ERROR_NOT_FINANCE):
         discrepancy_resolve(discrepancy=case, user=support, note="looked")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=ERROR_NOTE_REQUIRED):
         discrepancy_resolve(discrepancy=case, user=finance, note="  ")
     resolved = discrepancy_resolve(discrepancy=case, user=finance, note="Partial capture, as agreed.")
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=ERROR_NOT_OPEN):
         discrepancy_resolve(discrepancy=case, user=finance, note="again")
 
     assert (resolved.status, resolved.resolved_by) == ("resolved", finance)
-    assert StaffAction.objects.filter(action="discrepancy_resolve").count() == 1
+    audit = StaffAction.objects.get(action="discrepancy_resolve")
+    assert (audit.actor, audit.target) == (finance, "ch_1")
+    assert audit.outcome == f"discrepancy {case.pk} (amount_mismatch) resolved"
     # Resolved, the object may open a new case of the same kind later.
     assert (
         Discrepancy.objects.create(kind="amount_mismatch", object_id="ch_1", detail="again").status == "open"
@@ -158,8 +165,8 @@ def test_the_resync_action_fetches_the_payout_applies_it_queues_its_reconciliati
 
     payout, _ = a_payout(fake_stripe, reconcile=False)
     Payout.objects.filter(pk=payout.pk).update(status="in_transit", trace_id="")
-    fetched = {**fake_stripe.payouts[payout.stripe_id], "status": "paid"}
-    monkeypatch.setattr(stripe_gateway, "payout_retrieve", lambda *, payout_id: fetched)
+    fetched = {payout.stripe_id: {**fake_stripe.payouts[payout.stripe_id], "status": "paid"}}
+    monkeypatch.setattr(stripe_gateway, "payout_retrieve", lambda *, payout_id: fetched[payout_id])
     queued: list[str] = []
     capture_reconciliations(monkeypatch, queued)
 
@@ -174,6 +181,7 @@ def test_the_resync_action_fetches_the_payout_applies_it_queues_its_reconciliati
     assert queued == [payout.stripe_id]
     audit = StaffAction.objects.get(action="resync")
     assert (audit.target, audit.outcome) == (payout.stripe_id, "paid")
+    assert audit.actor is not None and audit.actor.is_superuser
 
 
 def test_resolving_asks_for_the_password_again_after_ten_minutes(admin_client: Any) -> None:

@@ -14,6 +14,8 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
 from django_celery_beat.models import PeriodicTask
 
+from billing.models import Invoice, Subscription
+from billing.services import billing_refresh
 from orders.models import Fulfillment, Order
 from payments.alerts import AlertKind
 from payments.models import Refund
@@ -31,8 +33,10 @@ from tests.reconciliation.factories import (
     charge_txn,
     stripe_charge,
     stripe_dispute,
+    stripe_invoice,
     stripe_payout,
     stripe_refund,
+    stripe_subscription,
 )
 
 pytestmark = pytest.mark.django_db
@@ -294,3 +298,298 @@ def test_the_hourly_sweep_queues_every_paid_payout_not_reconciled(
 
     assert tasks.reconcile_pending_payouts() == 1
     assert queued == [paid.stripe_id]
+
+
+# ---------------------------------------------------------------------------- invoices
+
+
+def a_subscription_at_stripe(
+    fake: FakeStripe, **invoice_fields: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A subscription and its renewal invoice as Stripe holds them (the invoice names it by id)."""
+    sub = stripe_subscription()
+    invoice = stripe_invoice(subscription=sub["id"], **invoice_fields)
+    sub["latest_invoice"] = invoice["id"]
+    fake.subscriptions[sub["id"]] = sub
+    fake.invoices.append(invoice)
+    return sub, invoice
+
+
+def test_an_invoice_whose_events_never_came_is_synced_through_its_subscription(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a renewal Stripe collected, its subscription given expanded; we never heard of either
+    sub, invoice = a_subscription_at_stripe(fake_stripe)
+    invoice["parent"]["subscription_details"]["subscription"] = {"id": sub["id"], "object": "subscription"}
+
+    # when
+    first, second = check_twice()
+
+    # then: mirrored with Stripe's status and amount, the subscription too, recorded as auto-fixed
+    local = Invoice.objects.get(stripe_id=invoice["id"])
+    assert (local.status, local.amount_due, local.subscription_id) == ("paid", 900, sub["id"])
+    assert Subscription.objects.get(stripe_id=sub["id"]).status == "active"
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.object_id, case.status) == ("missing_local", invoice["id"], "auto_fixed")
+    assert case.detail == f"{invoice['id']}: missing here, paid at Stripe; synced"
+    assert (first.auto_fixed, first.opened, second.auto_fixed, second.opened) == (1, 0, 0, 0)
+
+
+def test_an_invoice_held_in_an_older_status_is_moved_forward_and_recorded(fake_stripe: FakeStripe) -> None:
+    # given: we hold the renewal as open (its payment's events never came); Stripe has it paid
+    sub, invoice = a_subscription_at_stripe(fake_stripe)
+    billing_refresh(subscription_id=sub["id"], source="test")
+    Invoice.objects.filter(stripe_id=invoice["id"]).update(status="open", status_at=0)
+
+    # when
+    result = ledger_check(window=WINDOW)
+
+    # then
+    assert Invoice.objects.get(stripe_id=invoice["id"]).status == "paid"
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.status) == ("status_mismatch", "auto_fixed")
+    assert case.detail == f"{invoice['id']}: open here, paid at Stripe; synced"
+    assert (result.auto_fixed, result.opened) == (1, 0)
+
+
+def test_an_invoice_with_no_subscription_that_we_lack_is_reported_not_mirrored(
+    fake_stripe: FakeStripe,
+) -> None:
+    invoice = stripe_invoice(subscription=None, status="open", amount_due=1200)
+    fake_stripe.invoices.append(invoice)
+
+    first, second = check_twice()
+
+    assert cases() == [("missing_local", invoice["id"], "open")]
+    assert Discrepancy.objects.get().detail == f"{invoice['id']}: open at Stripe; not mirrored"
+    assert not Invoice.objects.exists()
+    assert (first.opened, first.auto_fixed, second.opened) == (1, 0, 0)
+    assert first.kinds == {"missing_local": 1}
+
+
+def test_an_invoice_whose_status_or_amount_differs_and_cannot_be_synced_stays_open(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: we hold it paid for 900; Stripe says open for 1200 (a status no sync moves back to)
+    sub, invoice = a_subscription_at_stripe(fake_stripe)
+    billing_refresh(subscription_id=sub["id"], source="test")
+    invoice.update(status="open", amount_due=1200)
+
+    # when
+    first, second = check_twice()
+
+    # then
+    local = Invoice.objects.get(stripe_id=invoice["id"])
+    assert (local.status, local.amount_due) == ("paid", 900)
+    assert cases() == [
+        ("amount_mismatch", invoice["id"], "open"),
+        ("status_mismatch", invoice["id"], "open"),
+    ]
+    details = dict(Discrepancy.objects.values_list("kind", "detail"))
+    assert details["status_mismatch"] == f"{invoice['id']}: open at Stripe, paid here"
+    assert details["amount_mismatch"] == f"{invoice['id']}: Stripe 1200 due, ours 900"
+    assert (first.opened, first.auto_fixed, second.opened) == (2, 0, 0)
+
+    # when Stripe's figures agree with ours again, the next run closes both cases
+    invoice.update(status="paid", amount_due=900)
+    result = ledger_check(window=WINDOW)
+
+    assert cases() == [
+        ("amount_mismatch", invoice["id"], "auto_fixed"),
+        ("status_mismatch", invoice["id"], "auto_fixed"),
+    ]
+    assert (result.closed, result.opened, result.auto_fixed) == (2, 0, 0)
+
+
+def test_a_young_invoice_and_an_upcoming_one_are_left_alone(fake_stripe: FakeStripe) -> None:
+    a_subscription_at_stripe(fake_stripe, created=int(time.time()) - 60)
+    upcoming = stripe_invoice(subscription=None, id=None)
+    upcoming.pop("id")
+    fake_stripe.invoices.append(upcoming)
+
+    result = ledger_check(window=WINDOW)
+
+    assert not Invoice.objects.exists() and not Discrepancy.objects.exists()
+    assert result.too_young == 1
+    assert result.checked == 2
+
+
+# ---------------------------------------------------------------------------- cases and their alerts
+
+
+def test_an_opened_case_alerts_staff_with_its_identifiers_and_a_resolved_one_can_open_again(
+    fake_stripe: FakeStripe, alerts_sent: list[Any]
+) -> None:
+    # given: a charge of ours for 4200 that Stripe holds for 4000
+    short = ChargeFactory(amount=4200)
+    fake_stripe.charges.append(stripe_charge(id=short.stripe_id, amount=4000))
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        ledger_check(window=WINDOW)
+    case = Discrepancy.objects.get()
+
+    # then: staff are told which case, of what, on which object and order (identifiers only)
+    [alert] = [a for a in alerts_sent if a["kind"] == AlertKind.DISCREPANCY_OPENED]
+    order = short.order
+    assert alert["message"] == f"Ledger discrepancy amount_mismatch on {short.stripe_id} ({order.number})"
+    assert alert["ids"] == {
+        "discrepancy": case.pk,
+        "kind": "amount_mismatch",
+        "object": short.stripe_id,
+        "order": order.number,
+    }
+
+    # when finance resolve it and the next run still finds the difference: a new case, a new alert
+    Discrepancy.objects.filter(pk=case.pk).update(status="resolved", resolved_at=case.created_at)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        again = ledger_check(window=WINDOW)
+
+    assert again.opened == 1
+    assert cases() == [
+        ("amount_mismatch", short.stripe_id, "open"),
+        ("amount_mismatch", short.stripe_id, "resolved"),
+    ]
+    assert len([a for a in alerts_sent if a["kind"] == AlertKind.DISCREPANCY_OPENED]) == 2
+
+
+def test_a_case_with_no_order_alerts_with_no_order(fake_stripe: FakeStripe, alerts_sent: list[Any]) -> None:
+    charge = stripe_charge(amount=4200)
+    fake_stripe.charges.append(charge)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        ledger_check(window=WINDOW)
+
+    [alert] = [a for a in alerts_sent if a["kind"] == AlertKind.DISCREPANCY_OPENED]
+    assert alert["message"] == f"Ledger discrepancy missing_local on {charge['id']}"
+    assert alert["ids"]["order"] is None
+
+
+# ---------------------------------------------------------------------------- refunds and disputes
+
+
+def test_a_pending_refund_we_never_heard_of_is_mirrored_and_stays_in_flight_on_its_order(
+    fake_stripe: FakeStripe,
+) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    fake_stripe.charges.append(
+        stripe_charge(id="ch_paid", amount=4200, payment_intent=order.payment_intent_id)
+    )
+    refund = stripe_refund(
+        amount=1500, charge="ch_paid", payment_intent=order.payment_intent_id, status="pending"
+    )
+    fake_stripe.refunds.append(refund)
+
+    result = ledger_check(window=WINDOW)
+
+    assert Refund.objects.get(stripe_id=refund["id"]).status == "pending"
+    assert cases() == [("in_flight", refund["id"], "open"), ("missing_local", refund["id"], "auto_fixed")]
+    on_order = {d.kind: d.order for d in Discrepancy.objects.all()}
+    assert on_order == {"in_flight": order, "missing_local": order}
+    mirrored = Discrepancy.objects.get(kind="missing_local")
+    assert mirrored.detail == f"{refund['id']}: pending at Stripe, 1500; mirrored"
+    assert (result.opened, result.auto_fixed) == (1, 1)
+
+
+def test_a_refund_stripe_holds_in_an_older_status_or_for_another_amount_stays_open(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: we hold a refund failed for 1000; Stripe lists it succeeded for 1200 (failed is final)
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    ours = Refund.objects.create(
+        stripe_id="re_final", order=order, charge_id="ch_paid", amount=1000, currency="gbp", status="failed"
+    )
+    fake_stripe.refunds.append(stripe_refund(id=ours.stripe_id, amount=1200, charge="ch_paid"))
+
+    first, second = check_twice()
+
+    assert Refund.objects.get(pk=ours.pk).status == "failed"
+    assert cases() == [("amount_mismatch", "re_final", "open"), ("status_mismatch", "re_final", "open")]
+    details = {d.kind: (d.detail, d.order) for d in Discrepancy.objects.all()}
+    assert details == {
+        "status_mismatch": ("re_final: succeeded at Stripe, failed here", order),
+        "amount_mismatch": ("re_final: Stripe 1200, ours 1000", order),
+    }
+    assert (first.opened, second.opened) == (2, 0)
+
+
+def test_a_refund_in_a_status_we_do_not_know_is_reported_not_applied(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    ours = Refund.objects.create(
+        stripe_id="re_odd", order=order, charge_id="ch_paid", amount=1000, currency="gbp", status="pending"
+    )
+    fake_stripe.refunds.append(stripe_refund(id=ours.stripe_id, amount=1000, status="reversed"))
+
+    ledger_check(window=WINDOW)
+
+    assert Refund.objects.get(pk=ours.pk).status == "pending"
+    assert cases() == [("status_mismatch", "re_odd", "open")]
+
+
+def test_a_refund_listed_from_a_status_we_do_not_know_moves_forward(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    pi = order.payment_intent_id
+    fake_stripe.charges.append(stripe_charge(id="ch_paid", amount=4200, payment_intent=pi))
+    ours = Refund.objects.create(
+        stripe_id="re_odd", order=order, charge_id="ch_paid", amount=1000, currency="gbp", status="unknown"
+    )
+    fake_stripe.refunds.append(
+        stripe_refund(id=ours.stripe_id, amount=1000, charge="ch_paid", payment_intent=pi)
+    )
+
+    result = ledger_check(window=WINDOW)
+
+    assert cases() == [("status_mismatch", "re_odd", "auto_fixed")]
+    assert result.auto_fixed == 1
+
+
+def test_young_refunds_and_disputes_keep_their_open_cases_until_they_are_old_enough(
+    fake_stripe: FakeStripe,
+) -> None:
+    young = int(time.time()) - 60
+    refund = stripe_refund(status="pending", created=young)
+    dispute = stripe_dispute(created=young)
+    fake_stripe.refunds.append(refund)
+    fake_stripe.disputes.append(dispute)
+    for object_id in (refund["id"], dispute["id"]):
+        Discrepancy.objects.create(kind="in_flight", object_id=object_id, detail="seen pending before")
+
+    result = ledger_check(window=WINDOW)
+
+    assert result.too_young == 2
+    assert cases() == sorted([("in_flight", refund["id"], "open"), ("in_flight", dispute["id"], "open")])
+    assert not Refund.objects.exists()
+
+
+def test_a_dispute_whose_amount_or_status_differs_is_reported_on_its_charges_order(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: the dispute's charge comes expanded; we hold the dispute for 4200, needing a response
+    charge = ChargeFactory()
+    fake_stripe.charges.append(stripe_charge(id=charge.stripe_id, amount=charge.amount))
+    ours = DisputeFactory(charge_id=charge.stripe_id, amount=4200, status="needs_response")
+    fake_stripe.disputes.append(
+        stripe_dispute(id=ours.stripe_id, charge={"id": charge.stripe_id}, amount=3000, status="won")
+    )
+
+    first, second = check_twice()
+
+    details = {d.kind: (d.detail, d.order) for d in Discrepancy.objects.all()}
+    assert details == {
+        "status_mismatch": (f"{ours.stripe_id}: won at Stripe, needs_response here", charge.order),
+        "amount_mismatch": (f"{ours.stripe_id}: Stripe 3000, ours 4200", charge.order),
+    }
+    assert (first.opened, second.opened) == (2, 0)
+    assert first.kinds == {"status_mismatch": 1, "amount_mismatch": 1}
+
+
+def test_a_dispute_on_a_charge_we_do_not_mirror_is_reported_on_the_order_its_ids_name(
+    fake_stripe: FakeStripe,
+) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_unmirrored")
+    dispute = stripe_dispute(charge="ch_unmirrored", payment_intent=order.payment_intent_id)
+    fake_stripe.disputes.append(dispute)
+
+    ledger_check(window=WINDOW)
+
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.order) == ("missing_local", order)
+    assert case.detail == f"{dispute['id']}: needs_response at Stripe, 4200; not mirrored"

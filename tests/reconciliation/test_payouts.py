@@ -2,6 +2,8 @@
 against the bank deposit, idempotent, one result under two workers."""
 
 import threading
+import time
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -11,16 +13,18 @@ from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
 from payments.alerts import AlertKind
+from payments.models import StripeEvent
 from reconciliation import tasks
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 from reconciliation.selectors import payout_summary
-from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync
-from tests.factories import OrderFactory, event
+from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync, payouts_to_reconcile
+from tests.factories import OrderFactory, event, stored_event
 from tests.reconciliation.factories import (
     ChargeFactory,
     DisputeFactory,
     FakeStripe,
     RefundFactory,
+    at,
     capture_reconciliations,
     charge_txn,
     dispute_txn,
@@ -126,10 +130,10 @@ def test_a_payout_that_does_not_add_up_keeps_its_remainder_as_one_discrepancy_an
     assert (second.reconciled, second.unexplained) == (False, 3000)
     case = Discrepancy.objects.get()
     assert (case.kind, case.object_id, case.status) == ("payout_residual", obj["id"], "open")
-    assert "3000" in case.detail
+    assert case.detail == f"{obj['id']}: amount 13000 gbp, its transactions net 10000, unexplained 3000"
     residual_alerts = [a for a in alerts_sent if a["kind"] == AlertKind.PAYOUT_UNEXPLAINED]
     assert len(residual_alerts) == 1
-    assert residual_alerts[0]["ids"]["payout"] == obj["id"]
+    assert residual_alerts[0]["ids"] == {"payout": obj["id"], "discrepancy": case.pk, "unexplained": 3000}
     assert "£30.00" in residual_alerts[0]["message"]
 
 
@@ -268,3 +272,142 @@ def test_two_workers_reconciling_one_payout_at_once_give_one_result(fake_stripe:
     assert [(r.reconciled, r.unexplained, r.lines) for r in results] == [(True, 0, 7), (True, 0, 7)]
     assert fake_stripe.listed == [obj["id"]]  # the second waited for the lock, then found it done
     assert BalanceTransaction.objects.count() == 7
+
+
+def test_the_payouts_left_to_reconcile_are_the_paid_automatic_ones_oldest_first() -> None:
+    now = int(time.time())
+    newer = payout_sync(obj=stripe_payout(amount=100, created=now - 600), source="test").payout
+    older = payout_sync(obj=stripe_payout(amount=100, created=now - 7200), source="test").payout
+    payout_sync(obj=stripe_payout(amount=100, automatic=False), source="test")
+    payout_sync(obj=stripe_payout(amount=100, status="in_transit"), source="test")
+    done = payout_sync(obj=stripe_payout(amount=0), source="test").payout
+    Payout.objects.filter(pk=done.pk).update(reconciled=True)
+
+    assert list(payouts_to_reconcile()) == [older.stripe_id, newer.stripe_id]
+
+
+def test_a_payout_mirror_keeps_what_finance_reads_off_stripe() -> None:
+    obj = stripe_payout(
+        amount=98765,
+        currency="GBP",
+        created=1_700_000_000,
+        arrival_date=1_700_086_400,
+        livemode=True,
+        method="instant",
+        type="bank_account",
+        description="STRIPE PAYOUT",
+        failure_code=None,
+        trace_id={"status": "supported", "value": "TRACE-42"},
+        balance_transaction={"id": "txn_payout", "object": "balance_transaction"},
+        failure_balance_transaction="txn_failure",
+    )
+
+    payout = payout_sync(obj=obj, source="test").payout
+
+    payout.refresh_from_db()
+    assert (payout.amount, payout.currency, payout.livemode) == (98765, "gbp", True)
+    assert (payout.stripe_created, payout.arrival_date) == (at(1_700_000_000), at(1_700_086_400))
+    assert (payout.method, payout.type, payout.description) == ("instant", "bank_account", "STRIPE PAYOUT")
+    assert (payout.trace_id, payout.trace_id_status) == ("TRACE-42", "supported")
+    assert (payout.balance_transaction_id, payout.failure_balance_transaction_id) == (
+        "txn_payout",
+        "txn_failure",
+    )
+    assert (payout.failure_code, payout.reconciliation_status, payout.automatic) == ("", "completed", True)
+
+
+def test_a_payout_snapshot_with_fields_missing_is_kept_with_safe_defaults() -> None:
+    obj = {"id": "po_sparse", "object": "payout", "currency": "gbp", "status": None, "amount": None}
+
+    payout = payout_sync(obj=obj, source="test").payout
+
+    payout.refresh_from_db()
+    assert (payout.status, payout.amount, payout.automatic) == ("pending", 0, True)
+    assert (payout.stripe_created, payout.arrival_date, payout.trace_id) == (None, None, "")
+    assert (payout.balance_transaction_id, payout.reconciliation_status) == ("", "")
+
+
+def test_a_balance_transaction_keeps_its_fees_dates_rate_and_source(fake_stripe: FakeStripe) -> None:
+    charge = stripe_charge(amount=10000)
+    line = charge_txn(
+        charge,
+        fee=320,
+        currency="GBP",
+        status="pending",
+        description="Order 42",
+        exchange_rate=0.857142857142857,
+        created=1_700_000_000,
+        available_on=1_700_172_800,
+    )
+    obj = fake_stripe.add_payout(stripe_payout(amount=line["net"], livemode=True), [line])
+    payout_sync(obj=obj, source="test")
+
+    payout_reconcile(payout_id=obj["id"])
+
+    row = BalanceTransaction.objects.get(stripe_id=line["id"])
+    assert (row.amount, row.fee, row.net, row.currency) == (10000, 320, 9680, "gbp")
+    assert row.fee_details == [
+        {"amount": 320, "currency": "gbp", "description": "Stripe processing fees", "type": "stripe_fee"}
+    ]
+    assert (row.stripe_created, row.available_on) == (at(1_700_000_000), at(1_700_172_800))
+    assert row.exchange_rate == Decimal("0.857142857142857")
+    assert (row.status, row.description, row.reporting_category) == ("pending", "Order 42", "charge")
+    assert (row.source_id, row.source_kind, row.livemode) == (charge["id"], "charge", True)
+    own = BalanceTransaction.objects.get(payout__stripe_id=obj["id"], type="payout")
+    assert (own.source_id, own.source_kind, own.exchange_rate, own.fee_details) == (
+        obj["id"],
+        "payout",
+        None,
+        [],
+    )
+
+
+def test_a_payout_event_older_than_the_snapshot_we_hold_changes_nothing_and_says_so(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture_reconciliations(monkeypatch, [])
+    obj = stripe_payout(amount=5000, status="paid", description="SECOND DESCRIPTION")
+
+    process(event("payout.paid", obj, created=2000))
+    older = process(event("payout.updated", {**obj, "description": "FIRST DESCRIPTION"}, created=1500))
+
+    assert Payout.objects.get(stripe_id=obj["id"]).description == "SECOND DESCRIPTION"
+    assert older.status == "processed"
+    assert older.last_error == f"{obj['id']} unchanged (stale or repeated snapshot)"
+
+
+def test_a_payout_event_with_no_stripe_time_counts_as_just_fetched(
+    process: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture_reconciliations(monkeypatch, [])
+    obj = stripe_payout(amount=5000, status="in_transit")
+    row = stored_event(event("payout.updated", obj, created=1000))
+    StripeEvent.objects.filter(pk=row.pk).update(stripe_created=None)
+
+    done = process(row)
+
+    assert done.status == "processed" and done.last_error == ""
+    assert Payout.objects.get(stripe_id=obj["id"]).status_at >= int(time.time()) - 60
+
+
+def test_reconciliation_completed_queues_a_paid_payout_until_it_is_reconciled(
+    process: Any, fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[str] = []
+    capture_reconciliations(monkeypatch, queued)
+    obj = a_mixed_payout(fake_stripe)
+    manual = stripe_payout(amount=100, automatic=False)
+    in_transit = stripe_payout(amount=100, status="in_transit")
+
+    # when: Stripe's completion comes with the same snapshot as the paid event before it
+    process(event("payout.paid", obj, created=2000))
+    process(event("payout.reconciliation_completed", obj, created=2000))
+    # then: queued again (its first message may be lost), but never a manual or unpaid payout
+    for other in (manual, in_transit):
+        process(event("payout.reconciliation_completed", other, created=2000))
+    assert queued == [obj["id"], obj["id"]]
+
+    # and once reconciled, a repeated completion queues nothing more
+    tasks.reconcile_payout(obj["id"])
+    process(event("payout.reconciliation_completed", obj, created=2000))
+    assert queued == [obj["id"], obj["id"]]
