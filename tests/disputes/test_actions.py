@@ -274,3 +274,227 @@ def test_a_dispute_closed_meanwhile_is_not_counted_as_submitted(
         StaffAction.objects.get(action="dispute_evidence_submit").outcome
         == "not submitted: the dispute is lost"
     )
+
+
+# ---------------------------------------------------------------------------- accepting, sharper
+
+
+def test_accepting_records_who_claimed_it_and_touches_no_other_dispute(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    other = staged(fake_stripe)
+
+    dispute_accept(dispute=dispute, user=finance_user)
+
+    dispute.refresh_from_db()
+    assert dispute.accept_claimed_at is not None and dispute.accept_claimed_by == finance_user
+    untouched = Dispute.objects.get(pk=other.pk)
+    assert untouched.accept_claimed_at is None and untouched.status == "needs_response"
+    action = StaffAction.objects.get(action="dispute_accept")
+    assert (action.actor, action.target) == (finance_user, dispute.stripe_id)
+
+
+def test_a_dispute_whose_submission_is_in_flight_can_not_be_accepted(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    from disputes.services import ERROR_ALREADY_SUBMITTED
+
+    dispute = staged(fake_stripe)
+    Dispute.objects.filter(pk=dispute.pk).update(submit_claimed_at=dispute.created_at)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_accept(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == ERROR_ALREADY_SUBMITTED.format(dispute=dispute.stripe_id)
+    assert fake_stripe.calls_of("dispute_close") == []
+
+
+def test_a_dispute_under_review_can_not_be_accepted(fake_stripe: FakeStripe, finance_user: User) -> None:
+    from disputes.services import ERROR_NOT_RESPONDABLE
+
+    dispute = staged(fake_stripe)
+    Dispute.objects.filter(pk=dispute.pk).update(status="under_review")
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_accept(dispute=dispute, user=finance_user)
+
+    expected = ERROR_NOT_RESPONDABLE.format(dispute=dispute.stripe_id, status="under_review")
+    assert str(refused.value) == expected
+    assert fake_stripe.calls_of("dispute_close") == []
+
+
+def test_an_accept_in_flight_sends_nothing_and_an_old_claim_is_sent_again_with_the_same_key(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    from django.utils import timezone
+
+    from disputes.services.actions import CLAIM_RESEND_AFTER
+
+    dispute = staged(fake_stripe)
+    Dispute.objects.filter(pk=dispute.pk).update(accept_claimed_at=timezone.now())
+
+    assert dispute_accept(dispute=dispute, user=finance_user).status == "needs_response"
+    assert fake_stripe.calls_of("dispute_close") == []
+
+    Dispute.objects.filter(pk=dispute.pk).update(
+        accept_claimed_at=timezone.now() - CLAIM_RESEND_AFTER - CLAIM_RESEND_AFTER
+    )
+    assert dispute_accept(dispute=dispute, user=finance_user).status == "lost"
+
+    (call,) = fake_stripe.calls_of("dispute_close")
+    assert call == {"dispute_id": dispute.stripe_id, "key": f"dispute:{dispute.pk}:close:v1"}
+    action = StaffAction.objects.get(action="dispute_accept")
+    assert (action.actor, action.target, action.outcome) == (finance_user, dispute.stripe_id, "closed: lost")
+
+
+def test_an_accept_whose_answer_was_lost_is_sent_again_at_once(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.fail_next = [StripeUnavailable("Stripe did not answer dispute.close")]
+
+    with pytest.raises(StripeUnavailable):
+        dispute_accept(dispute=dispute, user=finance_user)
+
+    assert StaffAction.objects.get(action="dispute_accept").outcome == (
+        "no answer from Stripe; the next attempt sends the same request again"
+    )
+    assert dispute_accept(dispute=dispute, user=finance_user).status == "lost"
+    first, second = fake_stripe.calls_of("dispute_close")
+    assert first == second == {"dispute_id": dispute.stripe_id, "key": f"dispute:{dispute.pk}:close:v1"}
+
+
+def test_an_accept_refused_because_stripe_closed_it_already_shows_the_outcome(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.disputes[dispute.stripe_id]["status"] = "won"
+    fake_stripe.fail_next = [InvalidRequest("Stripe refused dispute.close.", code="dispute_closed")]
+
+    result = dispute_accept(dispute=dispute, user=finance_user)
+
+    assert result.status == "won" and Dispute.objects.get(pk=dispute.pk).status == "won"
+    assert fake_stripe.calls_of("dispute_retrieve") == [{"dispute_id": dispute.stripe_id}]
+    assert StaffAction.objects.get(action="dispute_accept").outcome == "already closed on Stripe: won"
+
+
+def test_an_accept_refused_by_stripe_releases_the_claim(fake_stripe: FakeStripe, finance_user: User) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.fail_next = [InvalidRequest("Stripe refused dispute.close: try later.")]
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_accept(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == "Stripe refused dispute.close: try later."
+    dispute.refresh_from_db()
+    assert dispute.accept_claimed_at is None and dispute.accept_claimed_by is None
+    assert dispute.status == "needs_response"
+    assert StaffAction.objects.get(action="dispute_accept").outcome == "refused by Stripe: invalid request"
+
+
+# ---------------------------------------------------------------------------- inquiry refund, sharper
+
+
+def test_the_inquiry_refund_carries_the_order_and_touches_no_other_dispute(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]]
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    other = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    assert dispute.order is not None
+
+    dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    (call,) = refunds
+    assert call["metadata"] == {
+        "dispute": dispute.stripe_id,
+        "order_id": str(dispute.order.pk),
+        "order_number": dispute.order.number,
+    }
+    assert Dispute.objects.get(pk=other.pk).refund_claimed_at is None
+    action = StaffAction.objects.get(action="dispute_refund_inquiry")
+    assert (action.actor, action.target) == (finance_user, dispute.stripe_id)
+
+
+def test_an_inquiry_refund_in_flight_sends_nothing_and_an_old_claim_is_sent_again(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]]
+) -> None:
+    from django.utils import timezone
+
+    from disputes.services import dispute_refund_inquiry
+    from disputes.services.actions import CLAIM_RESEND_AFTER
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    Dispute.objects.filter(pk=dispute.pk).update(refund_claimed_at=timezone.now())
+
+    assert dispute_refund_inquiry(dispute=dispute, user=finance_user).refund_id == ""
+    assert refunds == []
+
+    Dispute.objects.filter(pk=dispute.pk).update(
+        refund_claimed_at=timezone.now() - CLAIM_RESEND_AFTER - CLAIM_RESEND_AFTER
+    )
+    assert dispute_refund_inquiry(dispute=dispute, user=finance_user).refund_id == "re_inquiry1"
+
+    (call,) = refunds
+    assert call["key"] == f"dispute:{dispute.pk}:inquiry-refund:v1"
+    action = StaffAction.objects.get(action="dispute_refund_inquiry")
+    assert (action.actor, action.target, action.outcome) == (
+        finance_user,
+        dispute.stripe_id,
+        "refund re_inquiry1 succeeded",
+    )
+
+
+def test_an_inquiry_refund_refused_by_stripe_releases_the_claim(
+    fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+    from payments import stripe_gateway
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+
+    def refused(**kwargs: Any) -> Any:
+        raise InvalidRequest("Stripe refused refund.create: charge_already_refunded.")
+
+    monkeypatch.setattr(stripe_gateway, "refund_create", refused)
+
+    with pytest.raises(DisputeActionRefused) as error:
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert str(error.value) == "Stripe refused refund.create: charge_already_refunded."
+    dispute.refresh_from_db()
+    assert dispute.refund_claimed_at is None and dispute.refund_id == ""
+    assert StaffAction.objects.get(action="dispute_refund_inquiry").outcome == (
+        "refused by Stripe: invalid request"
+    )
+
+
+def test_an_inquiry_refund_whose_answer_was_lost_is_sent_again_at_once(
+    fake_stripe: FakeStripe,
+    finance_user: User,
+    refunds: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+    from payments import stripe_gateway
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    refund_create = stripe_gateway.refund_create
+
+    def unavailable(**kwargs: Any) -> Any:
+        monkeypatch.setattr(stripe_gateway, "refund_create", refund_create)
+        raise StripeUnavailable("Stripe did not answer refund.create")
+
+    monkeypatch.setattr(stripe_gateway, "refund_create", unavailable)
+
+    with pytest.raises(StripeUnavailable):
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+    assert StaffAction.objects.get(action="dispute_refund_inquiry").outcome == (
+        "no answer from Stripe; the next attempt sends the same request again"
+    )
+
+    assert dispute_refund_inquiry(dispute=dispute, user=finance_user).refund_id == "re_inquiry1"
+    (call,) = refunds
+    assert call["key"] == f"dispute:{dispute.pk}:inquiry-refund:v1"
