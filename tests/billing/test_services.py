@@ -515,6 +515,7 @@ def test_a_subscribe_form_token_finds_the_subscriber_it_made(plan: Plan) -> None
     other = subscriber_create(plan=plan, email="ada@example.com")
     assert again.pk == first.pk != other.pk
     assert (first.form_token, other.form_token) == ("tok-1", None)
+    assert set(Subscriber.objects.values_list("email", flat=True)) == {"ada@example.com"}
     assert Subscriber.objects.count() == 2
 
 
@@ -674,8 +675,16 @@ def test_a_card_not_confirmed_is_not_applied(plan: Plan, emulator: Any, stripe_w
 # ---------------------------------------------------------------------------- payment step, refresh
 
 
-def _payments(monkeypatch: pytest.MonkeyPatch, payments: list[dict[str, Any]]) -> None:
-    monkeypatch.setattr(stripe_gateway, "invoice_payment_list", lambda *, invoice_id: iter(payments))
+def _payments(monkeypatch: pytest.MonkeyPatch, payments: list[dict[str, Any]]) -> list[str]:
+    """Stripe's payments of any invoice; returns the invoices asked about."""
+    asked: list[str] = []
+
+    def invoice_payment_list(*, invoice_id: str) -> Any:
+        asked.append(invoice_id)
+        return iter(payments)
+
+    monkeypatch.setattr(stripe_gateway, "invoice_payment_list", invoice_payment_list)
+    return asked
 
 
 def _pi(status: str, pi_id: str = "pi_1") -> dict[str, Any]:
@@ -692,8 +701,11 @@ def test_the_pay_page_gets_the_open_invoice_s_payment_intent(
     db: Any, monkeypatch: pytest.MonkeyPatch, status: str, requires_action: bool
 ) -> None:
     inv = invoice_sync(obj=_invoice_obj(), source="test")
-    _payments(monkeypatch, [{"payment": {"payment_intent": "pi_unexpanded"}}, {"payment": None}, _pi(status)])
+    asked = _payments(
+        monkeypatch, [{"payment": {"payment_intent": "pi_unexpanded"}}, {"payment": None}, _pi(status)]
+    )
     step = invoice_payment_step(invoice=inv)
+    assert asked == ["in_1"]
     assert step is not None
     assert (step.client_secret, step.requires_action, step.invoice) == ("pi_1_secret_x", requires_action, inv)
 
