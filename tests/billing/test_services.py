@@ -509,6 +509,16 @@ def test_a_plan_gets_its_stripe_price_once_under_the_plan_s_keys(
     assert len(stripe_writes) == 2
 
 
+def test_a_plan_priced_meanwhile_by_another_request_keeps_that_price_and_others_keep_theirs(
+    plan: Plan, emulator: Any
+) -> None:
+    other = Plan.objects.create(slug="archive", name="Archive", amount=500, currency="gbp")
+    stale = Plan.objects.get(pk=plan.pk)
+    Plan.objects.filter(pk=plan.pk).update(stripe_price_id="price_theirs")  # the other request won
+    assert plan_price_ensure(plan=stale) == "price_theirs"
+    assert Plan.objects.get(pk=other.pk).stripe_price_id == ""
+
+
 def test_a_subscribe_form_token_finds_the_subscriber_it_made(plan: Plan) -> None:
     first = subscriber_create(plan=plan, email="ada@example.com", form_token="tok-1")
     again = subscriber_create(plan=plan, email="ada@example.com", form_token="tok-1")
@@ -807,11 +817,15 @@ def _renewal(
 
 
 def test_a_failed_renewal_attempt_records_one_notice_emails_the_customer_and_alerts_staff(
-    subscriber: Subscriber, eager: None, alert_emails: None
+    subscriber: Subscriber, eager: None, alert_emails: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     inv, sub = _renewal(subscriber)
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        TestCase.captureOnCommitCallbacks(execute=True),
+        caplog.at_level("WARNING", logger="payments.alerts"),
+    ):
         notice = dunning_notice_record(invoice=inv, subscription=sub)
+    assert [r.alert for r in caplog.records if r.name == "payments.alerts"] == ["renewal_failed"]
     assert notice is not None
     assert (notice.invoice_id, notice.attempt, notice.kind) == (inv.pk, 1, "pay")
     [email] = [m for m in mail.outbox if m.to == ["ada@example.com"]]
