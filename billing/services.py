@@ -481,8 +481,8 @@ DUNNING_SUBJECTS = {
 
 def account_url(subscriber: Subscriber) -> str:
     site = settings.SITE_URL.rstrip(
-        "/"
-    )  # pragma: no mutate: "XX/XX" strips the same from an address that never ends in X
+        "/"  # pragma: no mutate: "XX/XX" strips the same from an address that never ends in X
+    )
     return site + reverse("billing:account", args=[subscriber.public_token])
 
 
