@@ -47,6 +47,8 @@ MESSAGE_UNAVAILABLE = "Stripe did not answer {operation}; the outcome is unknown
 MESSAGE_RATE_LIMITED = "Stripe rate-limited {operation} {attempts} times in a row."
 MESSAGE_INVALID = "Stripe refused {operation}: {code}."
 MESSAGE_SIGNATURE = "The Stripe-Signature header does not match any configured webhook secret."
+MESSAGE_NO_KEY = "every write to Stripe needs an idempotency key from its business operation"
+MESSAGE_SUBMIT_UNSAID = "a dispute update must say submit=True or submit=False (Stripe defaults to true)"
 
 
 # ---------------------------------------------------------------------------- exceptions
@@ -163,22 +165,20 @@ def _header(error: stripe.StripeError, name: str) -> str | None:
 def _translate(error: stripe.StripeError, operation: str) -> StripeGatewayError:
     """Turn an SDK error into one of ours, keeping Stripe's codes and never the request body."""
     request_id = error.request_id
+    # Stripe's error body (an ErrorObject, every field present, None when absent), or None when the
+    # answer had none (a proxy's 5xx). The SDK copies `code` onto some of its errors only: read it here.
     details = error.error
-    code = getattr(details, "code", None) or error.code
-    if isinstance(error, stripe.CardError):
-        payment_intent = getattr(details, "payment_intent", None)
+    code = details.code if details else None
+    if isinstance(error, stripe.CardError) and details:  # a 402 from Stripe always has its body
+        payment_intent = details.payment_intent
         pi_dict = payment_intent.to_dict() if isinstance(payment_intent, stripe.StripeObject) else None
         cls = AuthenticationRequired if code == "authentication_required" else CardDeclined
         return cls(
             f"Card declined during {operation}: {code}.",
             request_id=request_id,
             code=code,
-            decline_code=getattr(details, "decline_code", None),
+            decline_code=details.decline_code,
             payment_intent=pi_dict,
-        )
-    if isinstance(error, stripe.RateLimitError):
-        return RateLimited(
-            MESSAGE_RATE_LIMITED.format(operation=operation, attempts=1), request_id=request_id
         )
     if isinstance(error, stripe.APIConnectionError | stripe.APIError):
         return StripeUnavailable(
@@ -190,7 +190,7 @@ def _translate(error: stripe.StripeError, operation: str) -> StripeGatewayError:
         MESSAGE_INVALID.format(operation=operation, code=code or type(error).__name__),
         request_id=request_id,
         code=code,
-        param=getattr(details, "param", None),
+        param=details.param if details else None,
     )
 
 
@@ -207,6 +207,10 @@ def _log(
     )
 
 
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)  # pragma: no mutate: log-only, needs a clock
+
+
 def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None) -> Any:
     """Run one SDK call with our rate-limit retry around it, log it, translate its errors.
 
@@ -215,7 +219,9 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
     max_attempts = 1 + settings.STRIPE_RATE_LIMIT_RETRIES
     level = stripe_budget.current_priority()
     ids = {**(ids or {}), "priority": level}
-    for attempt in range(1, max_attempts + 1):
+    attempt = 0
+    while True:  # ends in a return or a raise: a 429 is retried until `max_attempts`
+        attempt += 1
         waited = stripe_budget.acquire(operation, sleep=_sleep)
         if waited:
             _log(logging.INFO, operation, f"waited {waited:.2f}s for the budget", request_id=None, ids=ids)
@@ -223,7 +229,8 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
         try:
             result = fn()
         except stripe.RateLimitError as error:
-            if getattr(getattr(error, "error", None), "code", None) != "lock_timeout":
+            # A lock on the object, not the account's limit (the SDK sets no `code` on a 429).
+            if (error.error.code if error.error else None) != "lock_timeout":
                 stripe_budget.rate_limited(operation, request_id=error.request_id)
             if _header(error, "Stripe-Should-Retry") == "false" or attempt == max_attempts:
                 _log(
@@ -269,11 +276,10 @@ def _call(operation: str, fn: Callable[[], Any], *, ids: JsonDict | None = None)
             "ok",
             request_id=getattr(response, "request_id", None),
             ids=ids,
-            duration_ms=round((time.monotonic() - started) * 1000, 1),
+            duration_ms=_ms_since(started),
             attempt=attempt,
         )
         return result
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _plain(obj: Any) -> JsonDict:
@@ -281,15 +287,17 @@ def _plain(obj: Any) -> JsonDict:
 
 
 def _write(
-    operation: str, service: Callable[..., Any], *, params: JsonDict, key: str, ids: JsonDict
+    operation: str, service: Callable[..., Any], *, params: JsonDict | None = None, key: str, ids: JsonDict
 ) -> JsonDict:
     if not key:
-        raise ValueError("every write to Stripe needs an idempotency key from its business operation")
+        raise ValueError(MESSAGE_NO_KEY)
     return _plain(_call(operation, lambda: service(params=params, options={"idempotency_key": key}), ids=ids))
 
 
-def _read(operation: str, service: Callable[..., Any], *, params: JsonDict | None, ids: JsonDict) -> JsonDict:
-    return _plain(_call(operation, lambda: service(params=params or {}), ids=ids))
+def _read(
+    operation: str, service: Callable[..., Any], *, params: JsonDict | None = None, ids: JsonDict
+) -> JsonDict:
+    return _plain(_call(operation, lambda: service(params=params), ids=ids))
 
 
 # ---------------------------------------------------------------------------- operations
@@ -330,7 +338,7 @@ def payment_intent_cancel(
     *, payment_intent_id: str, idempotency_key: str, ids: JsonDict | None = None
 ) -> JsonDict:
     service = functools.partial(get_client().v1.payment_intents.cancel, payment_intent_id)
-    return _write("payment_intent.cancel", service, params={}, key=idempotency_key, ids=ids or {})
+    return _write("payment_intent.cancel", service, key=idempotency_key, ids=ids or {})
 
 
 def payment_intent_retrieve(*, payment_intent_id: str, expand: list[str] | None = None) -> JsonDict:
@@ -362,7 +370,6 @@ def checkout_session_expire(*, session_id: str, idempotency_key: str) -> JsonDic
     return _write(
         "checkout_session.expire",
         service,
-        params={},
         key=idempotency_key,
         ids={"checkout_session": session_id},
     )
@@ -370,7 +377,7 @@ def checkout_session_expire(*, session_id: str, idempotency_key: str) -> JsonDic
 
 def charge_retrieve(*, charge_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.charges.retrieve, charge_id)
-    return _read("charge.retrieve", service, params=None, ids={"charge": charge_id})
+    return _read("charge.retrieve", service, ids={"charge": charge_id})
 
 
 def charge_list_for_payment_intent(*, payment_intent_id: str) -> Iterator[JsonDict]:
@@ -392,12 +399,12 @@ def refund_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict | Non
 
 def refund_retrieve(*, refund_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.refunds.retrieve, refund_id)
-    return _read("refund.retrieve", service, params=None, ids={"refund": refund_id})
+    return _read("refund.retrieve", service, ids={"refund": refund_id})
 
 
 def event_retrieve(*, event_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.events.retrieve, event_id)
-    return _read("event.retrieve", service, params=None, ids={"event": event_id})
+    return _read("event.retrieve", service, ids={"event": event_id})
 
 
 def event_list(*, params: JsonDict) -> Iterator[JsonDict]:
@@ -448,7 +455,7 @@ def _created_window(since: int, until: int | None) -> JsonDict:
 
 def payout_retrieve(*, payout_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.payouts.retrieve, payout_id)
-    return _read("payout.retrieve", service, params=None, ids={"payout": payout_id})
+    return _read("payout.retrieve", service, ids={"payout": payout_id})
 
 
 def payout_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
@@ -481,14 +488,14 @@ def dispute_list(*, since: int, until: int | None = None) -> Iterator[JsonDict]:
 
 def dispute_retrieve(*, dispute_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.disputes.retrieve, dispute_id)
-    return _read("dispute.retrieve", service, params=None, ids={"dispute": dispute_id})
+    return _read("dispute.retrieve", service, ids={"dispute": dispute_id})
 
 
 def dispute_update(*, dispute_id: str, params: JsonDict, idempotency_key: str) -> JsonDict:
     """`POST /v1/disputes/{id}`: stage evidence (`submit: False`) or submit it (`submit: True`).
     Stripe's `submit` defaults to true, so the caller must always say which."""
     if "submit" not in params:
-        raise ValueError("a dispute update must say submit=True or submit=False (Stripe defaults to true)")
+        raise ValueError(MESSAGE_SUBMIT_UNSAID)
     service = functools.partial(get_client().v1.disputes.update, dispute_id)
     return _write("dispute.update", service, params=params, key=idempotency_key, ids={"dispute": dispute_id})
 
@@ -496,7 +503,7 @@ def dispute_update(*, dispute_id: str, params: JsonDict, idempotency_key: str) -
 def dispute_close(*, dispute_id: str, idempotency_key: str) -> JsonDict:
     """`POST /v1/disputes/{id}/close`: accept the dispute as lost (irreversible)."""
     service = functools.partial(get_client().v1.disputes.close, dispute_id)
-    return _write("dispute.close", service, params={}, key=idempotency_key, ids={"dispute": dispute_id})
+    return _write("dispute.close", service, key=idempotency_key, ids={"dispute": dispute_id})
 
 
 def file_create(
@@ -506,7 +513,7 @@ def file_create(
     tells the type from the content and the file name's extension; `content_type` is for the
     log. Returns the File object (`file_…`)."""
     if not idempotency_key:
-        raise ValueError("every write to Stripe needs an idempotency key from its business operation")
+        raise ValueError(MESSAGE_NO_KEY)
 
     def upload() -> Any:
         # A fresh stream per attempt: our rate-limit retry calls this again, and a read stream
@@ -553,7 +560,7 @@ def webhook_verify(*, payload: bytes, sig_header: str) -> None:
     for secret in settings.STRIPE_WEBHOOK_SECRETS:
         try:
             stripe.WebhookSignature.verify_header(
-                payload.decode("utf-8"), sig_header, secret, settings.STRIPE_WEBHOOK_TOLERANCE
+                payload.decode(), sig_header, secret, settings.STRIPE_WEBHOOK_TOLERANCE
             )
             return
         except (stripe.SignatureVerificationError, UnicodeDecodeError):
@@ -612,7 +619,7 @@ def subscription_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict
 
 def subscription_retrieve(*, subscription_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.subscriptions.retrieve, subscription_id)
-    return _read("subscription.retrieve", service, params=None, ids={"subscription": subscription_id})
+    return _read("subscription.retrieve", service, ids={"subscription": subscription_id})
 
 
 def subscription_update(
@@ -640,7 +647,7 @@ def subscription_list(*, since: int, until: int | None = None) -> Iterator[JsonD
 
 def invoice_retrieve(*, invoice_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.invoices.retrieve, invoice_id)
-    return _read("invoice.retrieve", service, params=None, ids={"invoice": invoice_id})
+    return _read("invoice.retrieve", service, ids={"invoice": invoice_id})
 
 
 def invoice_list(*, subscription_id: str) -> Iterator[JsonDict]:
@@ -680,7 +687,7 @@ def setup_intent_create(*, params: JsonDict, idempotency_key: str, ids: JsonDict
 
 def setup_intent_retrieve(*, setup_intent_id: str) -> JsonDict:
     service = functools.partial(get_client().v1.setup_intents.retrieve, setup_intent_id)
-    return _read("setup_intent.retrieve", service, params=None, ids={"setup_intent": setup_intent_id})
+    return _read("setup_intent.retrieve", service, ids={"setup_intent": setup_intent_id})
 
 
 def product_create(*, params: JsonDict, idempotency_key: str) -> JsonDict:
