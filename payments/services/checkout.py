@@ -20,7 +20,7 @@ Rules kept here (docs/architecture.md, step 1; rules 1 and 2):
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from core.keys import idempotency_key
 from orders.cart import CartLine
-from orders.models import Order, OrderCheckout
+from orders.models import Order, OrderCheckout, OrderItem
 from orders.services import (
     OPEN_STATUSES,
     ItemInput,
@@ -189,13 +189,18 @@ def checkout_order_abandon(*, order: Order) -> None:
 # ---------------------------------------------------------------------------- what Stripe is told
 
 
-def _description(order: Order) -> str:
-    lines = ", ".join(f"{item.quantity} × {item.product_name}" for item in order.items.all())
+def _description(order: Order, items: Iterable[OrderItem | ItemInput] | None = None) -> str:
+    """What the shop's Stripe dashboard and the customer's receipt say was bought (Stripe takes at
+    most 1,000 characters); `items` are the order's lines unless given (a revision's new ones)."""
+    items = order.items.all() if items is None else items
+    lines = ", ".join(f"{item.quantity} × {item.product_name}" for item in items)
     return f"{order.number}: {lines}"[:1000]
 
 
-def _metadata(order: Order) -> dict[str, str]:
-    lines = ", ".join(f"{item.sku or item.product_name} × {item.quantity}" for item in order.items.all())
+def _metadata(order: Order, items: Iterable[OrderItem | ItemInput] | None = None) -> dict[str, str]:
+    """The order's ids and lines, for finding it from Stripe (a metadata value: at most 500)."""
+    items = order.items.all() if items is None else items
+    lines = ", ".join(f"{item.sku or item.product_name} × {item.quantity}" for item in items)
     return {"order_number": order.number, "order_id": str(order.pk), "lines": lines[:500]}
 
 
@@ -304,17 +309,11 @@ def payment_element_revise(
     items = _item_inputs(lines)
     amount = items_amount(items)
     if order.payment_intent_id:
-        lines_text = ", ".join(f"{item.quantity} × {item.product_name}" for item in items)
-        metadata = {
-            "order_number": order.number,
-            "order_id": str(order.pk),
-            "lines": ", ".join(f"{item.sku or item.product_name} × {item.quantity}" for item in items)[:500],
-        }
         params: JsonDict = {
             "amount": amount,
             "receipt_email": details.email,
-            "description": f"{order.number}: {lines_text}"[:1000],
-            "metadata": metadata,
+            "description": _description(order, items),
+            "metadata": _metadata(order, items),
         }
         # The shipping Stripe is told is the new details' (an unsaved order only carries them).
         shipping = _shipping(

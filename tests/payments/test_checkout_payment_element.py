@@ -527,3 +527,44 @@ def test_checkout_forms_need_a_csrf_token(client: Client, shop: Any, catalog: di
         forms = re.findall(r"<form[^>]*method=\"post\".*?</form>", page, flags=re.S)
         assert forms, url
         assert all("csrfmiddlewaretoken" in form for form in forms), url
+
+
+def test_a_long_cart_is_cut_to_stripes_limits_on_the_payment_intent_and_its_revision(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # given forty products with long names (Stripe refuses a description over 1,000 characters
+    # and a metadata value over 500)
+    long = [
+        Product.objects.create(sku=f"PRINT-{n:02}", name=f"Plate {n:02} " + "of the Difference Engine " * 3,
+                               unit_amount=100, currency="gbp")
+        for n in range(40)
+    ]  # fmt: skip
+    for product in long:
+        add_to_cart(client, product, 1)
+    order = place(client)
+    [intent] = stripe_list(shop, "payment_intents")
+    assert intent["description"] == described(order)[:1000]
+    assert intent["metadata"]["lines"] == ", ".join(f"{item.sku} × 1" for item in order.items.all())[:500]
+    assert (len(intent["description"]), len(intent["metadata"]["lines"])) == (1000, 500)
+    # when the cart is revised with all of them twice
+    details = checkout_services.CustomerDetails(
+        email=order.email, name=order.name, billing_address=order.billing_address,
+        shipping_address=order.shipping_address,
+    )  # fmt: skip
+    cart = [CartLine(product=product, quantity=2) for product in long]
+    assert checkout_services.payment_element_revise(order=order, lines=cart, details=details) is not None
+    # then Stripe holds the new lines, cut the same way
+    [intent] = stripe_list(shop, "payment_intents")
+    assert intent["description"] == described(order).replace("1 × ", "2 × ")[:1000]
+    assert intent["metadata"]["lines"] == ", ".join(f"{item.sku} × 2" for item in order.items.all())[:500]
+    assert (len(intent["description"]), len(intent["metadata"]["lines"]), intent["amount"]) == (
+        1000,
+        500,
+        8000,
+    )
+
+
+def described(order: Order) -> str:
+    return f"{order.number}: " + ", ".join(
+        f"{item.quantity} × {item.product_name}" for item in order.items.all()
+    )
