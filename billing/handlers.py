@@ -21,7 +21,6 @@ def handle_subscription(event: StripeEvent) -> str | None:
     """customer.subscription.created/updated/deleted."""
     sub = billing_refresh(
         subscription_id=str(_object(event)["id"]),
-        source=event.stripe_id,  # pragma: no mutate: source is a label the syncs never read
     )
     return f"subscription {sub.stripe_id} is {sub.status}"
 
@@ -34,9 +33,5 @@ def handle_invoice(event: StripeEvent) -> str | None:
     if not sub_id:
         return "invoice without a subscription: not ours to mirror"
     invoice_id = obj.get("id")  # invoice.upcoming is a preview without an id
-    sub = billing_refresh(
-        subscription_id=str(sub_id),
-        source=event.stripe_id,  # pragma: no mutate: source is a label the syncs never read
-        invoice_id=str(invoice_id) if invoice_id else None,
-    )
+    sub = billing_refresh(subscription_id=str(sub_id), invoice_id=str(invoice_id) if invoice_id else None)
     return f"subscription {sub.stripe_id} is {sub.status}"

@@ -139,14 +139,8 @@ def subscriber_subscribe(*, subscriber: Subscriber) -> Subscription:
         raise BillingUnavailable(str(exc)) from exc
     Subscriber.objects.filter(pk=subscriber.pk).update(stripe_subscription_id=obj["id"])
     subscriber.stripe_subscription_id = obj["id"]
-    result = subscription_sync(
-        obj=obj,
-        source="subscribe",  # pragma: no mutate: source is a label the syncs never read
-    )
-    billing_refresh(
-        subscription_id=obj["id"],
-        source="subscribe",  # pragma: no mutate: source is a label the syncs never read
-    )
+    result = subscription_sync(obj=obj)
+    billing_refresh(subscription_id=obj["id"])
     return result.subscription
 
 
@@ -181,10 +175,7 @@ def subscription_cancel_at_period_end(*, subscription: Subscription) -> Subscrip
         params={"cancel_at_period_end": True},
         idempotency_key=idempotency_key("subscription", subscription.pk, "cancel-at-period-end"),
     )
-    return subscription_sync(
-        obj=obj,
-        source="customer",  # pragma: no mutate: source is a label the syncs never read
-    ).subscription
+    return subscription_sync(obj=obj).subscription
 
 
 def subscriber_setup_intent(*, subscriber: Subscriber) -> JsonDict:
@@ -227,10 +218,7 @@ def subscriber_card_apply(*, subscriber: Subscriber) -> bool:
         params={"default_payment_method": _id(seti["payment_method"])},
         idempotency_key=idempotency_key("setup_intent", seti["id"], "default-payment-method"),
     )
-    subscription_sync(
-        obj=obj,
-        source="customer",  # pragma: no mutate: source is a label the syncs never read
-    )
+    subscription_sync(obj=obj)
     return True
 
 
@@ -263,7 +251,7 @@ def _subscription_fields(obj: JsonDict) -> dict[str, Any]:
     }
 
 
-def subscription_sync(*, obj: JsonDict, source: str, seen_at_ms: int | None = None) -> SubscriptionSyncResult:
+def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> SubscriptionSyncResult:
     """Mirror a Subscription snapshot (`seen_at_ms` None: we fetched it just now)."""
     seen = _now_ms() if seen_at_ms is None else seen_at_ms
     fields = _subscription_fields(obj)
@@ -359,7 +347,7 @@ def _invoice_fields(obj: JsonDict, payment_intent: JsonDict | None) -> dict[str,
 
 
 def invoice_sync(
-    *, obj: JsonDict, source: str, seen_at_ms: int | None = None, payment_intent: JsonDict | None = None
+    *, obj: JsonDict, seen_at_ms: int | None = None, payment_intent: JsonDict | None = None
 ) -> Invoice:
     """Mirror an Invoice snapshot; forward-only by status rank, then by Stripe time."""
     seen = _now_ms() if seen_at_ms is None else seen_at_ms
@@ -405,22 +393,15 @@ def _invoice_fetch(invoice_id: str) -> tuple[JsonDict, JsonDict | None]:
     return obj, pi
 
 
-def billing_refresh(*, subscription_id: str, source: str, invoice_id: str | None = None) -> Subscription:
+def billing_refresh(*, subscription_id: str, invoice_id: str | None = None) -> Subscription:
     """Fetch the subscription and its latest invoice (and `invoice_id`) from Stripe and sync them;
     then send the dunning notice an unpaid renewal calls for. What every billing event does."""
     sub_obj = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
-    result = subscription_sync(
-        obj=sub_obj,
-        source=source,  # pragma: no mutate: source is a label the syncs never read
-    )
+    result = subscription_sync(obj=sub_obj)
     ids = {i for i in (invoice_id, _id(sub_obj.get("latest_invoice"))) if i}
     for inv_id in sorted(ids):
         obj, pi = _invoice_fetch(inv_id)
-        inv = invoice_sync(
-            obj=obj,
-            source=source,  # pragma: no mutate: source is a label the syncs never read
-            payment_intent=pi,
-        )
+        inv = invoice_sync(obj=obj, payment_intent=pi)
         dunning_notice_record(invoice=inv, subscription=result.subscription)
     result.subscription.refresh_from_db()
     return result.subscription
@@ -431,10 +412,7 @@ def billing_resync(*, since: int) -> int:
     Stripe with its latest invoice, so a dropped event is repaired. Returns how many."""
     count = 0
     for obj in stripe_gateway.subscription_list(since=since):
-        billing_refresh(
-            subscription_id=str(obj["id"]),
-            source="resync",  # pragma: no mutate: source is a label the syncs never read
-        )
+        billing_refresh(subscription_id=str(obj["id"]))
         count += 1
     return count
 

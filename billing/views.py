@@ -98,7 +98,7 @@ def account(request: HttpRequest, token: str) -> HttpResponse:
     stale = False
     if subscriber.stripe_subscription_id:
         try:
-            billing_refresh(subscription_id=subscriber.stripe_subscription_id, source="account page")
+            billing_refresh(subscription_id=subscriber.stripe_subscription_id)
         except StripeGatewayError:
             stale = True  # show what the mirrors say; the events and the re-sync job catch up
     subscription = subscriber_subscription(subscriber=subscriber)
@@ -125,7 +125,7 @@ def account_pay(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _subscriber_or_404(token)
     try:
         if subscriber.stripe_subscription_id:
-            billing_refresh(subscription_id=subscriber.stripe_subscription_id, source="pay page")
+            billing_refresh(subscription_id=subscriber.stripe_subscription_id)
         subscription = subscriber_subscription(subscriber=subscriber)
         invoice = subscription_open_invoice(subscription=subscription) if subscription else None
         step = invoice_payment_step(invoice=invoice) if invoice else None

@@ -21,14 +21,10 @@ def handle_dispute(event: StripeEvent) -> str | None:
     """charge.dispute.created/updated/closed/funds_withdrawn/funds_reinstated: the snapshot in
     the event is the dispute's state (the funds events carry the dispute too; the money itself
     shows up through the balance transactions of the reconciliation work)."""
-    result = dispute_sync(
-        obj=event.payload["data"]["object"], source=event.stripe_id, seen_at=_seen_at(event)
-    )
+    result = dispute_sync(obj=event.payload["data"]["object"], seen_at=_seen_at(event))
     return result.note or None
 
 
 def handle_early_fraud_warning(event: StripeEvent) -> str | None:
-    early_fraud_warning_sync(
-        obj=event.payload["data"]["object"], source=event.stripe_id, seen_at=_seen_at(event)
-    )
+    early_fraud_warning_sync(obj=event.payload["data"]["object"], seen_at=_seen_at(event))
     return None

@@ -164,9 +164,7 @@ def _submit_claimed(dispute: Dispute, action: StaffAction) -> Dispute:
     except InvalidRequest as error:
         # Stripe refused: perhaps it was submitted already (the Dashboard, an earlier answer we
         # lost). What Stripe has now decides.
-        current = dispute_sync(
-            obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id), source="submit"
-        ).dispute
+        current = dispute_sync(obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id)).dispute
         if current.submission_count > 0 or current.status in UNDER_REVIEW_STATUSES:
             Dispute.objects.filter(pk=dispute.pk, submitted_at__isnull=True).update(
                 submitted_at=timezone.now()
@@ -190,7 +188,7 @@ def _submit_claimed(dispute: Dispute, action: StaffAction) -> Dispute:
         )
         _finish(action, f"refused by Stripe: {error.code or 'invalid request'}")
         raise DisputeActionRefused(str(error)) from None
-    dispute_sync(obj=answer, source="submit")  # pragma: no mutate: dispute_sync does not read source
+    dispute_sync(obj=answer)
     Dispute.objects.filter(pk=dispute.pk, submitted_at__isnull=True).update(submitted_at=timezone.now())
     _finish(action, f"submitted revision {draft.revision}")
     logger.info("dispute evidence submitted dispute=%s revision=%s", dispute.stripe_id, draft.revision)
@@ -242,16 +240,14 @@ def dispute_accept(*, dispute: Dispute, user: Any) -> Dispute:
         _answer_lost(dispute, action, claim="accept_claimed_at")
         raise
     except InvalidRequest as error:
-        current = dispute_sync(
-            obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id), source="accept"
-        ).dispute
+        current = dispute_sync(obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id)).dispute
         if current.status in CLOSED_STATUSES:
             _finish(action, f"already closed on Stripe: {current.status}")
             return current
         Dispute.objects.filter(pk=dispute.pk).update(accept_claimed_at=None, accept_claimed_by=None)
         _finish(action, f"refused by Stripe: {error.code or 'invalid request'}")
         raise DisputeActionRefused(str(error)) from None
-    result = dispute_sync(obj=answer, source="accept")  # pragma: no mutate: dispute_sync does not read source
+    result = dispute_sync(obj=answer)
     _finish(action, f"closed: {result.dispute.status}")
     return Dispute.objects.get(pk=dispute.pk)
 

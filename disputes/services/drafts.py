@@ -133,7 +133,7 @@ def evidence_draft_stage(*, draft: EvidenceDraft) -> EvidenceDraft:
         params={"evidence": dict(draft.fields), "submit": False},
         idempotency_key=key,
     )
-    dispute_sync(obj=answer, source=f"evidence-draft:v{draft.revision}")
+    dispute_sync(obj=answer)
     EvidenceDraft.objects.filter(pk=draft.pk, staged_at__isnull=True).update(
         staged_at=timezone.now(), updated_at=timezone.now()
     )

@@ -76,7 +76,7 @@ def _order_for(obj: JsonDict) -> Order | None:
     return order_find_for_stripe_object(obj={"object": "dispute", **obj, "metadata": {}})
 
 
-def dispute_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> DisputeSyncResult:
+def dispute_sync(*, obj: JsonDict, seen_at: int | None = None) -> DisputeSyncResult:
     """Mirror a Dispute snapshot (from an event, or fetched by us: `seen_at` None means now).
 
     Forward-only (invariant 5): a closed dispute is final, a lower status changes nothing, and
@@ -201,7 +201,7 @@ def evidence_prepare_queue(*, dispute_pk: int) -> bool:
     return True
 
 
-def early_fraud_warning_sync(*, obj: JsonDict, source: str, seen_at: int | None = None) -> EarlyFraudWarning:
+def early_fraud_warning_sync(*, obj: JsonDict, seen_at: int | None = None) -> EarlyFraudWarning:
     """Mirror a Radar early fraud warning; staff are alerted when it first arrives (and when it
     becomes actionable), with ids only. An older snapshot changes nothing."""
     seen_at = int(time.time()) if seen_at is None else seen_at
@@ -251,7 +251,7 @@ def early_fraud_warning_sync(*, obj: JsonDict, source: str, seen_at: int | None 
 
 def dispute_resync(*, dispute: Dispute, actor: Any = None) -> DisputeSyncResult:
     """Fetch the dispute from Stripe and apply it (staff's re-sync, and after a refused call)."""
-    result = dispute_sync(obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id), source="resync")
+    result = dispute_sync(obj=stripe_gateway.dispute_retrieve(dispute_id=dispute.stripe_id))
     if actor is not None:
         staff_action_record(
             actor=actor, action="resync", target=dispute.stripe_id, outcome=result.dispute.status

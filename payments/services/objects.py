@@ -59,7 +59,7 @@ def stripe_object_apply(
     kind = obj.get("object")
     if kind == "dispute":
         # Disputes have their own mirror and sync service (its lock order: dispute, then order).
-        synced = dispute_sync(obj=obj, source=source, seen_at=seen_at)
+        synced = dispute_sync(obj=obj, seen_at=seen_at)
         return ApplyResult(order=synced.dispute.order, note=synced.note)
     with transaction.atomic(savepoint=False):
         # Found and locked in one read; the order services then take it as locked. Lock order:

@@ -347,7 +347,7 @@ class _Check:
         if (local is None or local.status != status) and subscription_id:
             kind = Kind.MISSING_LOCAL if local is None else Kind.STATUS_MISMATCH
             before = "missing here" if local is None else f"{local.status} here"
-            billing_refresh(subscription_id=subscription_id, source=SOURCE, invoice_id=invoice_id)
+            billing_refresh(subscription_id=subscription_id, invoice_id=invoice_id)
             local = Invoice.objects.filter(stripe_id=invoice_id).first()
             if local is not None and local.status == status:
                 self.fixed(kind, invoice_id, f"{invoice_id}: {before}, {status} at Stripe; synced", None)

@@ -124,7 +124,7 @@ def test_a_new_subscription_mirrors_every_field_the_account_page_and_staff_read(
     obj["items"]["data"][0]["quantity"] = 3
     obj["items"]["data"][0]["price"]["currency"] = "eur"
     # when it is synced
-    result = subscription_sync(obj=obj, source="test")
+    result = subscription_sync(obj=obj)
     # then every field is mirrored (aware times, minor units times the quantity)
     sub = result.subscription
     assert (result.changed, result.previous_status) == (True, "")
@@ -156,18 +156,18 @@ def test_a_bare_subscription_snapshot_falls_back_to_defaults(db: Any) -> None:
     obj = _subscription_obj(latest_invoice=None, default_payment_method=None, currency="usd")
     del obj["items"]["data"][0]["quantity"]
     del obj["items"]["data"][0]["price"]["currency"]
-    sub = subscription_sync(obj=obj, source="test").subscription
+    sub = subscription_sync(obj=obj).subscription
     assert (sub.amount, sub.currency, sub.customer_id) == (900, "usd", "cus_1")
     assert (sub.latest_invoice_id, sub.default_payment_method, sub.subscriber_id) == ("", "", None)
     assert (sub.cancel_at_period_end, sub.livemode, sub.ended_at) == (False, False, None)
 
 
 def test_a_subscription_without_items_or_price_amount_is_zero(db: Any) -> None:
-    sub = subscription_sync(obj=_subscription_obj(id="sub_2", items=None), source="test").subscription
+    sub = subscription_sync(obj=_subscription_obj(id="sub_2", items=None)).subscription
     assert (sub.amount, sub.price_id, sub.currency) == (0, "", "gbp")
     assert (sub.current_period_start, sub.current_period_end) == (None, None)
     obj = _subscription_obj(id="sub_3", currency=None, items={"data": [{"price": {"id": "price_x"}}]})
-    sub = subscription_sync(obj=obj, source="test").subscription
+    sub = subscription_sync(obj=obj).subscription
     assert (sub.amount, sub.price_id, sub.currency) == (0, "price_x", "")
 
 
@@ -175,21 +175,21 @@ def test_a_subscription_without_items_or_price_amount_is_zero(db: Any) -> None:
 def test_a_subscription_for_no_known_subscriber_is_mirrored_without_one(
     subscriber: Subscriber, metadata: Any
 ) -> None:
-    sub = subscription_sync(obj=_subscription_obj(metadata=metadata), source="test").subscription
+    sub = subscription_sync(obj=_subscription_obj(metadata=metadata)).subscription
     assert sub.subscriber_id is None
     assert Subscription.objects.get().subscriber_id is None
 
 
 def test_an_unknown_subscription_status_is_refused_and_nothing_is_written(db: Any) -> None:
     with pytest.raises(ValueError, match="unknown subscription status 'frozen'"):
-        subscription_sync(obj=_subscription_obj(status="frozen"), source="test")
+        subscription_sync(obj=_subscription_obj(status="frozen"))
     assert not Subscription.objects.exists()
 
 
 def test_a_newer_subscription_snapshot_is_applied_and_reports_what_changed(db: Any) -> None:
-    first = subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=1000).subscription
+    first = subscription_sync(obj=_subscription_obj(), seen_at_ms=1000).subscription
     result = subscription_sync(
-        obj=_subscription_obj(status="past_due", cancel_at_period_end=True), source="test", seen_at_ms=2000
+        obj=_subscription_obj(status="past_due", cancel_at_period_end=True), seen_at_ms=2000
     )
     assert (result.changed, result.previous_status, result.subscription.status) == (
         True,
@@ -202,29 +202,29 @@ def test_a_newer_subscription_snapshot_is_applied_and_reports_what_changed(db: A
     assert stored.synced_at >= first.synced_at
     # the same snapshot again (at the same time): applied, nothing changed
     again = subscription_sync(
-        obj=_subscription_obj(status="past_due", cancel_at_period_end=True), source="test", seen_at_ms=2000
+        obj=_subscription_obj(status="past_due", cancel_at_period_end=True), seen_at_ms=2000
     )
     assert (again.changed, again.previous_status) == (False, "past_due")
 
 
 def test_an_older_subscription_snapshot_changes_nothing(db: Any) -> None:
-    subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=2000)
-    result = subscription_sync(obj=_subscription_obj(status="past_due"), source="test", seen_at_ms=1999)
+    subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
+    result = subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=1999)
     assert (result.changed, result.previous_status) == (False, "active")
     stored = Subscription.objects.get()
     assert (stored.status, stored.status_at) == ("active", 2000)
 
 
 def test_a_snapshot_at_the_same_time_is_applied(db: Any) -> None:
-    subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=2000)
-    subscription_sync(obj=_subscription_obj(status="past_due"), source="test", seen_at_ms=2000)
+    subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
+    subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert Subscription.objects.get().status == "past_due"
 
 
 @pytest.mark.parametrize("terminal", ["canceled", "incomplete_expired"])
 def test_an_ended_subscription_never_comes_back(db: Any, terminal: str) -> None:
-    subscription_sync(obj=_subscription_obj(status=terminal), source="test", seen_at_ms=1000)
-    result = subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=2000)
+    subscription_sync(obj=_subscription_obj(status=terminal), seen_at_ms=1000)
+    result = subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
     assert (result.changed, result.previous_status, result.subscription.status) == (False, terminal, terminal)
     assert Subscription.objects.get().status == terminal
 
@@ -234,8 +234,8 @@ def test_a_fresh_fetch_wins_over_a_snapshot_stamped_earlier_in_stripe_time(
 ) -> None:
     # a fixed clock, in seconds as time.time() gives it; the mirror keeps milliseconds
     monkeypatch.setattr(services.time, "time", lambda: 1_780_000_000.25)
-    subscription_sync(obj=_subscription_obj(status="past_due"), source="event", seen_at_ms=1_779_999_999_000)
-    result = subscription_sync(obj=_subscription_obj(), source="fetch")
+    subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=1_779_999_999_000)
+    result = subscription_sync(obj=_subscription_obj())
     assert result.subscription.status == "active"
     assert Subscription.objects.get().status_at == 1_780_000_000_250
 
@@ -245,10 +245,10 @@ def test_the_welcome_email_goes_once_when_a_subscriber_s_subscription_becomes_ac
 ) -> None:
     obj = _subscription_obj(metadata={"subscriber": str(subscriber.pk)})
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj={**obj, "status": "incomplete"}, source="test", seen_at_ms=1000)
+        subscription_sync(obj={**obj, "status": "incomplete"}, seen_at_ms=1000)
     assert mail.outbox == []
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj=obj, source="test", seen_at_ms=2000)
+        subscription_sync(obj=obj, seen_at_ms=2000)
     [welcome] = mail.outbox
     assert welcome.to == ["ada@example.com"]
     assert welcome.subject == "Your subscription to Reading Room is active"
@@ -257,17 +257,17 @@ def test_the_welcome_email_goes_once_when_a_subscriber_s_subscription_becomes_ac
 
 def test_no_welcome_email_for_a_subscription_without_a_subscriber(db: Any, eager: None) -> None:
     with TestCase.captureOnCommitCallbacks(execute=True) as callbacks:
-        subscription_sync(obj=_subscription_obj(), source="test")
+        subscription_sync(obj=_subscription_obj())
     assert callbacks == [] and mail.outbox == []
 
 
 def test_staff_are_alerted_when_access_ends(db: Any, alert_emails: None) -> None:
-    subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=1000)
+    subscription_sync(obj=_subscription_obj(), seen_at_ms=1000)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj=_subscription_obj(status="past_due"), source="test", seen_at_ms=2000)
+        subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert mail.outbox == []  # past due keeps access while Stripe retries
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj=_subscription_obj(status="unpaid"), source="test", seen_at_ms=3000)
+        subscription_sync(obj=_subscription_obj(status="unpaid"), seen_at_ms=3000)
     [alert] = mail.outbox
     assert alert.to == ["ops@example.com"]
     assert "Subscription sub_1: access ended (unpaid)" in alert.subject
@@ -275,17 +275,17 @@ def test_staff_are_alerted_when_access_ends(db: Any, alert_emails: None) -> None
 
 
 def test_staff_are_alerted_when_an_active_subscription_is_canceled(db: Any, alert_emails: None) -> None:
-    subscription_sync(obj=_subscription_obj(), source="test", seen_at_ms=1000)
+    subscription_sync(obj=_subscription_obj(), seen_at_ms=1000)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj=_subscription_obj(status="canceled"), source="test", seen_at_ms=2000)
+        subscription_sync(obj=_subscription_obj(status="canceled"), seen_at_ms=2000)
     [alert] = mail.outbox
     assert "access ended (canceled)" in alert.subject
 
 
 def test_no_alert_when_a_first_payment_never_came(db: Any, alert_emails: None) -> None:
-    subscription_sync(obj=_subscription_obj(status="incomplete"), source="test", seen_at_ms=1000)
+    subscription_sync(obj=_subscription_obj(status="incomplete"), seen_at_ms=1000)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        subscription_sync(obj=_subscription_obj(status="incomplete_expired"), source="test", seen_at_ms=2000)
+        subscription_sync(obj=_subscription_obj(status="incomplete_expired"), seen_at_ms=2000)
     assert mail.outbox == []
 
 
@@ -327,7 +327,7 @@ def test_an_invoice_mirrors_what_the_dunning_email_and_finance_read(db: Any) -> 
         status_transitions={"paid_at": T0 + 60},
         parent={"subscription_details": {"subscription": {"id": "sub_9"}}},
     )
-    inv = invoice_sync(obj=obj, source="test", payment_intent={"id": "pi_1", "status": "requires_action"})
+    inv = invoice_sync(obj=obj, payment_intent={"id": "pi_1", "status": "requires_action"})
     expected = {
         "stripe_id": "in_1",
         "customer_id": "cus_9",
@@ -354,7 +354,7 @@ def test_an_invoice_mirrors_what_the_dunning_email_and_finance_read(db: Any) -> 
 
 
 def test_a_bare_invoice_snapshot_falls_back_to_defaults(db: Any) -> None:
-    inv = invoice_sync(obj={"id": "in_2", "status": "draft"}, source="test")
+    inv = invoice_sync(obj={"id": "in_2", "status": "draft"})
     assert _fields(inv) == {
         "stripe_id": "in_2",
         "customer_id": "",
@@ -375,62 +375,60 @@ def test_a_bare_invoice_snapshot_falls_back_to_defaults(db: Any) -> None:
         "livemode": False,
         "stripe_created": None,
     }
-    lines = invoice_sync(obj={"id": "in_3", "status": "draft", "lines": {"data": [{}]}}, source="test")
+    lines = invoice_sync(obj={"id": "in_3", "status": "draft", "lines": {"data": [{}]}})
     assert (lines.period_start, lines.period_end) == (None, None)
 
 
 def test_an_invoice_payment_intent_without_details_is_recorded_empty(db: Any) -> None:
-    inv = invoice_sync(obj=_invoice_obj(), source="test", payment_intent={})
+    inv = invoice_sync(obj=_invoice_obj(), payment_intent={})
     assert (inv.payment_intent_id, inv.payment_intent_status) == ("", "")
 
 
 def test_an_unknown_invoice_status_is_refused_and_nothing_is_written(db: Any) -> None:
     with pytest.raises(ValueError, match="unknown invoice status 'lost'"):
-        invoice_sync(obj=_invoice_obj(status="lost"), source="test")
+        invoice_sync(obj=_invoice_obj(status="lost"))
     assert not Invoice.objects.exists()
 
 
 def test_an_invoice_climbs_open_uncollectible_paid(db: Any) -> None:
-    invoice_sync(obj=_invoice_obj(status="draft"), source="test", seen_at_ms=1000)
-    invoice_sync(obj=_invoice_obj(), source="test", seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(status="draft"), seen_at_ms=1000)
+    invoice_sync(obj=_invoice_obj(), seen_at_ms=2000)
     assert Invoice.objects.get().status == "open"
-    invoice_sync(obj=_invoice_obj(status="uncollectible"), source="test", seen_at_ms=3000)
+    invoice_sync(obj=_invoice_obj(status="uncollectible"), seen_at_ms=3000)
     assert Invoice.objects.get().status == "uncollectible"
-    inv = invoice_sync(obj=_invoice_obj(status="paid", amount_paid=900), source="test", seen_at_ms=4000)
+    inv = invoice_sync(obj=_invoice_obj(status="paid", amount_paid=900), seen_at_ms=4000)
     assert (inv.status, inv.amount_paid, inv.status_at) == ("paid", 900, 4000)
     stored = Invoice.objects.get()
     assert (stored.status, stored.amount_paid, stored.status_at) == ("paid", 900, 4000)
 
 
 def test_an_invoice_never_goes_back_a_status(db: Any) -> None:
-    invoice_sync(obj=_invoice_obj(), source="test", seen_at_ms=1000)
-    inv = invoice_sync(obj=_invoice_obj(status="draft", amount_due=1), source="test", seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(), seen_at_ms=1000)
+    inv = invoice_sync(obj=_invoice_obj(status="draft", amount_due=1), seen_at_ms=2000)
     assert (inv.status, inv.amount_due, inv.status_at) == ("open", 900, 1000)
     assert Invoice.objects.get().status == "open"
 
 
 @pytest.mark.parametrize(("final", "later"), [("paid", "void"), ("void", "paid"), ("paid", "open")])
 def test_a_paid_or_void_invoice_is_final(db: Any, final: str, later: str) -> None:
-    invoice_sync(obj=_invoice_obj(status=final), source="test", seen_at_ms=1000)
-    invoice_sync(obj=_invoice_obj(status=later), source="test", seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(status=final), seen_at_ms=1000)
+    invoice_sync(obj=_invoice_obj(status=later), seen_at_ms=2000)
     assert Invoice.objects.get().status == final
 
 
 def test_an_older_invoice_snapshot_of_the_same_status_changes_nothing(db: Any) -> None:
-    invoice_sync(obj=_invoice_obj(attempt_count=2), source="test", seen_at_ms=2000)
-    invoice_sync(obj=_invoice_obj(attempt_count=3, amount_due=1), source="test", seen_at_ms=1999)
+    invoice_sync(obj=_invoice_obj(attempt_count=2), seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(attempt_count=3, amount_due=1), seen_at_ms=1999)
     stored = Invoice.objects.get()
     assert (stored.attempt_count, stored.amount_due, stored.status_at) == (2, 900, 2000)
     # the same time: applied
-    invoice_sync(obj=_invoice_obj(attempt_count=3), source="test", seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(attempt_count=3), seen_at_ms=2000)
     assert Invoice.objects.get().attempt_count == 3
 
 
 def test_an_invoice_attempt_count_only_climbs(db: Any) -> None:
-    invoice_sync(obj=_invoice_obj(attempt_count=2), source="test", seen_at_ms=1000)
-    inv = invoice_sync(
-        obj=_invoice_obj(attempt_count=1, next_payment_attempt=T0 + 2 * DAY), source="test", seen_at_ms=2000
-    )
+    invoice_sync(obj=_invoice_obj(attempt_count=2), seen_at_ms=1000)
+    inv = invoice_sync(obj=_invoice_obj(attempt_count=1, next_payment_attempt=T0 + 2 * DAY), seen_at_ms=2000)
     assert (inv.attempt_count, inv.next_payment_attempt) == (2, _at(T0 + 2 * DAY))
     stored = Invoice.objects.get()
     assert (stored.attempt_count, stored.next_payment_attempt, stored.status_at) == (
@@ -443,12 +441,9 @@ def test_an_invoice_attempt_count_only_climbs(db: Any) -> None:
 
 def test_an_invoice_sync_without_its_payment_intent_keeps_the_one_known(db: Any) -> None:
     invoice_sync(
-        obj=_invoice_obj(),
-        source="test",
-        seen_at_ms=1000,
-        payment_intent={"id": "pi_1", "status": "requires_action"},
+        obj=_invoice_obj(), seen_at_ms=1000, payment_intent={"id": "pi_1", "status": "requires_action"}
     )
-    invoice_sync(obj=_invoice_obj(attempt_count=2), source="test", seen_at_ms=2000)
+    invoice_sync(obj=_invoice_obj(attempt_count=2), seen_at_ms=2000)
     stored = Invoice.objects.get()
     assert (stored.payment_intent_id, stored.payment_intent_status, stored.attempt_count) == (
         "pi_1",
@@ -594,7 +589,7 @@ def _subscribed(plan: Plan, emulator: Any, card: str = "pm_card_visa") -> tuple[
         payment["payment"]["payment_intent"]["id"], params={"payment_method": card}
     )
     subscriber.refresh_from_db()
-    sub = billing_refresh(subscription_id=subscriber.stripe_subscription_id, source="test")
+    sub = billing_refresh(subscription_id=subscriber.stripe_subscription_id)
     return subscriber, sub
 
 
@@ -624,7 +619,7 @@ def test_cancel_at_period_end_asks_stripe_once_under_the_subscription_s_key(
 
 def test_an_ended_subscription_is_not_canceled_again(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stripe_gateway, "subscription_update", lambda **kw: pytest.fail("no Stripe write"))
-    sub = subscription_sync(obj=_subscription_obj(status="canceled"), source="test").subscription
+    sub = subscription_sync(obj=_subscription_obj(status="canceled")).subscription
     assert subscription_cancel_at_period_end(subscription=sub) is sub
 
 
@@ -710,7 +705,7 @@ def _pi(status: str, pi_id: str = "pi_1") -> dict[str, Any]:
 def test_the_pay_page_gets_the_open_invoice_s_payment_intent(
     db: Any, monkeypatch: pytest.MonkeyPatch, status: str, requires_action: bool
 ) -> None:
-    inv = invoice_sync(obj=_invoice_obj(), source="test")
+    inv = invoice_sync(obj=_invoice_obj())
     asked = _payments(
         monkeypatch, [{"payment": {"payment_intent": "pi_unexpanded"}}, {"payment": None}, _pi(status)]
     )
@@ -721,11 +716,11 @@ def test_the_pay_page_gets_the_open_invoice_s_payment_intent(
 
 
 def test_no_pay_step_for_a_paid_payment_or_a_closed_invoice(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    inv = invoice_sync(obj=_invoice_obj(), source="test")
+    inv = invoice_sync(obj=_invoice_obj())
     _payments(monkeypatch, [_pi("succeeded")])
     assert invoice_payment_step(invoice=inv) is None
     _payments(monkeypatch, [_pi("requires_action")])
-    paid = invoice_sync(obj=_invoice_obj(id="in_2", status="paid"), source="test")
+    paid = invoice_sync(obj=_invoice_obj(id="in_2", status="paid"))
     assert invoice_payment_step(invoice=paid) is None
 
 
@@ -754,7 +749,7 @@ def test_a_refresh_mirrors_the_subscription_its_latest_invoice_and_the_event_s_i
     monkeypatch.setattr(
         stripe_gateway, "invoice_payment_list", lambda *, invoice_id: iter(payments[invoice_id])
     )
-    sub = billing_refresh(subscription_id="sub_1", source="test", invoice_id="in_1")
+    sub = billing_refresh(subscription_id="sub_1", invoice_id="in_1")
     assert (sub.stripe_id, sub.status, sub.latest_invoice_id) == ("sub_1", "active", "in_2")
     mirrored = dict(Invoice.objects.values_list("stripe_id", "payment_intent_id"))
     assert mirrored == {"in_1": "pi_a", "in_2": "pi_c"}  # the default payment wins
@@ -766,7 +761,7 @@ def test_a_refresh_takes_the_first_payment_when_none_is_the_default(
 ) -> None:
     _stripe_reads(monkeypatch, _subscription_obj(), {"in_1": _invoice_obj()})
     _payments(monkeypatch, [{"payment": {}}, _pi("requires_payment_method", "pi_a"), _pi("canceled", "pi_b")])
-    billing_refresh(subscription_id="sub_1", source="test")
+    billing_refresh(subscription_id="sub_1")
     assert Invoice.objects.get().payment_intent_id == "pi_a"
 
 
@@ -774,7 +769,7 @@ def test_a_refresh_of_a_subscription_without_invoices_mirrors_it_alone(
     db: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _stripe_reads(monkeypatch, _subscription_obj(latest_invoice=None), {})
-    assert billing_refresh(subscription_id="sub_1", source="test").status == "active"
+    assert billing_refresh(subscription_id="sub_1").status == "active"
     assert not Invoice.objects.exists()
 
 
@@ -809,10 +804,8 @@ def _renewal(
     subscriber: Subscriber | None, *, sub_status: str = "past_due", **invoice: Any
 ) -> tuple[Invoice, Subscription]:
     metadata = {"subscriber": str(subscriber.pk)} if subscriber else {}
-    sub = subscription_sync(
-        obj=_subscription_obj(status=sub_status, metadata=metadata), source="test"
-    ).subscription
-    inv = invoice_sync(obj=_invoice_obj(**invoice), source="test")
+    sub = subscription_sync(obj=_subscription_obj(status=sub_status, metadata=metadata)).subscription
+    inv = invoice_sync(obj=_invoice_obj(**invoice))
     return inv, sub
 
 
@@ -849,9 +842,7 @@ def test_a_renewal_waiting_for_the_bank_asks_the_customer_to_confirm(
 ) -> None:
     inv, sub = _renewal(subscriber)
     inv = invoice_sync(
-        obj=_invoice_obj(attempt_count=2),
-        source="test",
-        payment_intent={"id": "pi_1", "status": "requires_action"},
+        obj=_invoice_obj(attempt_count=2), payment_intent={"id": "pi_1", "status": "requires_action"}
     )
     with TestCase.captureOnCommitCallbacks(execute=True):
         notice = dunning_notice_record(invoice=inv, subscription=sub)
@@ -904,7 +895,7 @@ def test_a_notice_is_sent_once(subscriber: Subscriber) -> None:
 
 def test_a_notice_of_an_invoice_without_a_subscriber_is_not_sent(db: Any) -> None:
     inv, _ = _renewal(None)
-    orphan = invoice_sync(obj=_invoice_obj(id="in_2", parent=None), source="test")
+    orphan = invoice_sync(obj=_invoice_obj(id="in_2", parent=None))
     for invoice in (inv, orphan):
         notice = DunningNotice.objects.create(invoice=invoice, attempt=1, kind="pay")
         assert dunning_notice_send(notice_pk=notice.pk) is False

@@ -66,7 +66,7 @@ def test_finance_reads_edits_and_submits_the_evidence_once_in_the_admin(
     user = finance_user()
     order = paid_order()
     obj = fake.add(dispute_object(ChargeFactory(order=order), due_in=2 * DAY))
-    dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
     dispute_evidence_prepare(dispute_pk=dispute.pk)
     page = admin_page
     base = page.base_url

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 def staged(fake: FakeStripe, **fields: Any) -> Dispute:
     """A dispute with its evidence staged, as it is a few seconds after it opened."""
     obj = fake.add(dispute_object(ChargeFactory(order=paid_order()), **fields))
-    dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
     dispute_evidence_prepare(dispute_pk=dispute.pk)
     fake.calls.clear()
     return Dispute.objects.get(pk=dispute.pk)

@@ -41,7 +41,7 @@ def client_for(user: User | None) -> APIClient:
 
 def open_dispute(fake: FakeStripe, *, stage: bool = True, **fields: Any) -> Dispute:
     obj = fake.add(dispute_object(ChargeFactory(order=paid_order()), **fields))
-    dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
     if stage:
         dispute_evidence_prepare(dispute_pk=dispute.pk)
     return Dispute.objects.get(pk=dispute.pk)

@@ -26,7 +26,7 @@ def _alerts(alert_settings: Any) -> None:
 
 def opened(**fields: Any) -> Dispute:
     obj = dispute_object(ChargeFactory(order=paid_order()), **fields)
-    return dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    return dispute_sync(obj=obj, seen_at=NOW - 50).dispute
 
 
 def subjects() -> list[str]:

@@ -32,7 +32,7 @@ def _alerts(alert_settings: Any) -> None:
 def opened(fake: FakeStripe, charge: Any, **fields: Any) -> Dispute:
     """A dispute mirrored (its task not run: each test runs it)."""
     obj = fake.add(dispute_object(charge, **fields))
-    return dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+    return dispute_sync(obj=obj, seen_at=NOW - 50).dispute
 
 
 # ---------------------------------------------------------------------------- liability shift
@@ -276,12 +276,12 @@ def test_a_dispute_whose_order_is_found_later_gets_its_evidence(
     unsaved = ChargeFactory.build(order=order)
     obj = fake_stripe.add(dispute_object(unsaved, payment_intent=None))
     with TestCase.captureOnCommitCallbacks(execute=True):
-        dispute_sync(obj=obj, source="test", seen_at=NOW - 50)
+        dispute_sync(obj=obj, seen_at=NOW - 50)
     assert evidence_queued == []  # no order known: nothing to assemble from
 
     ChargeFactory(order=order)  # the Charge mirror arrives
     with TestCase.captureOnCommitCallbacks(execute=True):
-        result = dispute_sync(obj=obj, source="test", seen_at=NOW - 40)
+        result = dispute_sync(obj=obj, seen_at=NOW - 40)
 
     assert result.dispute.order == order
     assert evidence_queued == [result.dispute.pk]
@@ -307,7 +307,7 @@ def test_a_broker_that_does_not_answer_does_not_break_the_event_and_the_sweep_st
     monkeypatch.setattr(celery_app, "send_task", broker_down)
     obj = fake_stripe.add(dispute_object(ChargeFactory(order=paid_order())))
     with TestCase.captureOnCommitCallbacks(execute=True):
-        dispute = dispute_sync(obj=obj, source="test", seen_at=NOW - 50).dispute
+        dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
     assert "dispute evidence task not queued" in caplog.text
     assert not EvidenceDraft.objects.filter(dispute=dispute).exists()
 

@@ -137,12 +137,10 @@ def test_a_stale_snapshot_of_the_same_status_changes_nothing() -> None:
     charge = ChargeFactory(order=paid_order())
     obj = dispute_object(charge, status="needs_response")
     dispute_sync(
-        obj={**obj, "evidence_details": {**obj["evidence_details"], "has_evidence": True}},
-        source="t",
-        seen_at=NOW,
+        obj={**obj, "evidence_details": {**obj["evidence_details"], "has_evidence": True}}, seen_at=NOW
     )
 
-    result = dispute_sync(obj=obj, source="t", seen_at=NOW - 100)
+    result = dispute_sync(obj=obj, seen_at=NOW - 100)
 
     assert result.changed is False
     assert Dispute.objects.get(stripe_id=obj["id"]).has_evidence is True
@@ -153,10 +151,10 @@ def test_an_inquiry_can_become_a_chargeback_but_not_back(
 ) -> None:
     charge = ChargeFactory(order=paid_order())
     obj = dispute_object(charge, status="warning_needs_response")
-    dispute_sync(obj=obj, source="t", seen_at=NOW - 50)
+    dispute_sync(obj=obj, seen_at=NOW - 50)
 
-    dispute_sync(obj={**obj, "status": "needs_response"}, source="t", seen_at=NOW - 40)
-    dispute_sync(obj={**obj, "status": "warning_under_review"}, source="t", seen_at=NOW - 10)
+    dispute_sync(obj={**obj, "status": "needs_response"}, seen_at=NOW - 40)
+    dispute_sync(obj={**obj, "status": "warning_under_review"}, seen_at=NOW - 10)
 
     assert Dispute.objects.get(stripe_id=obj["id"]).status == "needs_response"
 
@@ -215,7 +213,7 @@ def test_a_dispute_event_can_be_re_synced_from_stripe(fake_stripe: Any, evidence
 
     charge = ChargeFactory(order=paid_order())
     obj = dispute_object(charge, status="needs_response")
-    dispute_sync(obj=obj, source="t", seen_at=NOW - 50)
+    dispute_sync(obj=obj, seen_at=NOW - 50)
     fake_stripe.add({**obj, "status": "won"})  # what Stripe has now
 
     result = stripe_object_resync(object_id=obj["id"])

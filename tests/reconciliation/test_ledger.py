@@ -338,7 +338,7 @@ def test_an_invoice_whose_events_never_came_is_synced_through_its_subscription(
 def test_an_invoice_held_in_an_older_status_is_moved_forward_and_recorded(fake_stripe: FakeStripe) -> None:
     # given: we hold the renewal as open (its payment's events never came); Stripe has it paid
     sub, invoice = a_subscription_at_stripe(fake_stripe)
-    billing_refresh(subscription_id=sub["id"], source="test")
+    billing_refresh(subscription_id=sub["id"])
     Invoice.objects.filter(stripe_id=invoice["id"]).update(status="open", status_at=0)
 
     # when
@@ -372,7 +372,7 @@ def test_an_invoice_whose_status_or_amount_differs_and_cannot_be_synced_stays_op
 ) -> None:
     # given: we hold it paid for 900; Stripe says open for 1200 (a status no sync moves back to)
     sub, invoice = a_subscription_at_stripe(fake_stripe)
-    billing_refresh(subscription_id=sub["id"], source="test")
+    billing_refresh(subscription_id=sub["id"])
     invoice.update(status="open", amount_due=1200)
 
     # when
