@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.db import connections
+from django.db.backends.postgresql.operations import DatabaseOperations
 from django.test import TestCase
 
 from core.keys import idempotency_key
@@ -21,6 +22,29 @@ from payments.services.events import wakeup
 from payments.services.events.process import stripe_event_process
 from tests.factories import stored_event
 from tests.fault_server import FaultServer
+
+_truncate = DatabaseOperations.sql_flush
+
+
+def _sql_flush_by_delete(
+    self: DatabaseOperations,
+    style: Any,
+    tables: Any,
+    *,
+    reset_sequences: bool = False,
+    allow_cascade: bool = False,
+) -> list[str]:
+    """How a transactional test's database is emptied after it: DELETE of every table in one
+    transaction (Django makes foreign keys DEFERRABLE INITIALLY DEFERRED, so the order does not
+    matter and they are checked once, empty, at commit) instead of one TRUNCATE. A test leaves a
+    few rows in each table; TRUNCATE gives every one of the 52 tables new files, about 0.4 s per
+    test here, DELETE about 0.05 s. Resetting sequences still goes through TRUNCATE."""
+    if reset_sequences or not tables:
+        return _truncate(self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+    return ["SET CONSTRAINTS ALL DEFERRED", *(f"DELETE FROM {self.quote_name(table)}" for table in tables)]
+
+
+DatabaseOperations.sql_flush = _sql_flush_by_delete  # type: ignore[method-assign]
 
 # mutmut (scripts/mutation) sets MUTANT_UNDER_TEST before it first imports pytest, and runs each
 # mutant's tests in a process forked from its own, all on one test database.
