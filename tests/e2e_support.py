@@ -3,7 +3,9 @@ worker subprocess on its own queue (`Worker`, the `start_worker` fixture, regist
 by tests/conftest.py), waiting for a condition, and paying an order in the emulator as the
 checkout does."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -65,17 +67,18 @@ class Worker:
             env=env,
             stdout=self.log.open("a"),
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: `stop` ends the pool children too
         )
 
     def publish_drain(self) -> None:
         self.sender.send_task(DRAIN_TASK, queue=self.queue)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        """End the worker and its pool at once, once the test has seen what it waits for: a warm
+        shutdown would take seconds, and what it finishes is no longer looked at."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=15)
         self.sender.close()
 
 

@@ -6,6 +6,7 @@ metrics endpoint reports nothing pending at the end."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -56,7 +57,9 @@ class Processes:
 
     def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
         log = (self.tmp_path / f"{name}.log").open("ab")
-        process = subprocess.Popen(list(args), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            list(args), cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.running[name] = process
         return process
 
@@ -75,14 +78,13 @@ class Processes:
         )
 
     def stop_all(self) -> None:
+        """End every process with its children at once (each leads its own process group): the
+        test has seen what it waits for, and a graceful stop would take seconds."""
         for process in self.running.values():
-            if process.poll() is None:
-                process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         for process in self.running.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.wait(timeout=20)
 
 
 @pytest.fixture

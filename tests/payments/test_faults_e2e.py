@@ -317,5 +317,5 @@ def test_a_broker_restarted_under_a_running_worker_loses_nothing_on_either_broke
         assert not StripeEvent.objects.filter(status=StripeEvent.Status.DEAD).exists()
     finally:
         if worker is not None:
-            worker.stop()  # while it can still reach the broker: a warm shutdown, not a 15 s wait
+            worker.stop()
         link.close()
