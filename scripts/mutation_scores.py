@@ -3,11 +3,14 @@ the survivors to work on. Exits 1 when a module is under the bar (90 % killed), 
 listed in pyproject.toml's [tool.mutmut] only_mutate has no results at all.
 
 Run by scripts/mutation after `mutmut run`; on its own: .venv/bin/python scripts/mutation_scores.py
+`--pragmas` prints instead the mutants marked equivalent in the mutated modules, as the README lists
+them (tests/test_docs.py keeps the two the same).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tomllib
 from collections import Counter
@@ -26,6 +29,24 @@ def exit_codes(path: str) -> dict[str, int | None]:
     return json.loads(meta.read_text())["exit_code_by_key"] if meta.exists() else {}
 
 
+PRAGMA = re.compile(r"#\s*pragma: no mutate(?::\s*(?P<reason>.*))?$")
+
+
+def pragmas(modules: list[str]) -> list[str]:
+    """One line per module and reason: "- `path` lines 3, 9: reason." (README's form)."""
+    lines = []
+    for path in modules:
+        by_reason: dict[str, list[int]] = {}
+        for number, text in enumerate((ROOT / path).read_text().splitlines(), start=1):
+            found = PRAGMA.search(text)
+            if found:
+                by_reason.setdefault((found["reason"] or "").strip().rstrip("."), []).append(number)
+        for reason, numbers in by_reason.items():
+            label = "line" if len(numbers) == 1 else "lines"
+            lines.append(f"- `{path}` {label} {', '.join(map(str, numbers))}: {reason or 'no reason given'}.")
+    return lines
+
+
 def outcome(code: int | None) -> str:
     return "killed" if code in KILLED else NOT_KILLED.get(code, "suspicious")
 
@@ -33,6 +54,9 @@ def outcome(code: int | None) -> str:
 def main(argv: list[str]) -> int:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
     modules = config["only_mutate"]
+    if "--pragmas" in argv:
+        print("\n".join(pragmas(modules)))
+        return 0
     failing = 0
     columns = ("mutants", "killed", "survived", "no tests", "not run", "score")
     print(f"{'module':<44} " + " ".join(f"{name:>8}" for name in columns))

@@ -1,11 +1,14 @@
 """A clone has everything its docs point to: the README leads to the project's own architecture
 page, and every file that page names exists."""
 
+import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PRAGMA_LIST_HEADING = "Marked equivalent (`# pragma: no mutate: <reason>` on the line) in the code today"
 
 
 def test_the_readme_points_to_the_projects_own_architecture_page() -> None:
@@ -38,3 +41,17 @@ def test_the_functions_and_fields_the_architecture_page_names_exist() -> None:
     assert {"order_apply_payment_intent", "stripe_object_apply", "money_column"} <= named
     missing = sorted(name for name in named if not re.search(rf"\b{name}\b", code))
     assert missing == []
+
+
+def test_the_readmes_list_of_equivalent_mutants_is_the_codes() -> None:
+    # The README lists every `# pragma: no mutate` of the mutated modules with its reason; the
+    # list is what `scripts/mutation_scores.py --pragmas` reads off the code today.
+    spec = importlib.util.spec_from_file_location("mutation_scores", ROOT / "scripts" / "mutation_scores.py")
+    assert spec is not None and spec.loader is not None
+    scores = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scores)
+    modules = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]["only_mutate"]
+    readme = (ROOT / "README.md").read_text()
+    # the heading's paragraph, then the list up to the next blank line
+    listed = readme.split(PRAGMA_LIST_HEADING, 1)[1].split("\n\n", 2)[1].splitlines()
+    assert listed == scores.pragmas(modules)
