@@ -419,8 +419,9 @@ def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
     """The success page. True when the session is this order's and paid, and was applied (the
     same idempotent service as the webhook: paid, fulfilled once). A missing, made-up, foreign
     or unpaid session changes nothing; a made-up id is not even sent to Stripe."""
-    session_id = (session_id or "").strip()
-    if not session_id or not order.checkout_session_id or session_id != order.checkout_session_id:
+    session_id = (session_id or "").strip()  # pragma: no mutate: a made-up stand-in matches no session id
+    # A non-empty id equal to the order's: the order has a session, and the link names it.
+    if not session_id or session_id != order.checkout_session_id:
         return False
     try:
         # Its PaymentIntent and latest charge expanded: the same fetch refreshes their mirrors.
@@ -441,7 +442,6 @@ def checkout_session_confirm(*, order: Order, session_id: str) -> bool:
     intent = session.get("payment_intent")
     if isinstance(intent, dict):
         stripe_object_apply(obj=intent, seen_at=None, source=source)
-        session = {**session, "payment_intent": intent.get("id")}
     order_apply_checkout_session(order=order, session=session, source=source)
     return True
 

@@ -159,6 +159,26 @@ def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
     assert not Fulfillment.objects.filter(order=order).exists()
 
 
+def test_the_success_url_of_an_order_without_a_session_asks_stripe_nothing(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an order paying with the Payment Element (no Checkout Session of its own)
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client, method="payment_element")
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway, "checkout_session_retrieve", lambda **kw: calls.append(kw)
+    )
+    # when its success URL is opened with no session id, a blank one or a made-up one
+    for query in ("", "?session_id=", "?session_id=%20", "?session_id=cs_test_madeup"):
+        response = client.get(f"/orders/{order.public_token}/checkout/success/{query}")
+        # then the neutral page, and nothing sent to Stripe
+        assert "We couldn't confirm a payment from this link" in response.content.decode()
+    assert calls == []
+    order.refresh_from_db()
+    assert (order.status, order.checkout_session_id) == (Order.Status.AWAITING_PAYMENT, None)
+
+
 def test_another_orders_paid_session_on_this_orders_success_url_changes_nothing(
     client: Client, shop: Any, catalog: dict[str, Product]
 ) -> None:
@@ -200,6 +220,86 @@ def test_a_session_whose_reference_is_not_ours_is_refused(
     )
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def _success_page_sees(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+    """The success page's fetch of the session returns Stripe's session with `changes` (a state
+    the emulator's card payments never reach: an asynchronous payment, a session that owed nothing)."""
+    real = checkout_services.stripe_gateway.checkout_session_retrieve
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway,
+        "checkout_session_retrieve",
+        lambda **kw: {**real(**kw), **changes},
+    )
+
+
+def test_a_session_that_needed_no_payment_is_confirmed_and_fulfilled_by_the_success_page(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a completed session that Stripe says needed no payment (nothing to pay: no PaymentIntent)
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    _success_page_sees(monkeypatch, payment_status="no_payment_required", payment_intent=None)
+    # when the customer lands on the success page
+    response = client.get(
+        f"/orders/{order.public_token}/checkout/success/", {"session_id": order.checkout_session_id}
+    )
+    # then they are sent to their order, paid and fulfilled once by the success page's fetch
+    assert response.status_code == 302
+    assert response["Location"] == f"/orders/{order.public_token}/"
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == [
+        f"success-page:{order.checkout_session_id}"
+    ]
+
+
+def test_a_completed_session_whose_payment_is_still_on_its_way_is_not_confirmed(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a completed session whose (asynchronous) payment Stripe has not received yet
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    _success_page_sees(monkeypatch, payment_status="unpaid")
+    # when the customer lands on the success page
+    response = client.get(
+        f"/orders/{order.public_token}/checkout/success/", {"session_id": order.checkout_session_id}
+    )
+    # then no payment is confirmed and the order is neither paid nor fulfilled
+    assert response.status_code == 200
+    assert "We couldn't confirm a payment from this link" in response.content.decode()
+    assert (
+        checkout_services.checkout_session_confirm(order=order, session_id=order.checkout_session_id) is False
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=order).exists()
+
+
+def test_when_stripe_does_not_answer_the_success_page_confirms_nothing_until_it_does(
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+) -> None:
+    # given a paid session, and Stripe failing every fetch of a session
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    shop.set_faults(api=[{"kind": "error", "path": "^/v1/checkout/sessions/", "method": "GET"}])
+    success = f"/orders/{order.public_token}/checkout/success/"
+    # when the customer lands on the success page
+    response = client.get(success, {"session_id": order.checkout_session_id})
+    # then it confirms nothing and changes nothing
+    assert response.status_code == 200
+    assert "We couldn't confirm a payment from this link" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=order).exists()
+    # and once Stripe answers again, a reload confirms the payment
+    shop.clear_faults()
+    assert client.get(success, {"session_id": order.checkout_session_id})["Location"] == (
+        f"/orders/{order.public_token}/"
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
 
 
 def test_the_cancel_page_changes_nothing_and_offers_to_go_back(
