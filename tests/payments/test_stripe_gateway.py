@@ -1,9 +1,11 @@
 """The gateway against a loopback HTTP server that answers what Stripe answers on a bad day."""
 
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +59,22 @@ def test_a_rate_limit_429_is_retried_by_us_with_growing_jittered_delays_and_the_
         ceiling = min(base * 2 ** (attempt - 1), settings.STRIPE_RETRY_MAX_DELAY)
         assert ceiling / 2 <= delay <= ceiling
     assert len(sleeps) == 3
+
+
+def test_a_rate_limited_call_waits_its_backoff_delay_before_the_retry(fault_server, monkeypatch, settings):
+    # given Stripe's rate limit once, and the gateway's clock recording its waits
+    fault_server.replies = [RATE_LIMITED, Reply()]
+    waits: list[float] = []
+    monkeypatch.setattr(stripe_gateway, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
+
+    # when
+    result = create()
+
+    # then the retry came after one real wait of the first attempt's backoff
+    assert result["id"] == "pi_123"
+    assert len(fault_server.seen) == 2
+    (wait,) = waits
+    assert settings.STRIPE_RETRY_BASE_DELAY / 2 <= wait <= settings.STRIPE_RETRY_BASE_DELAY
 
 
 def test_backoff_is_capped(settings):
