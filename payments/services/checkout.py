@@ -356,6 +356,7 @@ def _checkout_session_params(order: Order) -> JsonDict:
     token = order.public_token
     expires_at = order.created_at + CHECKOUT_SESSION_LIFETIME
     success = _site_url(reverse("orders:checkout_success", args=[token]))
+    shipping = _shipping(order)
     return {
         "mode": "payment",
         "client_reference_id": order.number,
@@ -378,7 +379,7 @@ def _checkout_session_params(order: Order) -> JsonDict:
             "metadata": _metadata(order),
             "receipt_email": order.email,
             "statement_descriptor_suffix": _statement_descriptor_suffix(order),
-            **({"shipping": _shipping(order)} if _shipping(order) else {}),
+            **({"shipping": shipping} if shipping else {}),  # pragma: no mutate: the SDK drops a None value
         },
         "success_url": success + "?session_id={CHECKOUT_SESSION_ID}",
         "cancel_url": _site_url(reverse("orders:checkout_cancel", args=[token])),

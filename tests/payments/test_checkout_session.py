@@ -62,6 +62,17 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert [(item.description, item.quantity, item.price.unit_amount) for item in items] == [
         ("Note G mug", 2, 1250)
     ]
+    # each line's product names our SKU (for finding the catalog row from the Stripe Dashboard)
+    assert create["params"]["line_items"] == [
+        {
+            "quantity": 2,
+            "price_data": {
+                "currency": "gbp",
+                "unit_amount": 1250,
+                "product_data": {"name": "Note G mug", "metadata": {"sku": "MUG"}},
+            },
+        }
+    ]
     assert session["success_url"] == (
         f"http://testserver/orders/{order.public_token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
     )
@@ -76,17 +87,22 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert intent["description"].startswith(order.number)
 
 
+@pytest.mark.parametrize(
+    ("site_url", "site"),
+    [("http://testserver/", "http://testserver"), ("https://shop.example/EU-X", "https://shop.example/EU-X")],
+    ids=["trailing-slash", "path-ending-in-x"],
+)
 def test_the_sessions_return_addresses_are_the_sites_even_with_a_trailing_slash(
-    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any, site_url: str, site: str
 ) -> None:
-    settings.SITE_URL = "http://testserver/"
+    settings.SITE_URL = site_url
     order, _ = start(client, catalog["MUG"])
     [session] = stripe_list(shop, "checkout_sessions")
     token = order.public_token
     assert session["success_url"] == (
-        f"http://testserver/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
+        f"{site}/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
     )
-    assert session["cancel_url"] == f"http://testserver/orders/{token}/checkout/cancel/"
+    assert session["cancel_url"] == f"{site}/orders/{token}/checkout/cancel/"
 
 
 def test_the_same_order_reuses_its_open_session(

@@ -53,6 +53,7 @@ def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
 
     assert request.status == RefundRequest.Status.SUCCEEDED
     assert request.idempotency_key == f"refund-request:{request.pk}:v1"
+    assert RefundRequest.objects.get(pk=request.pk).requested_by == finance
     (refund,) = stripe_refunds(emulator, paid_order)
     assert (refund.id, refund.amount, refund.reason) == (
         request.stripe_refund_id,
