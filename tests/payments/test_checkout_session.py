@@ -4,6 +4,8 @@ success page that fetches the session itself, and the links that must change not
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -316,6 +318,30 @@ def test_when_stripe_does_not_answer_the_success_page_confirms_nothing_until_it_
     )
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED
+
+
+def test_an_order_gets_its_session_while_31_minutes_of_it_are_left_and_not_a_second_later(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a Checkout order; its session would expire an hour after the order was placed
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client, method="checkout")
+    expires_at = order.created_at + timedelta(hours=1)
+
+    def at(moment: datetime) -> None:
+        monkeypatch.setattr(checkout_services, "timezone", SimpleNamespace(now=lambda: moment))
+
+    # when the customer goes to pay with one second less than 31 minutes of it left
+    at(expires_at - timedelta(minutes=31) + timedelta(seconds=1))
+    with pytest.raises(checkout_services.CheckoutUnavailable):
+        checkout_services.checkout_session_open(order=order)
+    # then no session (Stripe wants 30 minutes at least, and the customer needs time to pay)
+    assert stripe_list(shop, "checkout_sessions") == []
+    # and with exactly 31 minutes left, the session, expiring an hour after the order
+    at(expires_at - timedelta(minutes=31))
+    url = checkout_services.checkout_session_open(order=order)
+    [session] = stripe_list(shop, "checkout_sessions")
+    assert (url, session["expires_at"]) == (session["url"], int(expires_at.timestamp()))
 
 
 def test_the_cancel_page_changes_nothing_and_offers_to_go_back(
