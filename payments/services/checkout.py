@@ -412,7 +412,8 @@ def checkout_session_open(*, order: Order) -> str:
         idempotency_key=idempotency_key("order", order.pk, "checkout-session"),
         ids={"order": order.number},
     )
-    order_apply_checkout_session(order=order, session=session, source="checkout")
+    # A new session is open: this links it and moves the order to awaiting payment, never fulfils.
+    order_apply_checkout_session(order=order, session=session)
     return str(session["url"])
 
 

@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from core.roles import FINANCE
 from disputes.models import Dispute
 from orders.models import Order
-from payments.models import Refund, RefundRequest, StaffAction, StripeEvent
+from payments.models import Charge, Refund, RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import (
     ERROR_DISPUTED,
     ERROR_NOT_PAID,
@@ -131,6 +131,31 @@ def test_a_disputed_charge_is_refused(emulator: Any, paid_order: Order, finance:
         refund_request_create(
             order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
         )
+    assert str(refused.value) == ERROR_DISPUTED.format(number=paid_order.number)
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
+def test_a_dispute_on_the_orders_mirrored_charge_is_refused_before_the_order_knows_that_charge(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given a paid order whose charge is mirrored but not yet recorded on the order, and a dispute
+    # on that charge not yet linked to the order either
+    (charge,) = Charge.objects.filter(order=paid_order)
+    Order.objects.filter(pk=paid_order.pk).update(charge_id="")
+    paid_order.refresh_from_db()
+    Dispute.objects.create(
+        stripe_id="du_test_3",
+        charge_id=charge.stripe_id,
+        amount=4200,
+        currency="gbp",
+        status="needs_response",
+    )
+    # when finance asks for a refund
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(
+            order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
+        )
+    # then it is refused as disputed, and Stripe is not asked
     assert str(refused.value) == ERROR_DISPUTED.format(number=paid_order.number)
     assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
 
