@@ -94,6 +94,29 @@ def test_no_amount_refunds_the_rest(emulator: Any, paid_order: Order, finance: U
     assert str(refused.value) == ERROR_NOTHING_LEFT.format(number=paid_order.number)
 
 
+def test_an_order_whose_whole_amount_is_being_refunded_elsewhere_has_nothing_left_to_refund(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given a refund of the whole order made in the Dashboard, still pending (the order's own
+    # refunded amount and status have not moved yet)
+    Refund.objects.create(
+        stripe_id="re_dashboard_1",
+        order=paid_order,
+        amount=paid_order.amount,
+        currency=paid_order.currency,
+        status=Refund.Status.PENDING,
+    )
+    # when finance asks for the rest, or for any amount
+    for amount in (None, 100):
+        with pytest.raises(RefundRefused) as refused:
+            refund_request_create(
+                order=paid_order, amount=amount, reason="requested_by_customer", requested_by=finance
+            )
+        # then it is refused as fully refunded, and nothing is stored or sent to Stripe
+        assert str(refused.value) == ERROR_NOTHING_LEFT.format(number=paid_order.number)
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
 def test_more_than_the_rest_is_refused_and_nothing_changes(
     emulator: Any, paid_order: Order, finance: User
 ) -> None:
