@@ -347,3 +347,78 @@ def test_an_overlong_payment_intent_id_on_a_charge_is_cut_to_the_column() -> Non
     long_id = "pi_" + "x" * 300
     assert charge_sync(obj=charge(order, payment_intent=long_id), source="x", seen_at=T0)
     assert Charge.objects.get().payment_intent_stripe_id == long_id[:255]
+
+
+def _long(name: str) -> str:
+    """A text Stripe could send longer than our column: its own name first, so each is told apart."""
+    return f"{name}:" + "x" * 6000
+
+
+def test_every_text_of_a_charge_is_mirrored_cut_to_its_column() -> None:
+    # given a charge whose every text is longer than the column that keeps it
+    order = OrderFactory()
+    three_ds_keys = ("result", "result_reason", "authentication_flow", "version")
+    three_ds = {key: _long(key) for key in (*three_ds_keys, "electronic_commerce_indicator")}
+    card = {key: _long(key) for key in ("brand", "last4", "country", "funding", "fingerprint")}
+    obj = charge(
+        order,
+        status="failed",
+        failure_code=_long("failure_code"),
+        failure_message=_long("failure_message"),
+        balance_transaction=_long("txn"),
+        payment_method=_long("pm"),
+        outcome={key: _long(key) for key in ("network_status", "reason", "risk_level", "type")},
+        payment_method_details={"card": {**card, "three_d_secure": three_ds}},
+    )
+    # when it is mirrored
+    assert charge_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then each text is kept as far as its column goes, in its own column
+    cut = {
+        "failure_code": ("failure_code", 64),
+        "failure_message": ("failure_message", 5000),
+        "balance_transaction_id": ("txn", 255),
+        "payment_method_id": ("pm", 255),
+        "outcome_network_status": ("network_status", 64),
+        "outcome_reason": ("reason", 64),
+        "outcome_risk_level": ("risk_level", 32),
+        "outcome_type": ("type", 64),
+        "card_brand": ("brand", 32),
+        "card_last4": ("last4", 4),
+        "card_country": ("country", 2),
+        "card_funding": ("funding", 16),
+        "card_fingerprint": ("fingerprint", 64),
+        "three_d_secure_result": ("result", 64),
+        "three_d_secure_result_reason": ("result_reason", 64),
+        "three_d_secure_authentication_flow": ("authentication_flow", 32),
+        "three_d_secure_version": ("version", 16),
+        "three_d_secure_electronic_commerce_indicator": ("electronic_commerce_indicator", 4),
+    }
+    row = Charge.objects.filter(stripe_id=obj["id"]).values(*cut).get()
+    assert row == {column: _long(name)[:length] for column, (name, length) in cut.items()}
+
+
+def test_every_text_of_a_payment_intent_is_mirrored_cut_to_its_column() -> None:
+    # given a declined PaymentIntent whose every text is longer than the column that keeps it
+    order = OrderFactory()
+    error = {key: _long(key) for key in ("code", "decline_code", "message")}
+    obj = payment_intent(
+        order,
+        status="requires_payment_method",
+        customer=_long("cus"),
+        capture_method=_long("capture_method"),
+        latest_charge=_long("ch"),
+        last_payment_error=error,
+    )
+    # when it is mirrored
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then each text is kept as far as its column goes, in its own column
+    cut = {
+        "customer_id": ("cus", 255),
+        "capture_method": ("capture_method", 32),
+        "latest_charge_id": ("ch", 255),
+        "last_error_code": ("code", 64),
+        "last_error_decline_code": ("decline_code", 64),
+        "last_error_message": ("message", 5000),
+    }
+    row = PaymentIntent.objects.filter(stripe_id=obj["id"]).values(*cut).get()
+    assert row == {column: _long(name)[:length] for column, (name, length) in cut.items()}
