@@ -148,6 +148,29 @@ def test_the_success_page_fetches_the_session_and_fulfills_once(
     assert (charge.status, charge.paid, charge.amount) == ("succeeded", True, order.amount)
 
 
+def test_the_order_page_of_a_paid_session_fulfills_it_once_and_then_stops_asking_stripe(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a paid session whose customer never reached the success page (the tab was closed)
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    checkout_services.OrderCheckout.objects.filter(order=order).update(synced_at=None)
+    # when they open their order page
+    page = client.get(f"/orders/{order.public_token}/").content.decode()
+    # then it shows the order paid, fulfilled once, recorded for staff as the return page's fetch
+    assert 'data-outcome="paid"' in page
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == ["return-page"]
+    # and once it is settled, a later visit asks Stripe nothing
+    fetched: list[str] = []
+    for name in ("checkout_session_retrieve", "payment_intent_retrieve"):
+        monkeypatch.setattr(checkout_services.stripe_gateway, name, lambda **kw: fetched.append(str(kw)))
+    checkout_services.OrderCheckout.objects.filter(order=order).update(synced_at=None)
+    assert 'data-outcome="paid"' in client.get(f"/orders/{order.public_token}/").content.decode()
+    assert fetched == []
+
+
 def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
     client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
 ) -> None:
