@@ -903,12 +903,17 @@ def test_webhook_verification_refuses_a_body_that_is_not_utf8(settings):
     assert str(caught.value) == stripe_gateway.MESSAGE_SIGNATURE
 
 
-def test_against_the_emulator_a_link_keeps_an_odd_id_inside_its_path(settings: Any) -> None:
-    settings.STRIPE_API_BASE = "http://127.0.0.1:12111/"
+@pytest.mark.parametrize(
+    ("api_base", "base"),
+    [("http://127.0.0.1:12111/", "http://127.0.0.1:12111"), ("http://proxy/MOCKX/", "http://proxy/MOCKX")],
+    ids=["trailing-slash", "path-ending-in-x"],
+)
+def test_against_the_emulator_a_link_keeps_an_odd_id_inside_its_path(settings: Any, api_base, base) -> None:
+    settings.STRIPE_API_BASE = api_base
 
     url = stripe_gateway.dashboard_url(object_id="pi_1/../x", livemode=False)
 
-    assert url == "http://127.0.0.1:12111/_emulator/objects/pi_1%2F..%2Fx"
+    assert url == f"{base}/_emulator/objects/pi_1%2F..%2Fx"
 
 
 @pytest.mark.parametrize("status", [402, 400, 429, 500])
