@@ -17,7 +17,7 @@ from orders.models import Order, Product
 from payments.models import Charge, PaymentIntent, StripeEvent
 from payments.services import checkout as checkout_services
 from payments.services.events.recovery import stripe_event_recover
-from payments.services.mirrors import charge_sync, payment_intent_sync
+from payments.services.mirrors import SnapshotInvalid, charge_sync, payment_intent_sync
 from payments.services.objects import stripe_object_resync
 from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
@@ -422,3 +422,56 @@ def test_every_text_of_a_payment_intent_is_mirrored_cut_to_its_column() -> None:
     }
     row = PaymentIntent.objects.filter(stripe_id=obj["id"]).values(*cut).get()
     assert row == {column: _long(name)[:length] for column, (name, length) in cut.items()}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("object", "payment_intent"),
+        ("id", None),
+        ("id", "pi_not_a_charge"),
+        ("id", "ch_" + "x" * 253),  # 256 characters: longer than the column
+        ("status", "some_future_status"),
+        ("amount", None),
+        ("amount", "4200"),
+        ("amount", -1),
+        ("currency", None),
+        ("currency", "gb"),
+        ("currency", "gbpx"),
+        ("currency", "g8p"),
+    ],
+)
+def test_an_incomplete_charge_snapshot_is_refused_naming_its_id_and_mirrors_nothing(
+    field: str, value: Any
+) -> None:
+    order = OrderFactory()
+    obj = {**charge(order), field: value}
+    with pytest.raises(SnapshotInvalid) as refused:
+        charge_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    assert str(refused.value) == f"not a complete charge snapshot: {str(obj['id'])[:64]!r}"
+    assert not Charge.objects.exists()
+
+
+def test_a_snapshot_at_the_edges_of_what_is_complete_is_mirrored() -> None:
+    # given a charge with the longest id the column holds, an amount of zero and an upper-case
+    # currency, and a PaymentIntent of the same kind
+    order = OrderFactory()
+    long_id = "py_" + "x" * 252
+    edge = {**charge(order), "id": long_id, "amount": 0, "currency": "GBP"}
+    intent = {**payment_intent(order), "amount": 0, "currency": "GBP"}
+    # when they are mirrored
+    assert charge_sync(obj=edge, source="fetch", order=order, seen_at=T0)
+    assert payment_intent_sync(obj=intent, source="fetch", order=order, seen_at=T0)
+    # then both are kept, the currency as Stripe's lower-case code
+    assert Charge.objects.values_list("stripe_id", "amount", "currency").get() == (long_id, 0, "gbp")
+    assert PaymentIntent.objects.values_list("amount", "currency").get() == (0, "gbp")
+
+
+@pytest.mark.parametrize(("field", "value"), [("object", "charge"), ("id", "ch_1"), ("status", "failed")])
+def test_an_incomplete_payment_intent_snapshot_is_refused_and_mirrors_nothing(field: str, value: Any) -> None:
+    order = OrderFactory()
+    obj = {**payment_intent(order), field: value}
+    with pytest.raises(SnapshotInvalid) as refused:
+        payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    assert str(refused.value) == f"not a complete payment_intent snapshot: {str(obj['id'])[:64]!r}"
+    assert not PaymentIntent.objects.exists()
