@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -475,3 +475,71 @@ def test_an_incomplete_payment_intent_snapshot_is_refused_and_mirrors_nothing(fi
         payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
     assert str(refused.value) == f"not a complete payment_intent snapshot: {str(obj['id'])[:64]!r}"
     assert not PaymentIntent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("order_fields", "keeps_key"),
+    [
+        ({}, True),  # the order's own PaymentIntent
+        ({"payment_intent_id": None}, True),  # not linked yet: ours is the first
+        ({"payment_intent_id": ""}, True),
+        ({"payment_intent_id": "pi_another"}, False),  # the order pays with another one
+        ({"checkout_session_id": "cs_test_1"}, False),  # Stripe Checkout made it, with its own key
+    ],
+    ids=["linked", "unlinked", "blank", "another", "checkout"],
+)
+def test_the_mirror_keeps_our_creation_key_only_for_a_payment_intent_we_created(
+    order_fields: dict[str, Any], keeps_key: bool
+) -> None:
+    # given an order and a PaymentIntent snapshot for it
+    order = OrderFactory()
+    obj = payment_intent(order, status="requires_payment_method")
+    for name, value in order_fields.items():
+        setattr(order, name, value)
+    # when it is mirrored for that order
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then the key staff see is the one our request used, or none when the request was not ours
+    expected = f"order:{order.pk}:payment-intent:v1" if keeps_key else ""
+    assert PaymentIntent.objects.get(stripe_id=obj["id"]).idempotency_key == expected
+
+
+def test_a_payment_intent_mirror_keeps_stripes_mode_time_and_a_sane_amount_received() -> None:
+    # given a live PaymentIntent snapshot whose amount received is nonsense and its customer expanded
+    order = OrderFactory()
+    obj = payment_intent(
+        order, livemode=True, created=T0, amount_received=-5, customer={"id": "cus_1", "object": "customer"}
+    )
+    # when it is mirrored
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0 + 1)
+    # then
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.livemode, mirror.amount_received, mirror.customer_id) == (True, 0, "cus_1")
+    assert mirror.stripe_created is not None and int(mirror.stripe_created.timestamp()) == T0
+    assert (mirror.status_at, mirror.order_id) == (T0 + 1, order.pk)
+
+
+@pytest.mark.parametrize("created", [0, -1, True, "1700000000", None])
+def test_a_stripe_time_that_is_not_a_positive_integer_is_left_blank(created: Any) -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, created=created), source="x", seen_at=T0)
+    assert Charge.objects.get().stripe_created is None
+
+
+def test_the_first_second_of_stripe_time_is_a_time() -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, created=1), source="x", seen_at=T0)
+    assert Charge.objects.get().stripe_created == datetime.fromtimestamp(1, tz=UTC)
+
+
+def test_an_expanded_object_without_an_id_links_nothing() -> None:
+    order = OrderFactory()
+    obj = payment_intent(order, customer={"object": "customer"}, latest_charge={"object": "list"})
+    assert payment_intent_sync(obj=obj, source="x", order=order, seen_at=T0)
+    assert PaymentIntent.objects.values_list("customer_id", "latest_charge_id").get() == ("", "")
+
+
+@pytest.mark.parametrize("amount_refunded", [True, "100", None, -100, 100.0])
+def test_an_amount_that_is_not_a_whole_positive_number_counts_as_zero(amount_refunded: Any) -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, amount_refunded=amount_refunded), source="x", seen_at=T0)
+    assert Charge.objects.get().amount_refunded == 0
