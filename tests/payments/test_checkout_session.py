@@ -4,6 +4,8 @@ success page that fetches the session itself, and the links that must change not
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -62,6 +64,17 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert [(item.description, item.quantity, item.price.unit_amount) for item in items] == [
         ("Note G mug", 2, 1250)
     ]
+    # each line's product names our SKU (for finding the catalog row from the Stripe Dashboard)
+    assert create["params"]["line_items"] == [
+        {
+            "quantity": 2,
+            "price_data": {
+                "currency": "gbp",
+                "unit_amount": 1250,
+                "product_data": {"name": "Note G mug", "metadata": {"sku": "MUG"}},
+            },
+        }
+    ]
     assert session["success_url"] == (
         f"http://testserver/orders/{order.public_token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
     )
@@ -76,17 +89,22 @@ def test_the_checkout_session_carries_our_order_and_catalog_prices(
     assert intent["description"].startswith(order.number)
 
 
+@pytest.mark.parametrize(
+    ("site_url", "site"),
+    [("http://testserver/", "http://testserver"), ("https://shop.example/EU-X", "https://shop.example/EU-X")],
+    ids=["trailing-slash", "path-ending-in-x"],
+)
 def test_the_sessions_return_addresses_are_the_sites_even_with_a_trailing_slash(
-    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any, site_url: str, site: str
 ) -> None:
-    settings.SITE_URL = "http://testserver/"
+    settings.SITE_URL = site_url
     order, _ = start(client, catalog["MUG"])
     [session] = stripe_list(shop, "checkout_sessions")
     token = order.public_token
     assert session["success_url"] == (
-        f"http://testserver/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
+        f"{site}/orders/{token}/checkout/success/?session_id={{CHECKOUT_SESSION_ID}}"
     )
-    assert session["cancel_url"] == f"http://testserver/orders/{token}/checkout/cancel/"
+    assert session["cancel_url"] == f"{site}/orders/{token}/checkout/cancel/"
 
 
 def test_the_same_order_reuses_its_open_session(
@@ -130,6 +148,29 @@ def test_the_success_page_fetches_the_session_and_fulfills_once(
     assert (charge.status, charge.paid, charge.amount) == ("succeeded", True, order.amount)
 
 
+def test_the_order_page_of_a_paid_session_fulfills_it_once_and_then_stops_asking_stripe(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a paid session whose customer never reached the success page (the tab was closed)
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    checkout_services.OrderCheckout.objects.filter(order=order).update(synced_at=None)
+    # when they open their order page
+    page = client.get(f"/orders/{order.public_token}/").content.decode()
+    # then it shows the order paid, fulfilled once, recorded for staff as the return page's fetch
+    assert 'data-outcome="paid"' in page
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == ["return-page"]
+    # and once it is settled, a later visit asks Stripe nothing
+    fetched: list[str] = []
+    for name in ("checkout_session_retrieve", "payment_intent_retrieve"):
+        monkeypatch.setattr(checkout_services.stripe_gateway, name, lambda **kw: fetched.append(str(kw)))
+    checkout_services.OrderCheckout.objects.filter(order=order).update(synced_at=None)
+    assert 'data-outcome="paid"' in client.get(f"/orders/{order.public_token}/").content.decode()
+    assert fetched == []
+
+
 def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
     client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -157,6 +198,26 @@ def test_the_success_url_without_paying_shows_nothing_and_changes_nothing(
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
     assert not Fulfillment.objects.filter(order=order).exists()
+
+
+def test_the_success_url_of_an_order_without_a_session_asks_stripe_nothing(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given an order paying with the Payment Element (no Checkout Session of its own)
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client, method="payment_element")
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway, "checkout_session_retrieve", lambda **kw: calls.append(kw)
+    )
+    # when its success URL is opened with no session id, a blank one or a made-up one
+    for query in ("", "?session_id=", "?session_id=%20", "?session_id=cs_test_madeup"):
+        response = client.get(f"/orders/{order.public_token}/checkout/success/{query}")
+        # then the neutral page, and nothing sent to Stripe
+        assert "We couldn't confirm a payment from this link" in response.content.decode()
+    assert calls == []
+    order.refresh_from_db()
+    assert (order.status, order.checkout_session_id) == (Order.Status.AWAITING_PAYMENT, None)
 
 
 def test_another_orders_paid_session_on_this_orders_success_url_changes_nothing(
@@ -200,6 +261,110 @@ def test_a_session_whose_reference_is_not_ours_is_refused(
     )
     order.refresh_from_db()
     assert order.status == Order.Status.AWAITING_PAYMENT
+
+
+def _success_page_sees(monkeypatch: pytest.MonkeyPatch, **changes: Any) -> None:
+    """The success page's fetch of the session returns Stripe's session with `changes` (a state
+    the emulator's card payments never reach: an asynchronous payment, a session that owed nothing)."""
+    real = checkout_services.stripe_gateway.checkout_session_retrieve
+    monkeypatch.setattr(
+        checkout_services.stripe_gateway,
+        "checkout_session_retrieve",
+        lambda **kw: {**real(**kw), **changes},
+    )
+
+
+def test_a_session_that_needed_no_payment_is_confirmed_and_fulfilled_by_the_success_page(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a completed session that Stripe says needed no payment (nothing to pay: no PaymentIntent)
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    _success_page_sees(monkeypatch, payment_status="no_payment_required", payment_intent=None)
+    # when the customer lands on the success page
+    response = client.get(
+        f"/orders/{order.public_token}/checkout/success/", {"session_id": order.checkout_session_id}
+    )
+    # then they are sent to their order, paid and fulfilled once by the success page's fetch
+    assert response.status_code == 302
+    assert response["Location"] == f"/orders/{order.public_token}/"
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == [
+        f"success-page:{order.checkout_session_id}"
+    ]
+
+
+def test_a_completed_session_whose_payment_is_still_on_its_way_is_not_confirmed(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a completed session whose (asynchronous) payment Stripe has not received yet
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    _success_page_sees(monkeypatch, payment_status="unpaid")
+    # when the customer lands on the success page
+    response = client.get(
+        f"/orders/{order.public_token}/checkout/success/", {"session_id": order.checkout_session_id}
+    )
+    # then no payment is confirmed and the order is neither paid nor fulfilled
+    assert response.status_code == 200
+    assert "We couldn't confirm a payment from this link" in response.content.decode()
+    assert (
+        checkout_services.checkout_session_confirm(order=order, session_id=order.checkout_session_id) is False
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=order).exists()
+
+
+def test_when_stripe_does_not_answer_the_success_page_confirms_nothing_until_it_does(
+    client: Client, shop: Any, catalog: dict[str, Product], settings: Any
+) -> None:
+    # given a paid session, and Stripe failing every fetch of a session
+    settings.STRIPE_MAX_NETWORK_RETRIES = 0
+    order, _ = start(client, catalog["POSTER"])
+    shop.pay_checkout_session(order.checkout_session_id, "pm_card_visa")
+    shop.set_faults(api=[{"kind": "error", "path": "^/v1/checkout/sessions/", "method": "GET"}])
+    success = f"/orders/{order.public_token}/checkout/success/"
+    # when the customer lands on the success page
+    response = client.get(success, {"session_id": order.checkout_session_id})
+    # then it confirms nothing and changes nothing
+    assert response.status_code == 200
+    assert "We couldn't confirm a payment from this link" in response.content.decode()
+    order.refresh_from_db()
+    assert order.status == Order.Status.AWAITING_PAYMENT
+    assert not Fulfillment.objects.filter(order=order).exists()
+    # and once Stripe answers again, a reload confirms the payment
+    shop.clear_faults()
+    assert client.get(success, {"session_id": order.checkout_session_id})["Location"] == (
+        f"/orders/{order.public_token}/"
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+
+
+def test_an_order_gets_its_session_while_31_minutes_of_it_are_left_and_not_a_second_later(
+    client: Client, shop: Any, catalog: dict[str, Product], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a Checkout order; its session would expire an hour after the order was placed
+    add_to_cart(client, catalog["POSTER"])
+    order = place(client, method="checkout")
+    expires_at = order.created_at + timedelta(hours=1)
+
+    def at(moment: datetime) -> None:
+        monkeypatch.setattr(checkout_services, "timezone", SimpleNamespace(now=lambda: moment))
+
+    # when the customer goes to pay with one second less than 31 minutes of it left
+    at(expires_at - timedelta(minutes=31) + timedelta(seconds=1))
+    with pytest.raises(checkout_services.CheckoutUnavailable):
+        checkout_services.checkout_session_open(order=order)
+    # then no session (Stripe wants 30 minutes at least, and the customer needs time to pay)
+    assert stripe_list(shop, "checkout_sessions") == []
+    # and with exactly 31 minutes left, the session, expiring an hour after the order
+    at(expires_at - timedelta(minutes=31))
+    url = checkout_services.checkout_session_open(order=order)
+    [session] = stripe_list(shop, "checkout_sessions")
+    assert (url, session["expires_at"]) == (session["url"], int(expires_at.timestamp()))
 
 
 def test_the_cancel_page_changes_nothing_and_offers_to_go_back(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,7 +17,7 @@ from orders.models import Order, Product
 from payments.models import Charge, PaymentIntent, StripeEvent
 from payments.services import checkout as checkout_services
 from payments.services.events.recovery import stripe_event_recover
-from payments.services.mirrors import charge_sync, payment_intent_sync
+from payments.services.mirrors import SnapshotInvalid, charge_sync, payment_intent_sync
 from payments.services.objects import stripe_object_resync
 from tests.factories import OrderFactory, charge, event, payment_intent, stored_event
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
@@ -347,3 +347,199 @@ def test_an_overlong_payment_intent_id_on_a_charge_is_cut_to_the_column() -> Non
     long_id = "pi_" + "x" * 300
     assert charge_sync(obj=charge(order, payment_intent=long_id), source="x", seen_at=T0)
     assert Charge.objects.get().payment_intent_stripe_id == long_id[:255]
+
+
+def _long(name: str) -> str:
+    """A text Stripe could send longer than our column: its own name first, so each is told apart."""
+    return f"{name}:" + "x" * 6000
+
+
+def test_every_text_of_a_charge_is_mirrored_cut_to_its_column() -> None:
+    # given a charge whose every text is longer than the column that keeps it
+    order = OrderFactory()
+    three_ds_keys = ("result", "result_reason", "authentication_flow", "version")
+    three_ds = {key: _long(key) for key in (*three_ds_keys, "electronic_commerce_indicator")}
+    card = {key: _long(key) for key in ("brand", "last4", "country", "funding", "fingerprint")}
+    obj = charge(
+        order,
+        status="failed",
+        failure_code=_long("failure_code"),
+        failure_message=_long("failure_message"),
+        balance_transaction=_long("txn"),
+        payment_method=_long("pm"),
+        outcome={key: _long(key) for key in ("network_status", "reason", "risk_level", "type")},
+        payment_method_details={"card": {**card, "three_d_secure": three_ds}},
+    )
+    # when it is mirrored
+    assert charge_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then each text is kept as far as its column goes, in its own column
+    cut = {
+        "failure_code": ("failure_code", 64),
+        "failure_message": ("failure_message", 5000),
+        "balance_transaction_id": ("txn", 255),
+        "payment_method_id": ("pm", 255),
+        "outcome_network_status": ("network_status", 64),
+        "outcome_reason": ("reason", 64),
+        "outcome_risk_level": ("risk_level", 32),
+        "outcome_type": ("type", 64),
+        "card_brand": ("brand", 32),
+        "card_last4": ("last4", 4),
+        "card_country": ("country", 2),
+        "card_funding": ("funding", 16),
+        "card_fingerprint": ("fingerprint", 64),
+        "three_d_secure_result": ("result", 64),
+        "three_d_secure_result_reason": ("result_reason", 64),
+        "three_d_secure_authentication_flow": ("authentication_flow", 32),
+        "three_d_secure_version": ("version", 16),
+        "three_d_secure_electronic_commerce_indicator": ("electronic_commerce_indicator", 4),
+    }
+    row = Charge.objects.filter(stripe_id=obj["id"]).values(*cut).get()
+    assert row == {column: _long(name)[:length] for column, (name, length) in cut.items()}
+
+
+def test_every_text_of_a_payment_intent_is_mirrored_cut_to_its_column() -> None:
+    # given a declined PaymentIntent whose every text is longer than the column that keeps it
+    order = OrderFactory()
+    error = {key: _long(key) for key in ("code", "decline_code", "message")}
+    obj = payment_intent(
+        order,
+        status="requires_payment_method",
+        customer=_long("cus"),
+        capture_method=_long("capture_method"),
+        latest_charge=_long("ch"),
+        last_payment_error=error,
+    )
+    # when it is mirrored
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then each text is kept as far as its column goes, in its own column
+    cut = {
+        "customer_id": ("cus", 255),
+        "capture_method": ("capture_method", 32),
+        "latest_charge_id": ("ch", 255),
+        "last_error_code": ("code", 64),
+        "last_error_decline_code": ("decline_code", 64),
+        "last_error_message": ("message", 5000),
+    }
+    row = PaymentIntent.objects.filter(stripe_id=obj["id"]).values(*cut).get()
+    assert row == {column: _long(name)[:length] for column, (name, length) in cut.items()}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("object", "payment_intent"),
+        ("id", None),
+        ("id", "pi_not_a_charge"),
+        ("id", "ch_" + "x" * 253),  # 256 characters: longer than the column
+        ("status", "some_future_status"),
+        ("amount", None),
+        ("amount", "4200"),
+        ("amount", -1),
+        ("currency", None),
+        ("currency", "gb"),
+        ("currency", "gbpx"),
+        ("currency", "g8p"),
+    ],
+)
+def test_an_incomplete_charge_snapshot_is_refused_naming_its_id_and_mirrors_nothing(
+    field: str, value: Any
+) -> None:
+    order = OrderFactory()
+    obj = {**charge(order), field: value}
+    with pytest.raises(SnapshotInvalid) as refused:
+        charge_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    assert str(refused.value) == f"not a complete charge snapshot: {str(obj['id'])[:64]!r}"
+    assert not Charge.objects.exists()
+
+
+def test_a_snapshot_at_the_edges_of_what_is_complete_is_mirrored() -> None:
+    # given a charge with the longest id the column holds, an amount of zero and an upper-case
+    # currency, and a PaymentIntent of the same kind
+    order = OrderFactory()
+    long_id = "py_" + "x" * 252
+    edge = {**charge(order), "id": long_id, "amount": 0, "currency": "GBP"}
+    intent = {**payment_intent(order), "amount": 0, "currency": "GBP"}
+    # when they are mirrored
+    assert charge_sync(obj=edge, source="fetch", order=order, seen_at=T0)
+    assert payment_intent_sync(obj=intent, source="fetch", order=order, seen_at=T0)
+    # then both are kept, the currency as Stripe's lower-case code
+    assert Charge.objects.values_list("stripe_id", "amount", "currency").get() == (long_id, 0, "gbp")
+    assert PaymentIntent.objects.values_list("amount", "currency").get() == (0, "gbp")
+
+
+@pytest.mark.parametrize(("field", "value"), [("object", "charge"), ("id", "ch_1"), ("status", "failed")])
+def test_an_incomplete_payment_intent_snapshot_is_refused_and_mirrors_nothing(field: str, value: Any) -> None:
+    order = OrderFactory()
+    obj = {**payment_intent(order), field: value}
+    with pytest.raises(SnapshotInvalid) as refused:
+        payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    assert str(refused.value) == f"not a complete payment_intent snapshot: {str(obj['id'])[:64]!r}"
+    assert not PaymentIntent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("order_fields", "keeps_key"),
+    [
+        ({}, True),  # the order's own PaymentIntent
+        ({"payment_intent_id": None}, True),  # not linked yet: ours is the first
+        ({"payment_intent_id": ""}, True),
+        ({"payment_intent_id": "pi_another"}, False),  # the order pays with another one
+        ({"checkout_session_id": "cs_test_1"}, False),  # Stripe Checkout made it, with its own key
+    ],
+    ids=["linked", "unlinked", "blank", "another", "checkout"],
+)
+def test_the_mirror_keeps_our_creation_key_only_for_a_payment_intent_we_created(
+    order_fields: dict[str, Any], keeps_key: bool
+) -> None:
+    # given an order and a PaymentIntent snapshot for it
+    order = OrderFactory()
+    obj = payment_intent(order, status="requires_payment_method")
+    for name, value in order_fields.items():
+        setattr(order, name, value)
+    # when it is mirrored for that order
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0)
+    # then the key staff see is the one our request used, or none when the request was not ours
+    expected = f"order:{order.pk}:payment-intent:v1" if keeps_key else ""
+    assert PaymentIntent.objects.get(stripe_id=obj["id"]).idempotency_key == expected
+
+
+def test_a_payment_intent_mirror_keeps_stripes_mode_time_and_a_sane_amount_received() -> None:
+    # given a live PaymentIntent snapshot whose amount received is nonsense and its customer expanded
+    order = OrderFactory()
+    obj = payment_intent(
+        order, livemode=True, created=T0, amount_received=-5, customer={"id": "cus_1", "object": "customer"}
+    )
+    # when it is mirrored
+    assert payment_intent_sync(obj=obj, source="fetch", order=order, seen_at=T0 + 1)
+    # then
+    mirror = PaymentIntent.objects.get()
+    assert (mirror.livemode, mirror.amount_received, mirror.customer_id) == (True, 0, "cus_1")
+    assert mirror.stripe_created is not None and int(mirror.stripe_created.timestamp()) == T0
+    assert (mirror.status_at, mirror.order_id) == (T0 + 1, order.pk)
+
+
+@pytest.mark.parametrize("created", [0, -1, True, "1700000000", None])
+def test_a_stripe_time_that_is_not_a_positive_integer_is_left_blank(created: Any) -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, created=created), source="x", seen_at=T0)
+    assert Charge.objects.get().stripe_created is None
+
+
+def test_the_first_second_of_stripe_time_is_a_time() -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, created=1), source="x", seen_at=T0)
+    assert Charge.objects.get().stripe_created == datetime.fromtimestamp(1, tz=UTC)
+
+
+def test_an_expanded_object_without_an_id_links_nothing() -> None:
+    order = OrderFactory()
+    obj = payment_intent(order, customer={"object": "customer"}, latest_charge={"object": "list"})
+    assert payment_intent_sync(obj=obj, source="x", order=order, seen_at=T0)
+    assert PaymentIntent.objects.values_list("customer_id", "latest_charge_id").get() == ("", "")
+
+
+@pytest.mark.parametrize("amount_refunded", [True, "100", None, -100, 100.0])
+def test_an_amount_that_is_not_a_whole_positive_number_counts_as_zero(amount_refunded: Any) -> None:
+    order = OrderFactory()
+    assert charge_sync(obj=charge(order, amount_refunded=amount_refunded), source="x", seen_at=T0)
+    assert Charge.objects.get().amount_refunded == 0

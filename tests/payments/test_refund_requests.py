@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 from core.roles import FINANCE
 from disputes.models import Dispute
 from orders.models import Order
-from payments.models import Refund, RefundRequest, StaffAction, StripeEvent
+from payments.models import Charge, Refund, RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import (
     ERROR_DISPUTED,
     ERROR_NOT_PAID,
@@ -53,6 +53,7 @@ def test_a_partial_refund_is_made_once_with_its_own_key_and_audited(
 
     assert request.status == RefundRequest.Status.SUCCEEDED
     assert request.idempotency_key == f"refund-request:{request.pk}:v1"
+    assert RefundRequest.objects.get(pk=request.pk).requested_by == finance
     (refund,) = stripe_refunds(emulator, paid_order)
     assert (refund.id, refund.amount, refund.reason) == (
         request.stripe_refund_id,
@@ -93,6 +94,29 @@ def test_no_amount_refunds_the_rest(emulator: Any, paid_order: Order, finance: U
     assert str(refused.value) == ERROR_NOTHING_LEFT.format(number=paid_order.number)
 
 
+def test_an_order_whose_whole_amount_is_being_refunded_elsewhere_has_nothing_left_to_refund(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given a refund of the whole order made in the Dashboard, still pending (the order's own
+    # refunded amount and status have not moved yet)
+    Refund.objects.create(
+        stripe_id="re_dashboard_1",
+        order=paid_order,
+        amount=paid_order.amount,
+        currency=paid_order.currency,
+        status=Refund.Status.PENDING,
+    )
+    # when finance asks for the rest, or for any amount
+    for amount in (None, 100):
+        with pytest.raises(RefundRefused) as refused:
+            refund_request_create(
+                order=paid_order, amount=amount, reason="requested_by_customer", requested_by=finance
+            )
+        # then it is refused as fully refunded, and nothing is stored or sent to Stripe
+        assert str(refused.value) == ERROR_NOTHING_LEFT.format(number=paid_order.number)
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
 def test_more_than_the_rest_is_refused_and_nothing_changes(
     emulator: Any, paid_order: Order, finance: User
 ) -> None:
@@ -130,6 +154,31 @@ def test_a_disputed_charge_is_refused(emulator: Any, paid_order: Order, finance:
         refund_request_create(
             order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
         )
+    assert str(refused.value) == ERROR_DISPUTED.format(number=paid_order.number)
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
+def test_a_dispute_on_the_orders_mirrored_charge_is_refused_before_the_order_knows_that_charge(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given a paid order whose charge is mirrored but not yet recorded on the order, and a dispute
+    # on that charge not yet linked to the order either
+    (charge,) = Charge.objects.filter(order=paid_order)
+    Order.objects.filter(pk=paid_order.pk).update(charge_id="")
+    paid_order.refresh_from_db()
+    Dispute.objects.create(
+        stripe_id="du_test_3",
+        charge_id=charge.stripe_id,
+        amount=4200,
+        currency="gbp",
+        status="needs_response",
+    )
+    # when finance asks for a refund
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(
+            order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
+        )
+    # then it is refused as disputed, and Stripe is not asked
     assert str(refused.value) == ERROR_DISPUTED.format(number=paid_order.number)
     assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
 

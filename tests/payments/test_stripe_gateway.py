@@ -1,9 +1,11 @@
 """The gateway against a loopback HTTP server that answers what Stripe answers on a bad day."""
 
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -57,6 +59,22 @@ def test_a_rate_limit_429_is_retried_by_us_with_growing_jittered_delays_and_the_
         ceiling = min(base * 2 ** (attempt - 1), settings.STRIPE_RETRY_MAX_DELAY)
         assert ceiling / 2 <= delay <= ceiling
     assert len(sleeps) == 3
+
+
+def test_a_rate_limited_call_waits_its_backoff_delay_before_the_retry(fault_server, monkeypatch, settings):
+    # given Stripe's rate limit once, and the gateway's clock recording its waits
+    fault_server.replies = [RATE_LIMITED, Reply()]
+    waits: list[float] = []
+    monkeypatch.setattr(stripe_gateway, "time", SimpleNamespace(sleep=waits.append, monotonic=time.monotonic))
+
+    # when
+    result = create()
+
+    # then the retry came after one real wait of the first attempt's backoff
+    assert result["id"] == "pi_123"
+    assert len(fault_server.seen) == 2
+    (wait,) = waits
+    assert settings.STRIPE_RETRY_BASE_DELAY / 2 <= wait <= settings.STRIPE_RETRY_BASE_DELAY
 
 
 def test_backoff_is_capped(settings):
@@ -885,12 +903,17 @@ def test_webhook_verification_refuses_a_body_that_is_not_utf8(settings):
     assert str(caught.value) == stripe_gateway.MESSAGE_SIGNATURE
 
 
-def test_against_the_emulator_a_link_keeps_an_odd_id_inside_its_path(settings: Any) -> None:
-    settings.STRIPE_API_BASE = "http://127.0.0.1:12111/"
+@pytest.mark.parametrize(
+    ("api_base", "base"),
+    [("http://127.0.0.1:12111/", "http://127.0.0.1:12111"), ("http://proxy/MOCKX/", "http://proxy/MOCKX")],
+    ids=["trailing-slash", "path-ending-in-x"],
+)
+def test_against_the_emulator_a_link_keeps_an_odd_id_inside_its_path(settings: Any, api_base, base) -> None:
+    settings.STRIPE_API_BASE = api_base
 
     url = stripe_gateway.dashboard_url(object_id="pi_1/../x", livemode=False)
 
-    assert url == "http://127.0.0.1:12111/_emulator/objects/pi_1%2F..%2Fx"
+    assert url == f"{base}/_emulator/objects/pi_1%2F..%2Fx"
 
 
 @pytest.mark.parametrize("status", [402, 400, 429, 500])
