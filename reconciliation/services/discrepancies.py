@@ -115,7 +115,8 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, note: str) -> Di
         locked.resolved_by = user
         locked.resolved_at = timezone.now()
         locked.note = note
-        locked.save(update_fields=["status", "resolved_by", "resolved_at", "note", "updated_at"])
+        fields = ["status", "resolved_by", "resolved_at", "note", "updated_at"]
+        locked.save(update_fields=fields)  # pragma: no mutate: the row is locked and fresh: all columns match
         staff_action_record(
             actor=user,
             action="discrepancy_resolve",

@@ -352,6 +352,49 @@ def test_an_invoice_held_in_an_older_status_is_moved_forward_and_recorded(fake_s
     assert (result.auto_fixed, result.opened) == (1, 0)
 
 
+def test_an_older_invoice_of_a_subscription_that_has_renewed_since_is_synced_too(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: last month's renewal, missed, and this month's, its subscription's latest invoice
+    sub, latest = a_subscription_at_stripe(fake_stripe)
+    older = stripe_invoice(subscription=sub["id"], created=latest["created"] - 3600)
+    fake_stripe.invoices.insert(0, older)
+
+    # when
+    first, second = check_twice()
+
+    # then: both mirrored; the one the check looked for is recorded as auto-fixed
+    mirrored = dict(Invoice.objects.values_list("stripe_id", "status"))
+    assert mirrored == {older["id"]: "paid", latest["id"]: "paid"}
+    assert cases() == [("missing_local", older["id"], "auto_fixed")]
+    assert (first.auto_fixed, first.opened, second.auto_fixed, second.opened) == (1, 0, 0, 0)
+
+
+def test_an_invoice_for_nothing_due_that_we_hold_as_stripe_does_raises_no_case(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a trial's invoice, nothing due, mirrored as Stripe holds it
+    sub, invoice = a_subscription_at_stripe(fake_stripe, amount_due=0, amount_paid=0)
+    billing_refresh(subscription_id=sub["id"])
+
+    # when
+    result = ledger_check(window=WINDOW)
+
+    # then
+    assert Invoice.objects.get(stripe_id=invoice["id"]).amount_due == 0
+    assert not Discrepancy.objects.exists()
+    assert (result.opened, result.auto_fixed) == (0, 0)
+
+
+def test_an_invoice_stripe_lists_with_no_status_is_reported_with_none(fake_stripe: FakeStripe) -> None:
+    invoice = stripe_invoice(subscription=None, status=None)
+    fake_stripe.invoices.append(invoice)
+
+    ledger_check(window=WINDOW)
+
+    assert Discrepancy.objects.get().detail == f"{invoice['id']}:  at Stripe; not mirrored"
+
+
 def test_an_invoice_with_no_subscription_that_we_lack_is_reported_not_mirrored(
     fake_stripe: FakeStripe,
 ) -> None:
@@ -541,22 +584,30 @@ def test_a_refund_listed_from_a_status_we_do_not_know_moves_forward(fake_stripe:
     assert result.auto_fixed == 1
 
 
-def test_young_refunds_and_disputes_keep_their_open_cases_until_they_are_old_enough(
+def test_young_refunds_disputes_and_invoices_keep_their_open_cases_until_they_are_old_enough(
     fake_stripe: FakeStripe,
 ) -> None:
     young = int(time.time()) - 60
     refund = stripe_refund(status="pending", created=young)
     dispute = stripe_dispute(created=young)
+    _, invoice = a_subscription_at_stripe(fake_stripe, created=young)
     fake_stripe.refunds.append(refund)
     fake_stripe.disputes.append(dispute)
     for object_id in (refund["id"], dispute["id"]):
         Discrepancy.objects.create(kind="in_flight", object_id=object_id, detail="seen pending before")
+    Discrepancy.objects.create(kind="status_mismatch", object_id=invoice["id"], detail="open here before")
 
     result = ledger_check(window=WINDOW)
 
-    assert result.too_young == 2
-    assert cases() == sorted([("in_flight", refund["id"], "open"), ("in_flight", dispute["id"], "open")])
-    assert not Refund.objects.exists()
+    assert result.too_young == 3
+    assert cases() == sorted(
+        [
+            ("in_flight", refund["id"], "open"),
+            ("in_flight", dispute["id"], "open"),
+            ("status_mismatch", invoice["id"], "open"),
+        ]
+    )
+    assert not Refund.objects.exists() and not Invoice.objects.exists()
 
 
 def test_a_dispute_whose_amount_or_status_differs_is_reported_on_its_charges_order(

@@ -286,6 +286,24 @@ def test_the_payouts_left_to_reconcile_are_the_paid_automatic_ones_oldest_first(
     assert list(payouts_to_reconcile()) == [older.stripe_id, newer.stripe_id]
 
 
+def test_payouts_stripe_created_in_the_same_second_are_queued_in_the_order_we_first_mirrored_them() -> None:
+    # given: two payouts of one second; the first one mirrored is synced again later (its row
+    # rewritten), so the table's own order no longer says which came first
+    created = int(time.time()) - 7200
+    first = payout_sync(obj=stripe_payout(amount=100, created=created, status="in_transit"), source="test")
+    second = payout_sync(obj=stripe_payout(amount=200, created=created), source="test").payout
+    paid = stripe_payout(id=first.payout.stripe_id, amount=100, created=created)
+    payout_sync(obj=paid, source="test")
+
+    # when: the planner reads the table rather than an index that happens to hold them by id
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
+    queued = list(payouts_to_reconcile())
+
+    # then: every sweep queues them in one order, the first mirrored first
+    assert queued == [first.payout.stripe_id, second.stripe_id]
+
+
 def test_a_payout_mirror_keeps_what_finance_reads_off_stripe() -> None:
     obj = stripe_payout(
         amount=98765,
