@@ -18,6 +18,8 @@ from reconciliation.models import Discrepancy, ReconciliationRun
 ERROR_NOT_FINANCE = "Resolving a discrepancy needs the Finance role."
 ERROR_NOTE_REQUIRED = "Say what was done about it: a note is required."
 ERROR_NOT_OPEN = "This discrepancy is not open."
+# What finance's resolve writes; the rest of the locked row is saved as it was read.
+RESOLVE_FIELDS = ["status", "resolved_by", "resolved_at", "note", "updated_at"]
 
 
 def discrepancy_open(
@@ -115,8 +117,7 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, note: str) -> Di
         locked.resolved_by = user
         locked.resolved_at = timezone.now()
         locked.note = note
-        fields = ["status", "resolved_by", "resolved_at", "note", "updated_at"]
-        locked.save(update_fields=fields)  # pragma: no mutate: the row is locked and fresh: all columns match
+        locked.save(update_fields=RESOLVE_FIELDS)  # pragma: no mutate: a locked, fresh row: all columns match
         staff_action_record(
             actor=user,
             action="discrepancy_resolve",
