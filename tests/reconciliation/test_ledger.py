@@ -12,11 +12,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from billing.models import Invoice, Subscription
 from billing.services import billing_refresh
 from orders.models import Fulfillment, Order
+from payments import stripe_gateway
 from payments.alerts import AlertKind
 from payments.models import Refund
 from reconciliation import tasks
@@ -230,14 +232,70 @@ def test_a_payout_whose_webhooks_were_dropped_is_found_and_reconciled(fake_strip
 
 
 def test_each_run_is_recorded_with_its_figures(fake_stripe: FakeStripe) -> None:
+    # given: a charge only we hold, two too young to judge, a paid one whose event never came,
+    # and one whose open amount case Stripe now agrees with
     ChargeFactory(stripe_id="ch_only_ours")
+    fake_stripe.charges += [stripe_charge(created=int(time.time()) - 60) for _ in range(2)]
+    order = OrderFactory(amount=4200)
+    paid = stripe_charge(payment_intent=order.payment_intent_id, metadata={"order_id": str(order.pk)})
+    fake_stripe.charges.append(paid)
+    agreeing = ChargeFactory(amount=1500)
+    fake_stripe.charges.append(stripe_charge(id=agreeing.stripe_id, amount=1500))
+    Discrepancy.objects.create(kind="amount_mismatch", object_id=agreeing.stripe_id, detail="1400 before")
+    now = timezone.now()
 
-    ledger_check(window=WINDOW)
+    # when
+    result = ledger_check(window=WINDOW, now=now)
 
+    # then: the run's record and the figures the command prints agree
     run = ReconciliationRun.objects.get()
     assert (run.kind, run.status) == ("ledger", "succeeded") and run.finished_at is not None
-    assert run.summary["opened"] == 1 and run.summary["kinds"] == {"missing_remote": 1}
-    assert Discrepancy.objects.get().run == run
+    assert run.summary == {
+        "since": (now - WINDOW).isoformat(),
+        "checked": 5,
+        "opened": 1,
+        "auto_fixed": 1,
+        "closed": 1,
+        "too_young": 2,
+        "payouts_reconciled": 0,
+        "kinds": {"missing_remote": 1},
+    }
+    assert str(result) == (
+        "checked 5 objects: opened 1, auto-fixed 1, closed 1, left for later 2 (younger than the "
+        "grace period), payouts reconciled 0"
+    )
+    assert Discrepancy.objects.get(kind="missing_remote").run == run
+
+
+def test_a_run_that_stripe_stops_answering_is_recorded_as_failed_with_its_figures_so_far(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a payout listed, then Stripe stops answering before the charges
+    fake_stripe.add_payout(stripe_payout(amount=100, status="in_transit"), [])
+
+    def unavailable(**kwargs: Any) -> Any:
+        raise stripe_gateway.StripeUnavailable("Stripe did not answer")
+
+    monkeypatch.setattr(stripe_gateway, "charge_list", unavailable)
+    now = timezone.now()
+
+    # when
+    with pytest.raises(stripe_gateway.StripeUnavailable):
+        ledger_check(window=WINDOW, now=now)
+
+    # then: the run says it failed, when, and how far it got
+    run = ReconciliationRun.objects.get()
+    assert (run.kind, run.status) == ("ledger", "failed") and run.finished_at is not None
+    assert run.summary == {
+        "since": (now - WINDOW).isoformat(),
+        "checked": 1,
+        "opened": 0,
+        "auto_fixed": 0,
+        "closed": 0,
+        "too_young": 0,
+        "payouts_reconciled": 0,
+        "kinds": {},
+    }
 
 
 def test_reconcile_ledger_runs_the_check_for_the_window_given(fake_stripe: FakeStripe) -> None:
