@@ -18,7 +18,8 @@ from reconciliation.models import Discrepancy, ReconciliationRun
 ERROR_NOT_FINANCE = "Resolving a discrepancy needs the Finance role."
 ERROR_NOTE_REQUIRED = "Say what was done about it: a note is required."
 ERROR_NOT_OPEN = "This discrepancy is not open."
-# What finance's resolve writes; the rest of the locked row is saved as it was read.
+# What a fix and finance's resolve write; the rest of the locked row is saved as it was read.
+FIXED_FIELDS = ["status", "note", "resolved_at", "updated_at"]
 RESOLVE_FIELDS = ["status", "resolved_by", "resolved_at", "note", "updated_at"]
 
 
@@ -81,7 +82,9 @@ def discrepancy_record_fixed(
             open_case.status = Discrepancy.Status.AUTO_FIXED
             open_case.note = detail
             open_case.resolved_at = now
-            open_case.save(update_fields=["status", "note", "resolved_at", "updated_at"])
+            open_case.save(
+                update_fields=FIXED_FIELDS,  # pragma: no mutate: a locked, fresh row: all columns match
+            )
             return open_case
         return Discrepancy.objects.create(
             kind=kind,

@@ -2,6 +2,7 @@
 check fixed itself recorded (closing the open case of it), and a case closed once its difference
 has gone, each with what finance reads on it afterwards."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -80,6 +81,7 @@ def test_a_fix_of_a_difference_with_an_open_case_closes_that_case_with_what_was_
     other, _ = discrepancy_open(
         kind="missing_local", object_id="re_2", detail="re_2: seen at Stripe", alert=False
     )
+    pending, _ = discrepancy_open(kind="in_flight", object_id="re_1", detail="re_1: pending", alert=False)
     run = ReconciliationRun.objects.create(kind=ReconciliationRun.Kind.LEDGER)
 
     # when
@@ -99,8 +101,9 @@ def test_a_fix_of_a_difference_with_an_open_case_closes_that_case_with_what_was_
         None,
     )
     assert case.resolved_at is not None
-    assert Discrepancy.objects.count() == 2
+    assert Discrepancy.objects.count() == 3
     assert fields_of(other)[2] == "open" and other.resolved_at is None
+    assert fields_of(pending)[2] == "open" and pending.resolved_at is None
 
 
 def test_a_fix_of_a_difference_no_case_was_open_for_is_recorded_as_fixed() -> None:
@@ -128,13 +131,18 @@ def test_a_fix_of_a_difference_no_case_was_open_for_is_recorded_as_fixed() -> No
 
 
 def test_a_case_whose_difference_has_gone_is_closed_with_a_note_and_a_time() -> None:
-    # given: open cases of two kinds on one object
+    # given: open cases of two kinds on one object, and of one of them on another
     case, _ = discrepancy_open(
         kind="status_mismatch", object_id="dp_1", detail="dp_1: won at Stripe", alert=False
     )
     amount, _ = discrepancy_open(
         kind="amount_mismatch", object_id="dp_1", detail="dp_1: Stripe 3000", alert=False
     )
+    elsewhere, _ = discrepancy_open(
+        kind="status_mismatch", object_id="dp_2", detail="dp_2: lost", alert=False
+    )
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    Discrepancy.objects.filter(pk=case.pk).update(updated_at=long_ago)
 
     # when
     closed = discrepancy_close(kind="status_mismatch", object_id="dp_1", note="no longer differs from Stripe")
@@ -151,5 +159,6 @@ def test_a_case_whose_difference_has_gone_is_closed_with_a_note_and_a_time() -> 
         None,
         None,
     )
-    assert case.resolved_at is not None
+    assert case.resolved_at is not None and case.updated_at > long_ago
     assert fields_of(amount)[2:5] == ("open", "dp_1: Stripe 3000", "")
+    assert fields_of(elsewhere)[2:5] == ("open", "dp_2: lost", "")
