@@ -74,7 +74,9 @@ def test_a_paid_charge_whose_event_never_came_is_applied_and_recorded_as_auto_fi
     # then: paid and fulfilled once, through the webhook's own service
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED and order.charge_id == charge["id"]
-    assert Fulfillment.objects.filter(order=order).count() == 1
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == [
+        f"ledger:{charge['id']}"
+    ]
     assert cases() == [("missing_local", charge["id"], "auto_fixed")]
     assert Discrepancy.objects.get().order == order
     assert (first.auto_fixed, second.auto_fixed, second.opened) == (1, 0, 0)
