@@ -122,6 +122,7 @@ def test_a_refund_whose_success_we_missed_is_moved_forward(fake_stripe: FakeStri
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     assert cases() == [("status_mismatch", refund["id"], "auto_fixed")]
+    assert Discrepancy.objects.get().order == order
 
 
 def test_a_charge_we_hold_that_stripe_does_not_is_missing_remote_once(
@@ -651,20 +652,21 @@ def test_young_refunds_disputes_and_invoices_keep_their_open_cases_until_they_ar
     refund = stripe_refund(status="pending", created=young)
     dispute = stripe_dispute(created=young)
     _, invoice = a_subscription_at_stripe(fake_stripe, created=young)
+    fake_stripe.charges.append(stripe_charge(created=young))
     fake_stripe.refunds.append(refund)
     fake_stripe.disputes.append(dispute)
-    for object_id in (refund["id"], dispute["id"]):
-        Discrepancy.objects.create(kind="in_flight", object_id=object_id, detail="seen pending before")
-    Discrepancy.objects.create(kind="status_mismatch", object_id=invoice["id"], detail="open here before")
+    Discrepancy.objects.create(kind="in_flight", object_id=refund["id"], detail="seen pending before")
+    Discrepancy.objects.create(kind="status_mismatch", object_id=dispute["id"], detail="won here before")
+    Discrepancy.objects.create(kind="amount_mismatch", object_id=invoice["id"], detail="800 due before")
 
     result = ledger_check(window=WINDOW)
 
-    assert result.too_young == 3
+    assert result.too_young == 4
     assert cases() == sorted(
         [
             ("in_flight", refund["id"], "open"),
-            ("in_flight", dispute["id"], "open"),
-            ("status_mismatch", invoice["id"], "open"),
+            ("status_mismatch", dispute["id"], "open"),
+            ("amount_mismatch", invoice["id"], "open"),
         ]
     )
     assert not Refund.objects.exists() and not Invoice.objects.exists()
