@@ -42,6 +42,8 @@ PAYMENT_INTENT_STATUS_TO_ORDER: dict[str, str] = {
 THREE_DS_FAILURE_CODE = "payment_intent_authentication_failure"
 # An order in these states is not paid yet and may still take a payment (or a revised cart).
 OPEN_STATUSES = (Order.Status.PENDING, Order.Status.AWAITING_PAYMENT, Order.Status.PAYMENT_FAILED)
+# What a revised cart writes; the rest of the locked row is saved as it was read.
+REVISE_FIELDS = ["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,7 @@ def order_revise(
         locked.billing_address = billing_address or {}
         locked.shipping_address = shipping_address or {}
         locked.amount = items_amount(items)
-        fields = ["email", "name", "billing_address", "shipping_address", "amount", "updated_at"]
-        locked.save(update_fields=fields)  # pragma: no mutate: the row is locked and fresh: all columns match
+        locked.save(update_fields=REVISE_FIELDS)  # pragma: no mutate: a locked, fresh row: all columns match
         OrderItem.objects.filter(order=locked).delete()
         _items_create(order=locked, items=items)
     return locked

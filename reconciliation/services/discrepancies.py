@@ -18,6 +18,9 @@ from reconciliation.models import Discrepancy, ReconciliationRun
 ERROR_NOT_FINANCE = "Resolving a discrepancy needs the Finance role."
 ERROR_NOTE_REQUIRED = "Say what was done about it: a note is required."
 ERROR_NOT_OPEN = "This discrepancy is not open."
+# What a fix and finance's resolve write; the rest of the locked row is saved as it was read.
+FIXED_FIELDS = ["status", "note", "resolved_at", "updated_at"]
+RESOLVE_FIELDS = ["status", "resolved_by", "resolved_at", "note", "updated_at"]
 
 
 def discrepancy_open(
@@ -79,7 +82,9 @@ def discrepancy_record_fixed(
             open_case.status = Discrepancy.Status.AUTO_FIXED
             open_case.note = detail
             open_case.resolved_at = now
-            open_case.save(update_fields=["status", "note", "resolved_at", "updated_at"])
+            open_case.save(
+                update_fields=FIXED_FIELDS,  # pragma: no mutate: a locked, fresh row: all columns match
+            )
             return open_case
         return Discrepancy.objects.create(
             kind=kind,
@@ -115,7 +120,7 @@ def discrepancy_resolve(*, discrepancy: Discrepancy, user: Any, note: str) -> Di
         locked.resolved_by = user
         locked.resolved_at = timezone.now()
         locked.note = note
-        locked.save(update_fields=["status", "resolved_by", "resolved_at", "note", "updated_at"])
+        locked.save(update_fields=RESOLVE_FIELDS)  # pragma: no mutate: a locked, fresh row: all columns match
         staff_action_record(
             actor=user,
             action="discrepancy_resolve",

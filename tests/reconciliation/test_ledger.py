@@ -12,11 +12,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import TestCase
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from billing.models import Invoice, Subscription
 from billing.services import billing_refresh
 from orders.models import Fulfillment, Order
+from payments import stripe_gateway
 from payments.alerts import AlertKind
 from payments.models import Refund
 from reconciliation import tasks
@@ -72,7 +74,9 @@ def test_a_paid_charge_whose_event_never_came_is_applied_and_recorded_as_auto_fi
     # then: paid and fulfilled once, through the webhook's own service
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED and order.charge_id == charge["id"]
-    assert Fulfillment.objects.filter(order=order).count() == 1
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == [
+        f"ledger:{charge['id']}"
+    ]
     assert cases() == [("missing_local", charge["id"], "auto_fixed")]
     assert Discrepancy.objects.get().order == order
     assert (first.auto_fixed, second.auto_fixed, second.opened) == (1, 0, 0)
@@ -118,6 +122,7 @@ def test_a_refund_whose_success_we_missed_is_moved_forward(fake_stripe: FakeStri
     order.refresh_from_db()
     assert order.status == Order.Status.REFUNDED
     assert cases() == [("status_mismatch", refund["id"], "auto_fixed")]
+    assert Discrepancy.objects.get().order == order
 
 
 def test_a_charge_we_hold_that_stripe_does_not_is_missing_remote_once(
@@ -230,14 +235,70 @@ def test_a_payout_whose_webhooks_were_dropped_is_found_and_reconciled(fake_strip
 
 
 def test_each_run_is_recorded_with_its_figures(fake_stripe: FakeStripe) -> None:
+    # given: a charge only we hold, two too young to judge, a paid one whose event never came,
+    # and one whose open amount case Stripe now agrees with
     ChargeFactory(stripe_id="ch_only_ours")
+    fake_stripe.charges += [stripe_charge(created=int(time.time()) - 60) for _ in range(2)]
+    order = OrderFactory(amount=4200)
+    paid = stripe_charge(payment_intent=order.payment_intent_id, metadata={"order_id": str(order.pk)})
+    fake_stripe.charges.append(paid)
+    agreeing = ChargeFactory(amount=1500)
+    fake_stripe.charges.append(stripe_charge(id=agreeing.stripe_id, amount=1500))
+    Discrepancy.objects.create(kind="amount_mismatch", object_id=agreeing.stripe_id, detail="1400 before")
+    now = timezone.now()
 
-    ledger_check(window=WINDOW)
+    # when
+    result = ledger_check(window=WINDOW, now=now)
 
+    # then: the run's record and the figures the command prints agree
     run = ReconciliationRun.objects.get()
     assert (run.kind, run.status) == ("ledger", "succeeded") and run.finished_at is not None
-    assert run.summary["opened"] == 1 and run.summary["kinds"] == {"missing_remote": 1}
-    assert Discrepancy.objects.get().run == run
+    assert run.summary == {
+        "since": (now - WINDOW).isoformat(),
+        "checked": 5,
+        "opened": 1,
+        "auto_fixed": 1,
+        "closed": 1,
+        "too_young": 2,
+        "payouts_reconciled": 0,
+        "kinds": {"missing_remote": 1},
+    }
+    assert str(result) == (
+        "checked 5 objects: opened 1, auto-fixed 1, closed 1, left for later 2 (younger than the "
+        "grace period), payouts reconciled 0"
+    )
+    assert Discrepancy.objects.get(kind="missing_remote").run == run
+
+
+def test_a_run_that_stripe_stops_answering_is_recorded_as_failed_with_its_figures_so_far(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a payout listed, then Stripe stops answering before the charges
+    fake_stripe.add_payout(stripe_payout(amount=100, status="in_transit"), [])
+
+    def unavailable(**kwargs: Any) -> Any:
+        raise stripe_gateway.StripeUnavailable("Stripe did not answer")
+
+    monkeypatch.setattr(stripe_gateway, "charge_list", unavailable)
+    now = timezone.now()
+
+    # when
+    with pytest.raises(stripe_gateway.StripeUnavailable):
+        ledger_check(window=WINDOW, now=now)
+
+    # then: the run says it failed, when, and how far it got
+    run = ReconciliationRun.objects.get()
+    assert (run.kind, run.status) == ("ledger", "failed") and run.finished_at is not None
+    assert run.summary == {
+        "since": (now - WINDOW).isoformat(),
+        "checked": 1,
+        "opened": 0,
+        "auto_fixed": 0,
+        "closed": 0,
+        "too_young": 0,
+        "payouts_reconciled": 0,
+        "kinds": {},
+    }
 
 
 def test_reconcile_ledger_runs_the_check_for_the_window_given(fake_stripe: FakeStripe) -> None:
@@ -350,6 +411,49 @@ def test_an_invoice_held_in_an_older_status_is_moved_forward_and_recorded(fake_s
     assert (case.kind, case.status) == ("status_mismatch", "auto_fixed")
     assert case.detail == f"{invoice['id']}: open here, paid at Stripe; synced"
     assert (result.auto_fixed, result.opened) == (1, 0)
+
+
+def test_an_older_invoice_of_a_subscription_that_has_renewed_since_is_synced_too(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: last month's renewal, missed, and this month's, its subscription's latest invoice
+    sub, latest = a_subscription_at_stripe(fake_stripe)
+    older = stripe_invoice(subscription=sub["id"], created=latest["created"] - 3600)
+    fake_stripe.invoices.insert(0, older)
+
+    # when
+    first, second = check_twice()
+
+    # then: both mirrored; the one the check looked for is recorded as auto-fixed
+    mirrored = dict(Invoice.objects.values_list("stripe_id", "status"))
+    assert mirrored == {older["id"]: "paid", latest["id"]: "paid"}
+    assert cases() == [("missing_local", older["id"], "auto_fixed")]
+    assert (first.auto_fixed, first.opened, second.auto_fixed, second.opened) == (1, 0, 0, 0)
+
+
+def test_an_invoice_for_nothing_due_that_we_hold_as_stripe_does_raises_no_case(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a trial's invoice, nothing due, mirrored as Stripe holds it
+    sub, invoice = a_subscription_at_stripe(fake_stripe, amount_due=0, amount_paid=0)
+    billing_refresh(subscription_id=sub["id"])
+
+    # when
+    result = ledger_check(window=WINDOW)
+
+    # then
+    assert Invoice.objects.get(stripe_id=invoice["id"]).amount_due == 0
+    assert not Discrepancy.objects.exists()
+    assert (result.opened, result.auto_fixed) == (0, 0)
+
+
+def test_an_invoice_stripe_lists_with_no_status_is_reported_with_none(fake_stripe: FakeStripe) -> None:
+    invoice = stripe_invoice(subscription=None, status=None)
+    fake_stripe.invoices.append(invoice)
+
+    ledger_check(window=WINDOW)
+
+    assert Discrepancy.objects.get().detail == f"{invoice['id']}:  at Stripe; not mirrored"
 
 
 def test_an_invoice_with_no_subscription_that_we_lack_is_reported_not_mirrored(
@@ -541,22 +645,31 @@ def test_a_refund_listed_from_a_status_we_do_not_know_moves_forward(fake_stripe:
     assert result.auto_fixed == 1
 
 
-def test_young_refunds_and_disputes_keep_their_open_cases_until_they_are_old_enough(
+def test_young_refunds_disputes_and_invoices_keep_their_open_cases_until_they_are_old_enough(
     fake_stripe: FakeStripe,
 ) -> None:
     young = int(time.time()) - 60
     refund = stripe_refund(status="pending", created=young)
     dispute = stripe_dispute(created=young)
+    _, invoice = a_subscription_at_stripe(fake_stripe, created=young)
+    fake_stripe.charges.append(stripe_charge(created=young))
     fake_stripe.refunds.append(refund)
     fake_stripe.disputes.append(dispute)
-    for object_id in (refund["id"], dispute["id"]):
-        Discrepancy.objects.create(kind="in_flight", object_id=object_id, detail="seen pending before")
+    Discrepancy.objects.create(kind="in_flight", object_id=refund["id"], detail="seen pending before")
+    Discrepancy.objects.create(kind="status_mismatch", object_id=dispute["id"], detail="won here before")
+    Discrepancy.objects.create(kind="amount_mismatch", object_id=invoice["id"], detail="800 due before")
 
     result = ledger_check(window=WINDOW)
 
-    assert result.too_young == 2
-    assert cases() == sorted([("in_flight", refund["id"], "open"), ("in_flight", dispute["id"], "open")])
-    assert not Refund.objects.exists()
+    assert result.too_young == 4
+    assert cases() == sorted(
+        [
+            ("in_flight", refund["id"], "open"),
+            ("status_mismatch", dispute["id"], "open"),
+            ("amount_mismatch", invoice["id"], "open"),
+        ]
+    )
+    assert not Refund.objects.exists() and not Invoice.objects.exists()
 
 
 def test_a_dispute_whose_amount_or_status_differs_is_reported_on_its_charges_order(

@@ -17,7 +17,14 @@ from payments.models import StripeEvent
 from reconciliation import tasks
 from reconciliation.models import BalanceTransaction, Discrepancy, Payout
 from reconciliation.selectors import payout_summary
-from reconciliation.services.payouts import UPSERT_BATCH, payout_reconcile, payout_sync, payouts_to_reconcile
+from reconciliation.services.payouts import (
+    NOTE_MANUAL,
+    UPSERT_BATCH,
+    PayoutReconcileResult,
+    payout_reconcile,
+    payout_sync,
+    payouts_to_reconcile,
+)
 from tests.factories import OrderFactory, event, stored_event
 from tests.reconciliation.factories import (
     ChargeFactory,
@@ -134,7 +141,54 @@ def test_a_payout_that_does_not_add_up_keeps_its_remainder_as_one_discrepancy_an
     residual_alerts = [a for a in alerts_sent if a["kind"] == AlertKind.PAYOUT_UNEXPLAINED]
     assert len(residual_alerts) == 1
     assert residual_alerts[0]["ids"] == {"payout": obj["id"], "discrepancy": case.pk, "unexplained": 3000}
-    assert "£30.00" in residual_alerts[0]["message"]
+    assert residual_alerts[0]["message"] == f"Payout {obj['id']} does not add up: £30.00 unexplained"
+
+
+def test_a_payout_that_adds_up_once_stripe_lists_the_missing_line_closes_its_case(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a payout 3,000 short, its case open
+    obj = fake_stripe.add_payout(stripe_payout(amount=13000), [charge_txn(stripe_charge(amount=10000))])
+    payout_sync(obj=obj, source="test")
+    payout_reconcile(payout_id=obj["id"])
+
+    # when: Stripe lists the line it had left out, and the payout is reconciled again
+    fake_stripe.transactions[obj["id"]].append(charge_txn(stripe_charge(amount=3000)))
+    result = payout_reconcile(payout_id=obj["id"])
+
+    # then
+    assert result == PayoutReconcileResult(payout_id=obj["id"], reconciled=True, unexplained=0, lines=3)
+    payout = Payout.objects.get(stripe_id=obj["id"])
+    assert (payout.reconciled, payout.unexplained, payout.lines_count) == (True, 0, 3)
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.status, case.note) == ("payout_residual", "auto_fixed", "the payout adds up now")
+    assert case.resolved_at is not None
+
+
+def test_reconciling_a_payout_that_is_not_ready_or_already_done_says_why_and_asks_stripe_nothing(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given
+    in_transit = payout_sync(obj=stripe_payout(amount=100, status="in_transit"), source="test").payout
+    manual = payout_sync(obj=stripe_payout(amount=100, automatic=False), source="test").payout
+    done = fake_stripe.add_payout(stripe_payout(amount=0), [])
+    payout_sync(obj=done, source="test")
+    payout_reconcile(payout_id=done["id"])
+
+    # when
+    results = [payout_reconcile(payout_id=p) for p in (in_transit.stripe_id, manual.stripe_id, done["id"])]
+
+    # then: what the admin action and the command show staff
+    assert results == [
+        PayoutReconcileResult(
+            in_transit.stripe_id, reconciled=False, unexplained=None, lines=0, note="not paid yet"
+        ),
+        PayoutReconcileResult(
+            manual.stripe_id, reconciled=False, unexplained=None, lines=0, note=NOTE_MANUAL
+        ),
+        PayoutReconcileResult(done["id"], reconciled=True, unexplained=0, lines=1, note="already reconciled"),
+    ]
+    assert fake_stripe.listed == [done["id"]]
 
 
 def test_a_payout_still_being_reconciled_at_stripe_opens_no_case(fake_stripe: FakeStripe) -> None:
@@ -284,6 +338,24 @@ def test_the_payouts_left_to_reconcile_are_the_paid_automatic_ones_oldest_first(
     Payout.objects.filter(pk=done.pk).update(reconciled=True)
 
     assert list(payouts_to_reconcile()) == [older.stripe_id, newer.stripe_id]
+
+
+def test_payouts_stripe_created_in_the_same_second_are_queued_in_the_order_we_first_mirrored_them() -> None:
+    # given: two payouts of one second; the first one mirrored is synced again later (its row
+    # rewritten), so the table's own order no longer says which came first
+    created = int(time.time()) - 7200
+    first = payout_sync(obj=stripe_payout(amount=100, created=created, status="in_transit"), source="test")
+    second = payout_sync(obj=stripe_payout(amount=200, created=created), source="test").payout
+    paid = stripe_payout(id=first.payout.stripe_id, amount=100, created=created)
+    payout_sync(obj=paid, source="test")
+
+    # when: the planner reads the table rather than an index that happens to hold them by id
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off")
+    queued = list(payouts_to_reconcile())
+
+    # then: every sweep queues them in one order, the first mirrored first
+    assert queued == [first.payout.stripe_id, second.stripe_id]
 
 
 def test_a_payout_mirror_keeps_what_finance_reads_off_stripe() -> None:
