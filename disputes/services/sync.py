@@ -236,14 +236,8 @@ def early_fraud_warning_sync(*, obj: JsonDict, seen_at: int | None = None) -> Ea
             warning.fraud_type = str(obj.get("fraud_type") or warning.fraud_type)[:64]
             warning.status_at = seen_at
             warning.synced_at = timezone.now()
-            warning.save(
-                update_fields=[  # pragma: no mutate: the row is locked and fresh: all columns match
-                    "actionable",
-                    "fraud_type",
-                    "status_at",
-                    "synced_at",
-                    "updated_at",
-                ]
+            warning.save(  # pragma: no mutate: the row is locked and fresh: all columns match
+                update_fields=["actionable", "fraud_type", "status_at", "synced_at", "updated_at"]
             )
         if alert:
             number = warning.order.number if warning.order else "(no order)"
