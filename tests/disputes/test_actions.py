@@ -4,6 +4,7 @@ submitted" submits nothing more), accept the dispute, Finance only, every action
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -24,6 +25,8 @@ from payments.stripe_gateway import InvalidRequest, StripeUnavailable
 from tests.disputes.factories import NOW, ChargeFactory, FakeStripe, dispute_object, paid_order
 
 pytestmark = pytest.mark.django_db
+
+NOW_DT = datetime.fromtimestamp(NOW, tz=UTC)
 
 
 def staged(fake: FakeStripe, **fields: Any) -> Dispute:
@@ -498,3 +501,179 @@ def test_an_inquiry_refund_whose_answer_was_lost_is_sent_again_at_once(
     assert dispute_refund_inquiry(dispute=dispute, user=finance_user).refund_id == "re_inquiry1"
     (call,) = refunds
     assert call["key"] == f"dispute:{dispute.pk}:inquiry-refund:v1"
+
+
+# ---------------------------------------------------------------------------- while Stripe is called
+
+
+@pytest.fixture
+def during_call(
+    fake_stripe: FakeStripe, refunds: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> list[dict[str, Any]]:
+    """What the audit trail and each dispute's claim say at the moment our request is with
+    Stripe (and stay saying if the worker dies there), one entry per call."""
+    from payments import stripe_gateway
+
+    seen: list[dict[str, Any]] = []
+
+    def recording(send: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            seen.append(
+                {
+                    "audit": list(
+                        StaffAction.objects.order_by("pk").values_list("actor", "action", "outcome")
+                    ),
+                    "disputes": list(
+                        Dispute.objects.order_by("pk").values(
+                            "submit_claimed_by", "submitted_revision", "accept_claimed_by", "updated_at"
+                        )
+                    ),
+                }
+            )
+            return send(*args, **kwargs)
+
+        return call
+
+    for name in ("dispute_update", "dispute_close", "refund_create"):
+        monkeypatch.setattr(stripe_gateway, name, recording(getattr(stripe_gateway, name)))
+    return seen
+
+
+def test_while_a_submission_is_with_stripe_its_claim_and_audit_row_say_who_sends_which_revision(
+    fake_stripe: FakeStripe, finance_user: User, during_call: list[dict[str, Any]]
+) -> None:
+    # given a staged dispute and another one
+    dispute = staged(fake_stripe)
+    other = staged(fake_stripe)
+    before = Dispute.objects.get(pk=dispute.pk).updated_at
+    during_call.clear()
+
+    # when Finance submits, adding a sentence
+    result = dispute_evidence_submit(dispute=dispute, user=finance_user, extra_text="Signed for.")
+
+    # then, during the call, the claim names Finance and revision 2, and only this dispute's
+    (seen,) = during_call
+    assert seen["audit"] == [(finance_user.pk, "dispute_evidence_submit", "submitting revision 2")]
+    claimed, untouched = seen["disputes"]
+    assert (claimed["submit_claimed_by"], claimed["submitted_revision"]) == (finance_user.pk, 2)
+    assert claimed["updated_at"] > before
+    assert (untouched["submit_claimed_by"], untouched["submitted_revision"]) == (None, None)
+    # and afterwards it is submitted, this dispute only
+    assert result.submitted_at is not None and result.submit_claimed_at is not None
+    assert Dispute.objects.get(pk=other.pk).submitted_at is None
+
+
+@pytest.mark.parametrize(
+    "meanwhile",
+    [
+        {"submit_claimed_at": NOW_DT},
+        {"accept_claimed_at": NOW_DT},
+        {"refund_claimed_at": NOW_DT},
+        {"submission_count": 1},
+        {"status": "lost"},
+    ],
+    ids=["submitted", "accepted", "refunded", "submitted-in-the-dashboard", "closed"],
+)
+def test_a_submission_claimed_or_answered_elsewhere_between_our_read_and_our_claim_sends_nothing(
+    fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch, meanwhile: dict[str, Any]
+) -> None:
+    from disputes.services import actions
+
+    dispute = staged(fake_stripe)
+    latest = actions.evidence_draft_latest
+
+    def read_then_someone_else_acts(*, dispute: Dispute) -> Any:
+        Dispute.objects.filter(pk=dispute.pk).update(**meanwhile)
+        return latest(dispute=dispute)
+
+    monkeypatch.setattr(actions, "evidence_draft_latest", read_then_someone_else_acts)
+
+    dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert submits(fake_stripe) == []
+    assert not StaffAction.objects.exists()
+
+
+def test_a_submission_in_flight_sends_nothing_and_a_resend_is_audited_as_one(
+    fake_stripe: FakeStripe, finance_user: User, during_call: list[dict[str, Any]]
+) -> None:
+    from django.utils import timezone
+
+    from disputes.services.actions import CLAIM_RESEND_AFTER
+
+    dispute = staged(fake_stripe)
+    Dispute.objects.filter(pk=dispute.pk).update(submit_claimed_at=timezone.now(), submitted_revision=1)
+    during_call.clear()
+
+    assert dispute_evidence_submit(dispute=dispute, user=finance_user).submitted is False
+    assert during_call == []
+
+    Dispute.objects.filter(pk=dispute.pk).update(submit_claimed_at=timezone.now() - 2 * CLAIM_RESEND_AFTER)
+    assert dispute_evidence_submit(dispute=dispute, user=finance_user).submitted is True
+
+    (seen,) = during_call
+    assert seen["audit"] == [
+        (finance_user.pk, "dispute_evidence_submit", "sending the claimed submission again")
+    ]
+    assert list(StaffAction.objects.values_list("actor", "outcome")) == [
+        (finance_user.pk, "submitted revision 1")
+    ]
+
+
+def test_accepting_and_resending_an_accept_are_audited_while_stripe_is_called(
+    fake_stripe: FakeStripe, finance_user: User, during_call: list[dict[str, Any]]
+) -> None:
+    dispute = staged(fake_stripe)
+    before = Dispute.objects.get(pk=dispute.pk).updated_at
+    during_call.clear()
+    fake_stripe.fail_next = [StripeUnavailable("Stripe did not answer dispute.close")]
+
+    with pytest.raises(StripeUnavailable):
+        dispute_accept(dispute=dispute, user=finance_user)
+    dispute_accept(dispute=dispute, user=finance_user)
+
+    first, second = during_call
+    assert first["audit"] == [(finance_user.pk, "dispute_accept", "closing")]
+    assert first["disputes"][0]["accept_claimed_by"] == finance_user.pk
+    assert first["disputes"][0]["updated_at"] > before
+    assert second["audit"][1] == (finance_user.pk, "dispute_accept", "sending the claimed close again")
+
+
+def test_refunding_an_inquiry_and_resending_it_are_audited_while_stripe_is_called(
+    fake_stripe: FakeStripe,
+    finance_user: User,
+    refunds: list[dict[str, Any]],
+    during_call: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from disputes.services import actions, dispute_refund_inquiry
+    from payments import stripe_gateway
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    before = Dispute.objects.get(pk=dispute.pk).updated_at
+    during_call.clear()
+    send = stripe_gateway.refund_create
+
+    def unanswered(**kwargs: Any) -> Any:
+        send(**kwargs)
+        monkeypatch.setattr(stripe_gateway, "refund_create", send)
+        raise StripeUnavailable("Stripe did not answer refund.create")
+
+    monkeypatch.setattr(stripe_gateway, "refund_create", unanswered)
+    # the answer is lost, and the retry comes at the very same instant
+    frozen = actions.timezone.now()
+    monkeypatch.setattr(actions, "timezone", type("Frozen", (), {"now": staticmethod(lambda: frozen)}))
+
+    with pytest.raises(StripeUnavailable):
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+    assert dispute_refund_inquiry(dispute=dispute, user=finance_user).refund_id == "re_inquiry1"
+
+    first, second = during_call
+    assert first["audit"] == [(finance_user.pk, "dispute_refund_inquiry", "refunding")]
+    assert first["disputes"][0]["updated_at"] > before
+    assert second["audit"][1] == (
+        finance_user.pk,
+        "dispute_refund_inquiry",
+        "sending the claimed refund again",
+    )
+    assert [call["key"] for call in refunds] == [f"dispute:{dispute.pk}:inquiry-refund:v1"] * 2
