@@ -677,3 +677,160 @@ def test_refunding_an_inquiry_and_resending_it_are_audited_while_stripe_is_calle
         "sending the claimed refund again",
     )
     assert [call["key"] for call in refunds] == [f"dispute:{dispute.pk}:inquiry-refund:v1"] * 2
+
+
+# ---------------------------------------------------------------------------- submitting, sharper
+
+
+@pytest.mark.parametrize(
+    ("count", "status"), [(1, "needs_response"), (0, "under_review")], ids=["counted", "under-review"]
+)
+def test_a_code_less_refusal_of_a_submission_stripe_already_has_counts_as_submitted(
+    fake_stripe: FakeStripe, finance_user: User, count: int, status: str
+) -> None:
+    # given a dispute submitted meanwhile in the Dashboard (Stripe's snapshot may lag one way or
+    # the other), and another dispute
+    dispute = staged(fake_stripe)
+    other = staged(fake_stripe)
+    fake_stripe.disputes[dispute.stripe_id]["evidence_details"]["submission_count"] = count
+    fake_stripe.disputes[dispute.stripe_id]["status"] = status
+    fake_stripe.fail_next = [InvalidRequest("Stripe refused dispute.update.")]
+
+    # when Finance submits
+    result = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    # then
+    assert result.submitted_at is not None
+    assert Dispute.objects.get(pk=other.pk).submitted_at is None
+    assert StaffAction.objects.get().outcome == "already submitted on Stripe (refused)"
+
+
+def test_a_code_less_refusal_staff_can_fix_releases_the_whole_claim(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    fake_stripe.fail_next = [InvalidRequest("Stripe refused dispute.update: evidence rejected.")]
+
+    with pytest.raises(DisputeActionRefused, match="evidence rejected"):
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    released = Dispute.objects.get(pk=dispute.pk)
+    assert (released.submit_claimed_at, released.submit_claimed_by, released.submitted_revision) == (
+        None,
+        None,
+        None,
+    )
+    assert StaffAction.objects.get().outcome == "refused by Stripe: invalid request"
+
+
+def test_a_submission_refused_because_the_dispute_closed_meanwhile_names_it_and_releases_the_claim(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    from disputes.services import ERROR_NOT_RESPONDABLE
+
+    dispute = staged(fake_stripe)
+    fake_stripe.disputes[dispute.stripe_id]["status"] = "lost"
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == ERROR_NOT_RESPONDABLE.format(dispute=dispute.stripe_id, status="lost")
+    released = Dispute.objects.get(pk=dispute.pk)
+    assert (released.submit_claimed_at, released.submit_claimed_by) == (None, None)
+
+
+def test_a_closed_dispute_or_one_without_an_order_is_refused_with_its_id(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    from disputes.services import ERROR_NO_EVIDENCE, ERROR_NOT_RESPONDABLE
+
+    won = staged(fake_stripe, status="won")
+    obj = fake_stripe.add(
+        dispute_object(
+            ChargeFactory.build(
+                order=None, stripe_id="ch_unknown", amount=500, amount_captured=500, currency="usd"
+            )
+        )
+    )
+    orderless = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
+
+    with pytest.raises(DisputeActionRefused) as closed:
+        dispute_evidence_submit(dispute=won, user=finance_user)
+    with pytest.raises(DisputeActionRefused) as no_order:
+        dispute_evidence_submit(dispute=orderless, user=finance_user)
+
+    assert str(closed.value) == ERROR_NOT_RESPONDABLE.format(dispute=won.stripe_id, status="won")
+    assert str(no_order.value) == ERROR_NO_EVIDENCE.format(dispute=orderless.stripe_id)
+    assert submits(fake_stripe) == []
+
+
+def test_submitting_before_the_evidence_task_ran_builds_revision_1_and_submits_it(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    obj = fake_stripe.add(dispute_object(ChargeFactory(order=paid_order())))
+    dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
+
+    result = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    assert result.submitted is True
+    (call,) = submits(fake_stripe)
+    assert call["evidence"] == EvidenceDraft.objects.get(dispute=dispute, revision=1).fields
+
+
+def test_extra_text_on_a_draft_without_free_text_is_the_free_text(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    dispute = staged(fake_stripe)
+    draft = EvidenceDraft.objects.get(dispute=dispute, revision=1)
+    EvidenceDraft.objects.filter(pk=draft.pk).update(
+        fields={k: v for k, v in draft.fields.items() if k != "uncategorized_text"}
+    )
+
+    dispute_evidence_submit(dispute=dispute, user=finance_user, extra_text="  Signed for by A. King.  ")
+
+    (call,) = submits(fake_stripe)
+    assert call["evidence"]["uncategorized_text"] == "Signed for by A. King."
+
+
+def test_a_draft_with_a_problem_or_fields_stripe_refuses_is_not_submitted_and_says_why(
+    fake_stripe: FakeStripe, finance_user: User
+) -> None:
+    from disputes.evidence import ERROR_UNKNOWN_FIELD
+
+    refused_draft = staged(fake_stripe)
+    EvidenceDraft.objects.filter(dispute=refused_draft).update(problem="Stripe refused this draft: too long.")
+    unknown_fields = staged(fake_stripe)
+    EvidenceDraft.objects.filter(dispute=unknown_fields).update(fields={"colour": "red", "mood": "calm"})
+
+    with pytest.raises(DisputeActionRefused) as problem:
+        dispute_evidence_submit(dispute=refused_draft, user=finance_user)
+    with pytest.raises(DisputeActionRefused) as unknown:
+        dispute_evidence_submit(dispute=unknown_fields, user=finance_user)
+
+    assert str(problem.value) == "Stripe refused this draft: too long."
+    # (jsonb keeps shorter keys first)
+    assert str(unknown.value) == " ".join(
+        [ERROR_UNKNOWN_FIELD.format(field="mood"), ERROR_UNKNOWN_FIELD.format(field="colour")]
+    )
+    assert submits(fake_stripe) == []
+
+
+def test_extra_text_saved_as_a_revision_a_colleague_took_meanwhile_is_refused_with_a_reload(
+    fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from disputes.services import ERROR_REVISION_TAKEN, actions, dispute_evidence_revise, drafts
+
+    dispute = staged(fake_stripe)
+    first = EvidenceDraft.objects.get(dispute=dispute, revision=1)
+    dispute_evidence_revise(dispute=dispute, user=finance_user, changes={"shipping_carrier": "DHL"})
+    fake_stripe.calls.clear()
+    # our page was loaded before the colleague saved revision 2
+    monkeypatch.setattr(actions, "evidence_draft_latest", lambda dispute: first)
+    monkeypatch.setattr(drafts, "evidence_draft_latest", lambda dispute: first)
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_evidence_submit(dispute=dispute, user=finance_user, extra_text="Signed for.")
+
+    assert str(refused.value) == ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)
+    assert submits(fake_stripe) == []
+    assert Dispute.objects.get(pk=dispute.pk).submit_claimed_at is None
