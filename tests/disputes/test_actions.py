@@ -834,3 +834,75 @@ def test_extra_text_saved_as_a_revision_a_colleague_took_meanwhile_is_refused_wi
     assert str(refused.value) == ERROR_REVISION_TAKEN.format(dispute=dispute.stripe_id)
     assert submits(fake_stripe) == []
     assert Dispute.objects.get(pk=dispute.pk).submit_claimed_at is None
+
+
+# ---------------------------------------------------------------------------- inquiry refund, sharpest
+
+
+@pytest.mark.parametrize("claim", ["submit_claimed_at", "accept_claimed_at"])
+def test_an_inquiry_whose_submission_or_accept_is_in_flight_is_not_refunded(
+    fake_stripe: FakeStripe, finance_user: User, refunds: list[dict[str, Any]], claim: str
+) -> None:
+    from disputes.services import ERROR_NOT_REFUNDABLE, dispute_refund_inquiry
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    Dispute.objects.filter(pk=dispute.pk).update(**{claim: NOW_DT})
+
+    with pytest.raises(DisputeActionRefused) as refused:
+        dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert str(refused.value) == ERROR_NOT_REFUNDABLE.format(dispute=dispute.stripe_id)
+    assert refunds == []
+
+
+def test_the_inquiry_refund_call_is_logged_with_the_dispute_and_charge_and_a_status_less_answer_is_audited(
+    fake_stripe: FakeStripe,
+    finance_user: User,
+    refunds: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from disputes.services import dispute_refund_inquiry
+    from payments import stripe_gateway
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    send = stripe_gateway.refund_create
+    # an answer without a status: the audit row then just names the refund
+    monkeypatch.setattr(stripe_gateway, "refund_create", lambda **kwargs: {**send(**kwargs), "status": None})
+
+    dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    (call,) = refunds
+    assert call["ids"] == {"dispute": dispute.stripe_id, "charge": dispute.charge_id}
+    assert StaffAction.objects.get().outcome == "refund re_inquiry1"
+
+
+@pytest.mark.parametrize("action", ["accept", "refund"])
+def test_a_colleague_claiming_between_our_read_and_our_claim_means_we_send_nothing(
+    fake_stripe: FakeStripe,
+    finance_user: User,
+    refunds: list[dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+    action: str,
+) -> None:
+    from django.utils import timezone
+
+    from disputes.services import actions, dispute_refund_inquiry
+
+    dispute = staged(fake_stripe, status="warning_needs_response", is_charge_refundable=True)
+    claim = {"accept": "accept_claimed_at", "refund": "refund_claimed_at"}[action]
+
+    def now() -> datetime:
+        # the colleague's claim commits just before ours is sent
+        Dispute.objects.filter(pk=dispute.pk).update(**{claim: NOW_DT})
+        return timezone.now()
+
+    monkeypatch.setattr(actions, "timezone", type("Clock", (), {"now": staticmethod(now)}))
+
+    if action == "accept":
+        dispute_accept(dispute=dispute, user=finance_user)
+    else:
+        with pytest.raises(DisputeActionRefused):
+            dispute_refund_inquiry(dispute=dispute, user=finance_user)
+
+    assert fake_stripe.calls_of("dispute_close") == [] and refunds == []
+    assert not StaffAction.objects.exists()
