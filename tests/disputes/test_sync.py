@@ -361,3 +361,18 @@ def test_staff_re_sync_applies_what_stripe_has_now_and_is_audited(
     assert list(StaffAction.objects.values_list("actor", "action", "target", "outcome")) == [
         (support_user.pk, "resync", obj["id"], "won")
     ]
+
+
+def test_a_late_dispute_event_of_the_same_status_does_not_undo_a_newer_one(
+    process: Process, fake_stripe: Any, evidence_queued: list[int]
+) -> None:
+    charge = ChargeFactory(order=paid_order())
+    obj = fake_stripe.add(dispute_object(charge, status="needs_response", is_charge_refundable=True))
+    process(event("charge.dispute.created", obj, created=NOW - 50))
+    # (after the evidence task's staging answer, which the mirror applied as of now)
+    later = int(time.time()) + 20
+    process(event("charge.dispute.funds_withdrawn", {**obj, "is_charge_refundable": False}, created=later))
+
+    process(event("charge.dispute.updated", obj, created=later - 10))
+
+    assert Dispute.objects.get(stripe_id=obj["id"]).is_charge_refundable is False
