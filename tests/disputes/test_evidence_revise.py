@@ -215,3 +215,36 @@ def test_the_sweep_counts_only_what_the_broker_took(
     opened(fake_stripe)
 
     assert dispute_evidence_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_staging_one_dispute_s_draft_leaves_the_others_and_a_code_less_refusal_is_alerted(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from payments.stripe_gateway import InvalidRequest
+
+    # given two disputes, the first one's draft built but not staged
+    waiting = opened(fake_stripe)
+    EvidenceDraft.objects.create(dispute=waiting, revision=1, fields={})
+    refused = opened(fake_stripe)
+    staged = opened(fake_stripe)
+
+    # when the second is staged, and the third's staging is refused without a code
+    dispute_evidence_prepare(dispute_pk=staged.pk)
+    mail.outbox.clear()
+
+    def refuse(**kwargs: Any) -> Any:
+        raise InvalidRequest("Stripe refused dispute.update.")
+
+    monkeypatch.setattr(stripe_gateway, "dispute_update", refuse)
+    dispute_evidence_prepare(dispute_pk=refused.pk)
+
+    # then
+    draft = EvidenceDraft.objects.get(dispute=staged)
+    assert draft.staged_at is not None and draft.updated_at >= draft.staged_at
+    assert EvidenceDraft.objects.get(dispute=waiting).staged_at is None
+    assert EvidenceDraft.objects.get(dispute=refused).staged_at is None
+    (alert,) = mail.outbox
+    assert alert.subject.startswith(
+        f"[payments] Evidence r1 for dispute {refused.stripe_id} (order {refused.order.number}) "  # type: ignore[union-attr]
+        "was refused by Stripe (invalid request)"
+    )
