@@ -17,6 +17,8 @@ WARNING_THRESHOLDS: tuple[tuple[str, int], ...] = (
     (DeadlineWarning.Threshold.HOURS_24, 24),
     (DeadlineWarning.Threshold.HOURS_72, 72),
 )
+# The loosest threshold: a deadline further away has nothing to warn about yet.
+WARNING_HORIZON = timedelta(hours=max(hours for _, hours in WARNING_THRESHOLDS))
 
 
 def dispute_deadlines_check(*, now: datetime | None = None) -> int:
@@ -24,16 +26,16 @@ def dispute_deadlines_check(*, now: datetime | None = None) -> int:
     past-due ones: one warning per dispute and threshold (a unique row), whatever how often
     this runs. Returns the number of warnings sent."""
     now = now or timezone.now()
+    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
     due = (
-        Dispute.objects.select_related("order")
-        .filter(
+        with_order.filter(
             status__in=RESPONDABLE_STATUSES,
             submission_count=0,
             submitted_at__isnull=True,
             submit_claimed_at__isnull=True,
-            evidence_due_by__isnull=False,
-            evidence_due_by__lte=now + timedelta(hours=WARNING_THRESHOLDS[-1][1]),
         )
+        # This only narrows the scan (NULL is never <=): the loop skips a deadline further away.
+        .filter(evidence_due_by__lte=now + WARNING_HORIZON)
         .order_by("evidence_due_by")
     )
     sent = 0

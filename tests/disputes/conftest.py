@@ -70,7 +70,7 @@ def refunds(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     seen: list[dict[str, Any]] = []
 
     def refund_create(*, params: dict[str, Any], idempotency_key: str, ids: Any = None) -> dict[str, Any]:
-        seen.append({"key": idempotency_key, **params})
+        seen.append({"key": idempotency_key, "ids": ids, **params})
         return {
             "id": "re_inquiry1",
             "object": "refund",

@@ -3,7 +3,7 @@ submission, one each however often it runs, and a flag once the deadline has pas
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -116,3 +116,75 @@ def test_the_scheduled_task_name_is_registered() -> None:
     assert "disputes.warn_deadlines" in app.tasks
     assert "disputes.prepare_evidence" in app.tasks
     assert "disputes.sweep_evidence" in app.tasks
+
+
+def test_one_run_warns_every_dispute_due_with_its_ids_and_the_hours_left() -> None:
+    # given, seen from a moment `at`: disputes due 5 minutes ago, right now (one Stripe knows no
+    # order for), in 20 h and in exactly 72 h; and some that are not warned
+    at = NOW + 10 * DAY
+    late = opened(due_in=10 * DAY - 300)
+    orderless = dispute_sync(
+        obj=dispute_object(
+            ChargeFactory.build(
+                order=None, stripe_id="ch_unknown", amount=500, amount_captured=500, currency="usd"
+            ),
+            due_in=10 * DAY,
+        ),
+        seen_at=NOW - 50,
+    ).dispute
+    tomorrow = opened(due_in=10 * DAY + 20 * 3600)
+    in_72_hours = opened(due_in=10 * DAY + 72 * 3600)
+    opened(due_in=10 * DAY + 73 * 3600)
+    opened(due_in=10 * DAY + 3600, submission_count=1)  # submitted in the Dashboard, status not moved yet
+    ours = opened(due_in=10 * DAY + 3600)
+    Dispute.objects.filter(pk=ours.pk).update(submitted_at=ours.created_at)  # submitted by us just now
+    mail.outbox.clear()
+
+    # when the job runs
+    sent = dispute_deadlines_check(now=datetime.fromtimestamp(at, tz=UTC))
+
+    # then each dispute due gets one alert, soonest first, with the ids in its body
+    assert sent == 4
+
+    def alert(dispute: Dispute, text: str, hours_left: int) -> tuple[str, str]:
+        number = dispute.order.number if dispute.order else "(no order)"
+        message = f"Dispute {dispute.stripe_id} on order {number}{text}"
+        return (
+            f"[payments] {message}",
+            f"{message}\n\ndispute: {dispute.stripe_id}\norder: {number}\nhours_left: {hours_left}",
+        )
+
+    past_due = " is past its evidence deadline with nothing submitted"
+    assert [(m.subject, m.body) for m in mail.outbox] == [
+        alert(late, past_due, -1),
+        alert(orderless, past_due, 0),
+        alert(tomorrow, ": evidence due in 20 h, nothing submitted yet", 20),
+        alert(in_72_hours, ": evidence due in 72 h, nothing submitted yet", 72),
+    ]
+    assert orderless.order is None
+
+
+def test_a_dispute_with_nothing_new_to_say_does_not_hold_back_the_next_one() -> None:
+    # given disputes already warned, one whose tightest threshold was warned without the looser
+    # one (warnings from before the 72 h threshold existed), and one not warned yet
+    at = NOW + 10 * DAY
+    opened(due_in=10 * DAY - 300)
+    opened(due_in=10 * DAY + 3600)
+    dispute_deadlines_check(now=datetime.fromtimestamp(at, tz=UTC))
+    older = opened(due_in=10 * DAY + 10 * 3600)
+    DeadlineWarning.objects.create(dispute=older, threshold=DeadlineWarning.Threshold.HOURS_24, hours_left=30)
+    fresh = opened(due_in=10 * DAY + 30 * 3600)
+    mail.outbox.clear()
+
+    # when the job runs again
+    sent = dispute_deadlines_check(now=datetime.fromtimestamp(at, tz=UTC))
+
+    # then only the new warning is sent, the looser one crossed late stays quiet
+    assert sent == 1
+    assert subjects() == [
+        f"[payments] Dispute {fresh.stripe_id} on order {fresh.order.number}: "  # type: ignore[union-attr]
+        "evidence due in 30 h, nothing submitted yet"
+    ]
+    assert DeadlineWarning.objects.filter(
+        dispute=older, threshold=DeadlineWarning.Threshold.HOURS_72
+    ).exists()

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import User
 from django.core import mail
 
 from disputes.models import Dispute, EarlyFraudWarning
-from disputes.services import dispute_sync
+from disputes.services import dispute_resync, dispute_sync, early_fraud_warning_sync
 from orders.models import Order
 from payments.handlers import HANDLERS
-from payments.models import StripeEvent
+from payments.models import StaffAction, StripeEvent
 from tests.disputes.factories import NOW, ChargeFactory, dispute_object, efw_object, paid_order
 from tests.factories import event
 
@@ -220,3 +222,157 @@ def test_a_dispute_event_can_be_re_synced_from_stripe(fake_stripe: Any, evidence
 
     assert result.order == charge.order
     assert Dispute.objects.get(stripe_id=obj["id"]).status == "won"
+
+
+def test_an_early_fraud_warning_is_mirrored_whole_and_found_by_its_payment_intent(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    # given a paid order whose charge is neither mirrored nor stored on the order yet
+    order = paid_order()
+    charge = ChargeFactory.build(order=order, stripe_id="ch_not_mirrored_yet")
+    fraud_type = "made_with_stolen_card_" + "x" * 50  # over our 64 characters
+    obj = efw_object(
+        charge,
+        payment_intent={"id": order.payment_intent_id, "object": "payment_intent"},
+        fraud_type=fraud_type,
+        actionable=True,
+        livemode=True,
+    )
+    obj["created"] = 1764000000
+
+    # when Stripe's warning is mirrored
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = early_fraud_warning_sync(obj=obj, seen_at=NOW - 50)
+
+    # then the mirror holds the warning as Stripe sent it, linked to the order
+    warning = EarlyFraudWarning.objects.get(stripe_id=obj["id"])
+    assert returned == warning
+    assert returned.stripe_created == datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    assert {
+        "charge_id": warning.charge_id,
+        "payment_intent_id": warning.payment_intent_id,
+        "order": warning.order,
+        "fraud_type": warning.fraud_type,
+        "actionable": warning.actionable,
+        "livemode": warning.livemode,
+        "stripe_created": warning.stripe_created,
+        "status_at": warning.status_at,
+    } == {
+        "charge_id": "ch_not_mirrored_yet",
+        "payment_intent_id": order.payment_intent_id,
+        "order": order,
+        "fraud_type": fraud_type[:64],
+        "actionable": True,
+        "livemode": True,
+        "stripe_created": datetime(2025, 11, 24, 16, 0, tzinfo=UTC),
+        "status_at": NOW - 50,
+    }
+    assert warning.synced_at is not None
+    # and staff get one alert, with the ids in its body
+    (alert,) = mail.outbox
+    said = (
+        f"Early fraud warning {obj['id']} on order {order.number}, charge ch_not_mirrored_yet: "
+        f"{fraud_type[:64]}, actionable: a refund now avoids a dispute"
+    )
+    assert alert.subject == f"[payments] {said}"[:200]
+    assert alert.body == (
+        f"{said}\n\nearly_fraud_warning: {obj['id']}\norder: {order.number}\ncharge: ch_not_mirrored_yet"
+    )
+
+
+def test_early_fraud_warning_events_apply_forward_only_and_alert_when_it_becomes_actionable(
+    process: Process,
+) -> None:
+    # given a warning on a charge we do not know, with no type yet, not actionable
+    charge = ChargeFactory.build(
+        order=None, stripe_id="ch_unknown_efw", amount=500, amount_captured=500, currency="usd"
+    )
+    obj = efw_object(charge, actionable=False)
+    del obj["fraud_type"]
+    process(event("radar.early_fraud_warning.created", obj, created=NOW - 50))
+    first_sync = EarlyFraudWarning.objects.get(stripe_id=obj["id"]).synced_at
+    assert first_sync is not None
+
+    # when it becomes actionable, with a type
+    fraud_type = "made_with_stolen_card_" + "y" * 50
+    actionable = {**obj, "actionable": True, "fraud_type": fraud_type}
+    process(event("radar.early_fraud_warning.updated", actionable, created=NOW - 10))
+    # and an older snapshot arrives late
+    process(event("radar.early_fraud_warning.updated", {**obj, "fraud_type": "misc"}, created=NOW - 30))
+
+    # then the older snapshot changed nothing
+    warning = EarlyFraudWarning.objects.get(stripe_id=obj["id"])
+    assert (warning.actionable, warning.fraud_type, warning.status_at) == (True, fraud_type[:64], NOW - 10)
+    assert warning.synced_at is not None and warning.synced_at >= first_sync
+    assert warning.order is None and warning.payment_intent_id == ""
+    # and staff heard twice: when it arrived, and when it became actionable
+    ids = f"early_fraud_warning: {obj['id']}\norder: (no order)\ncharge: ch_unknown_efw"
+    arrived = (
+        f"Early fraud warning {obj['id']} on order (no order), charge ch_unknown_efw: no type, not actionable"
+    )
+    became = (
+        f"Early fraud warning {obj['id']} on order (no order), charge ch_unknown_efw: {fraud_type[:64]}, "
+        "actionable: a refund now avoids a dispute"
+    )
+    assert [(m.subject, m.body) for m in mail.outbox] == [
+        (f"[payments] {arrived}", f"{arrived}\n\n{ids}"),
+        (f"[payments] {became}"[:200], f"{became}\n\n{ids}"),
+    ]
+
+    # when a second snapshot of the same second says it is no longer actionable, it applies
+    process(event("radar.early_fraud_warning.updated", {**obj, "fraud_type": "misc"}, created=NOW - 10))
+
+    warning.refresh_from_db()
+    assert (warning.actionable, warning.fraud_type) == (False, "misc")
+    assert len(mail.outbox) == 2
+
+
+def test_a_late_created_event_does_not_undo_a_newer_snapshot(process: Process) -> None:
+    order = paid_order()
+    obj = efw_object(ChargeFactory(order=order), fraud_type="misc", actionable=True)
+    process(event("radar.early_fraud_warning.updated", {**obj, "actionable": False}, created=NOW - 10))
+    mail.outbox.clear()
+
+    process(event("radar.early_fraud_warning.created", obj, created=NOW - 50))
+
+    warning = EarlyFraudWarning.objects.get(stripe_id=obj["id"])
+    assert (warning.actionable, warning.status_at) == (False, NOW - 10)
+    assert mail.outbox == []
+
+
+def test_staff_re_sync_applies_what_stripe_has_now_and_is_audited(
+    fake_stripe: Any, evidence_queued: list[int], support_user: User
+) -> None:
+    # given a mirrored dispute that Stripe has closed meanwhile (its event lost)
+    charge = ChargeFactory(order=paid_order())
+    obj = dispute_object(charge, status="needs_response")
+    dispute = dispute_sync(obj=obj, seen_at=NOW - 50).dispute
+    fake_stripe.add({**obj, "status": "won"})
+
+    # when Support re-syncs it, and a job re-syncs it too
+    result = dispute_resync(dispute=dispute, actor=support_user)
+    again = dispute_resync(dispute=dispute)
+
+    # then
+    assert (result.dispute.status, result.closed) == ("won", True)
+    assert again.changed is False
+    assert Dispute.objects.get(pk=dispute.pk).status == "won"
+    assert fake_stripe.calls_of("dispute_retrieve") == [{"dispute_id": obj["id"]}] * 2
+    assert list(StaffAction.objects.values_list("actor", "action", "target", "outcome")) == [
+        (support_user.pk, "resync", obj["id"], "won")
+    ]
+
+
+def test_a_late_dispute_event_of_the_same_status_does_not_undo_a_newer_one(
+    process: Process, fake_stripe: Any, evidence_queued: list[int]
+) -> None:
+    charge = ChargeFactory(order=paid_order())
+    obj = fake_stripe.add(dispute_object(charge, status="needs_response", is_charge_refundable=True))
+    process(event("charge.dispute.created", obj, created=NOW - 50))
+    # (after the evidence task's staging answer, which the mirror applied as of now)
+    later = int(time.time()) + 20
+    process(event("charge.dispute.funds_withdrawn", {**obj, "is_charge_refundable": False}, created=later))
+
+    process(event("charge.dispute.updated", obj, created=later - 10))
+
+    assert Dispute.objects.get(stripe_id=obj["id"]).is_charge_refundable is False
