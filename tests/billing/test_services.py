@@ -677,6 +677,51 @@ def test_a_card_not_confirmed_is_not_applied(plan: Plan, emulator: Any, stripe_w
     assert subscriber_card_apply(subscriber=orphan) is False  # no subscription to apply it to
 
 
+def test_a_card_waiting_for_the_bank_s_check_is_neither_applied_nor_replaced(
+    plan: Plan, emulator: Any, stripe_writes: Calls
+) -> None:
+    # given a card change whose new card needs 3-D Secure, entered but not authenticated yet
+    subscriber, sub = _subscribed(plan, emulator)
+    seti = subscriber_setup_intent(subscriber=subscriber)
+    emulator.client().v1.setup_intents.confirm(
+        seti["id"], params={"payment_method": "pm_card_authenticationRequired"}
+    )
+    stripe_writes.clear()
+    # when the card page comes back (or is reloaded) before the customer has authenticated
+    applied = subscriber_card_apply(subscriber=Subscriber.objects.get())
+    resumed = subscriber_setup_intent(subscriber=Subscriber.objects.get())
+    # then the subscription keeps its old card and the page resumes the same SetupIntent
+    assert applied is False
+    assert (resumed["id"], resumed["status"]) == (seti["id"], "requires_action")
+    assert stripe_writes == []
+    assert Subscription.objects.get().default_payment_method == sub.default_payment_method
+    assert Subscriber.objects.values_list("setup_intent_id", "card_changes").get() == (seti["id"], 1)
+    # once the bank's check is done, the new card becomes the default
+    emulator.complete_setup_3ds(seti["id"])
+    assert subscriber_card_apply(subscriber=Subscriber.objects.get()) is True
+    confirmed = stripe_gateway.setup_intent_retrieve(setup_intent_id=seti["id"])
+    assert Subscription.objects.get().default_payment_method == confirmed["payment_method"] != ""
+
+
+@pytest.mark.parametrize("status", ["requires_payment_method", "requires_confirmation", "requires_action"])
+def test_a_card_change_the_customer_has_not_finished_is_resumed_not_restarted(
+    subscriber: Subscriber, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    # given a card change (the first) whose SetupIntent still waits on the customer
+    Subscriber.objects.filter(pk=subscriber.pk).update(setup_intent_id="seti_1", card_changes=1)
+    monkeypatch.setattr(
+        stripe_gateway,
+        "setup_intent_retrieve",
+        lambda *, setup_intent_id: {"id": setup_intent_id, "status": status},
+    )
+    monkeypatch.setattr(stripe_gateway, "setup_intent_create", lambda **kw: pytest.fail("no new SetupIntent"))
+    # when the card page is opened again
+    seti = subscriber_setup_intent(subscriber=subscriber)
+    # then it carries on with that SetupIntent, under the same attempt
+    assert seti == {"id": "seti_1", "status": status}
+    assert Subscriber.objects.values_list("setup_intent_id", "card_changes").get() == ("seti_1", 1)
+
+
 # ---------------------------------------------------------------------------- payment step, refresh
 
 
@@ -913,6 +958,55 @@ def test_the_sweep_sends_the_notices_whose_task_was_lost(subscriber: Subscriber)
     assert dunning_notices_send_missed() == 0
     assert dunning_notices_send_missed(older_than_seconds=0) == 1
     assert len(mail.outbox) == 2
+
+
+def _renewal_rows(subscriber: Subscriber) -> Invoice:
+    """A past-due subscription's open renewal, written directly (for the sweep's tests alone)."""
+    sub = Subscription.objects.create(
+        stripe_id="sub_1", subscriber=subscriber, customer_id="cus_1", status="past_due"
+    )
+    return Invoice.objects.create(
+        stripe_id="in_1", subscription=sub, status="open", currency="gbp", amount_due=900, attempt_count=1
+    )
+
+
+def test_the_sweep_leaves_a_notice_its_task_may_still_send_for_a_minute(
+    subscriber: Subscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a fixed clock, and two notices queued 59.5 and 60.5 seconds ago
+    now = _at(T0)
+    monkeypatch.setattr(services.timezone, "now", lambda: now)
+    inv = _renewal_rows(subscriber)
+    young = DunningNotice.objects.create(invoice=inv, attempt=1, kind="pay")
+    old = DunningNotice.objects.create(invoice=inv, attempt=2, kind="pay")
+    DunningNotice.objects.filter(pk=young.pk).update(created_at=now - timedelta(seconds=59.5))
+    DunningNotice.objects.filter(pk=old.pk).update(created_at=now - timedelta(seconds=60.5))
+    # when the sweep runs with its default
+    sent = dunning_notices_send_missed()
+    # then only the one older than a minute is emailed
+    assert sent == 1 and len(mail.outbox) == 1
+    assert DunningNotice.objects.filter(sent_at__isnull=False).get().pk == old.pk
+
+
+def test_the_sweep_works_through_a_backlog_200_at_a_time_past_the_notices_already_sent(
+    subscriber: Subscriber,
+) -> None:
+    # given 200 notices already sent, then 201 whose task was lost, all queued over a minute ago
+    inv = _renewal_rows(subscriber)
+    long_ago = timezone.now() - timedelta(hours=1)
+    DunningNotice.objects.bulk_create(
+        DunningNotice(invoice=inv, attempt=n, kind="pay", sent_at=long_ago) for n in range(1, 201)
+    )
+    DunningNotice.objects.bulk_create(
+        DunningNotice(invoice=inv, attempt=n, kind="pay") for n in range(201, 402)
+    )
+    DunningNotice.objects.update(created_at=long_ago)
+    # when the sweep runs three times
+    runs = [dunning_notices_send_missed() for _ in range(3)]
+    # then it sends 200, then the last one, then nothing: each lost notice once
+    assert runs == [200, 1, 0]
+    assert len(mail.outbox) == 201
+    assert not DunningNotice.objects.filter(sent_at__isnull=True).exists()
 
 
 def test_the_welcome_email_is_sent_once(subscriber: Subscriber, plan: Plan) -> None:
