@@ -180,9 +180,14 @@ def test_a_subscription_for_no_known_subscriber_is_mirrored_without_one(
     assert Subscription.objects.get().subscriber_id is None
 
 
-def test_an_unknown_subscription_status_is_refused_and_nothing_is_written(db: Any) -> None:
-    with pytest.raises(ValueError, match="unknown subscription status 'frozen'"):
-        subscription_sync(obj=_subscription_obj(status="frozen"))
+@pytest.mark.parametrize(("status", "named"), [("frozen", "'frozen'"), (None, "''")])
+def test_an_unknown_subscription_status_is_refused_and_nothing_is_written(
+    db: Any, status: str | None, named: str
+) -> None:
+    # the message (on the event row, for staff) names what Stripe sent: nothing, if no status
+    with pytest.raises(ValueError) as refused:
+        subscription_sync(obj=_subscription_obj(status=status))
+    assert str(refused.value) == f"unknown subscription status {named}"
     assert not Subscription.objects.exists()
 
 
@@ -219,6 +224,28 @@ def test_a_snapshot_at_the_same_time_is_applied(db: Any) -> None:
     subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
     subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert Subscription.objects.get().status == "past_due"
+
+
+def _read_misses(monkeypatch: pytest.MonkeyPatch, model: type[Subscription] | type[Invoice]) -> None:
+    """The sync's first locked read finds nothing, as when another worker inserts the row just
+    after that read: the sync's own insert then hits the unique stripe_id."""
+    real = model.objects.select_for_update
+    misses = [model.objects.none()]
+    monkeypatch.setattr(model.objects, "select_for_update", lambda: misses.pop() if misses else real())
+
+
+def test_a_subscription_another_worker_inserted_first_gets_the_newer_snapshot(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another worker's mirror (incomplete) inserted after this sync's read missed it
+    subscription_sync(obj=_subscription_obj(status="incomplete"), seen_at_ms=1000)
+    _read_misses(monkeypatch, Subscription)
+    # when this worker's newer snapshot is synced
+    result = subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
+    # then it is applied to that row, as an update of it
+    assert (result.changed, result.previous_status) == (True, "incomplete")
+    stored = Subscription.objects.get()
+    assert (stored.pk, stored.status, stored.status_at) == (result.subscription.pk, "active", 2000)
 
 
 @pytest.mark.parametrize("terminal", ["canceled", "incomplete_expired"])
@@ -261,17 +288,25 @@ def test_no_welcome_email_for_a_subscription_without_a_subscriber(db: Any, eager
     assert callbacks == [] and mail.outbox == []
 
 
-def test_staff_are_alerted_when_access_ends(db: Any, alert_emails: None) -> None:
+def test_staff_are_alerted_when_access_ends(
+    db: Any, alert_emails: None, caplog: pytest.LogCaptureFixture
+) -> None:
     subscription_sync(obj=_subscription_obj(), seen_at_ms=1000)
     with TestCase.captureOnCommitCallbacks(execute=True):
         subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert mail.outbox == []  # past due keeps access while Stripe retries
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        TestCase.captureOnCommitCallbacks(execute=True),
+        caplog.at_level("WARNING", logger="payments.alerts"),
+    ):
         subscription_sync(obj=_subscription_obj(status="unpaid"), seen_at_ms=3000)
     [alert] = mail.outbox
     assert alert.to == ["ops@example.com"]
-    assert "Subscription sub_1: access ended (unpaid)" in alert.subject
-    assert "subscription: sub_1" in alert.body and "customer: cus_1" in alert.body
+    assert alert.subject == "[payments] Subscription sub_1: access ended (unpaid)"
+    assert alert.body == "Subscription sub_1: access ended (unpaid)\n\nsubscription: sub_1\ncustomer: cus_1"
+    # the kind the chat channel and the log filter on
+    [record] = [r for r in caplog.records if r.name == "payments.alerts"]
+    assert (record.alert, record.subscription, record.customer) == ("subscription_ended", "sub_1", "cus_1")
 
 
 def test_staff_are_alerted_when_an_active_subscription_is_canceled(db: Any, alert_emails: None) -> None:
@@ -384,9 +419,13 @@ def test_an_invoice_payment_intent_without_details_is_recorded_empty(db: Any) ->
     assert (inv.payment_intent_id, inv.payment_intent_status) == ("", "")
 
 
-def test_an_unknown_invoice_status_is_refused_and_nothing_is_written(db: Any) -> None:
-    with pytest.raises(ValueError, match="unknown invoice status 'lost'"):
-        invoice_sync(obj=_invoice_obj(status="lost"))
+@pytest.mark.parametrize(("status", "named"), [("lost", "'lost'"), (None, "''")])
+def test_an_unknown_invoice_status_is_refused_and_nothing_is_written(
+    db: Any, status: str | None, named: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        invoice_sync(obj=_invoice_obj(status=status))
+    assert str(refused.value) == f"unknown invoice status {named}"
     assert not Invoice.objects.exists()
 
 
@@ -414,6 +453,28 @@ def test_a_paid_or_void_invoice_is_final(db: Any, final: str, later: str) -> Non
     invoice_sync(obj=_invoice_obj(status=final), seen_at_ms=1000)
     invoice_sync(obj=_invoice_obj(status=later), seen_at_ms=2000)
     assert Invoice.objects.get().status == final
+
+
+def test_a_later_invoice_status_wins_even_from_a_snapshot_stamped_earlier(db: Any) -> None:
+    # the status rank decides first: Stripe time only orders snapshots of the same status
+    invoice_sync(obj=_invoice_obj(), seen_at_ms=2000)
+    inv = invoice_sync(obj=_invoice_obj(status="paid", amount_paid=900), seen_at_ms=1500)
+    assert (inv.status, inv.amount_paid) == ("paid", 900)
+    stored = Invoice.objects.get()
+    assert (stored.status, stored.amount_paid, stored.status_at) == ("paid", 900, 1500)
+
+
+def test_an_invoice_another_worker_inserted_first_gets_the_newer_snapshot(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another worker's mirror (draft) inserted after this sync's read missed it
+    invoice_sync(obj=_invoice_obj(status="draft", attempt_count=0), seen_at_ms=1000)
+    _read_misses(monkeypatch, Invoice)
+    # when this worker's snapshot (open, first attempt failed) is synced
+    inv = invoice_sync(obj=_invoice_obj(), seen_at_ms=2000)
+    # then it is applied to that row
+    stored = Invoice.objects.get()
+    assert (stored.pk, stored.status, stored.attempt_count, stored.status_at) == (inv.pk, "open", 1, 2000)
 
 
 def test_an_older_invoice_snapshot_of_the_same_status_changes_nothing(db: Any) -> None:
@@ -1019,4 +1080,7 @@ def test_the_welcome_email_is_sent_once(subscriber: Subscriber, plan: Plan) -> N
     # each subscriber gets their own
     assert subscriber_welcome_send(subscriber_pk=other.pk) is True
     assert mail.outbox[1].to == ["bob@example.com"]
-    assert _page(subscriber) + "\n" in email.body
+    assert email.body == (
+        "Thank you: your subscription to Reading Room is active.\n\n"
+        f"Your account page (keep this link private): {_page(subscriber)}\n"
+    )
