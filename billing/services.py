@@ -262,7 +262,10 @@ def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> Subscr
     stripe_id = str(obj["id"])
     subscriber_pk = (obj.get("metadata") or {}).get("subscriber")
     with transaction.atomic():
-        sub = Subscription.objects.select_for_update().filter(stripe_id=stripe_id).first()
+        # A fast path: without this read, the insert below hits the unique stripe_id and the
+        # except branch reads the same row, under the same lock.
+        locked = Subscription.objects.select_for_update()
+        sub = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: see above
         if sub is None:
             try:
                 with transaction.atomic():
@@ -364,7 +367,10 @@ def invoice_sync(
         raise ValueError(f"unknown invoice status {fields['status']!r}")
     stripe_id = str(obj["id"])
     with transaction.atomic():
-        inv = Invoice.objects.select_for_update().filter(stripe_id=stripe_id).first()
+        # A fast path: without this read, the insert below hits the unique stripe_id and the
+        # except branch reads the same row, under the same lock.
+        locked = Invoice.objects.select_for_update()
+        inv = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: see above
         if inv is None:
             try:
                 with transaction.atomic():
