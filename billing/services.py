@@ -191,9 +191,12 @@ def subscriber_setup_intent(*, subscriber: Subscriber) -> JsonDict:
             ):
                 return current
         locked.card_changes += 1
-        # update_fields only narrows the UPDATE: the row was read under its lock just above, so
-        # writing every field would store the values it already holds.
-        locked.save(update_fields=["card_changes", "updated_at"])  # pragma: no mutate: see above
+        locked.save(
+            update_fields=[  # pragma: no mutate: the row is locked and fresh: all columns match
+                "card_changes",
+                "updated_at",
+            ]
+        )
     seti = stripe_gateway.setup_intent_create(
         params={
             "customer": locked.stripe_customer_id,
@@ -262,10 +265,10 @@ def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> Subscr
     stripe_id = str(obj["id"])
     subscriber_pk = (obj.get("metadata") or {}).get("subscriber")
     with transaction.atomic():
-        # A fast path: without this read, the insert below hits the unique stripe_id and the
-        # except branch reads the same row, under the same lock.
+        # Without this read, the insert below hits the unique stripe_id and the except branch
+        # reads the same row under the same lock.
         locked = Subscription.objects.select_for_update()
-        sub = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: see above
+        sub = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: fast path; the insert finds it
         if sub is None:
             try:
                 with transaction.atomic():
@@ -280,9 +283,8 @@ def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> Subscr
                         status_at=seen,
                         **fields,
                     )
-                # No status before: "" words the log line, and any other value that is no
-                # access-giving status ("active", "past_due") would raise the same alerts.
-                _after_subscription(sub, previous="")  # pragma: no mutate: see above
+                # No status before: any value but "active" or "past_due" raises the same alerts.
+                _after_subscription(sub, previous="")  # pragma: no mutate: log-only unless active or past_due
                 return SubscriptionSyncResult(sub, True, "")
             except IntegrityError:
                 sub = Subscription.objects.select_for_update().get(stripe_id=stripe_id)
@@ -294,10 +296,13 @@ def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> Subscr
             setattr(sub, name, fields[name])
         sub.status_at = seen
         sub.synced_at = timezone.now()
-        # update_fields only narrows the UPDATE: the row is held under its lock since it was read,
-        # so writing every field would store the same values.
         sub.save(
-            update_fields=[*changed, "status_at", "synced_at", "updated_at"]  # pragma: no mutate: see above
+            update_fields=[  # pragma: no mutate: the row is locked and fresh: all columns match
+                *changed,
+                "status_at",
+                "synced_at",
+                "updated_at",
+            ]
         )
         if previous != sub.status:
             _after_subscription(sub, previous=previous)
@@ -367,10 +372,10 @@ def invoice_sync(
         raise ValueError(f"unknown invoice status {fields['status']!r}")
     stripe_id = str(obj["id"])
     with transaction.atomic():
-        # A fast path: without this read, the insert below hits the unique stripe_id and the
-        # except branch reads the same row, under the same lock.
+        # Without this read, the insert below hits the unique stripe_id and the except branch
+        # reads the same row under the same lock.
         locked = Invoice.objects.select_for_update()
-        inv = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: see above
+        inv = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: fast path; the insert finds it
         if inv is None:
             try:
                 with transaction.atomic():
@@ -393,10 +398,13 @@ def invoice_sync(
             setattr(inv, name, fields[name])
         inv.status_at = seen
         inv.synced_at = timezone.now()
-        # update_fields only narrows the UPDATE: the row is held under its lock since it was read,
-        # so writing every field would store the same values.
         inv.save(
-            update_fields=[*changed, "status_at", "synced_at", "updated_at"]  # pragma: no mutate: see above
+            update_fields=[  # pragma: no mutate: the row is locked and fresh: all columns match
+                *changed,
+                "status_at",
+                "synced_at",
+                "updated_at",
+            ]
         )
         return inv
 
