@@ -23,6 +23,9 @@ def eager(monkeypatch: pytest.MonkeyPatch) -> None:
     # The settings' CELERY_ key shadows `app.conf.task_always_eager` (see tests/browser/conftest.py).
     monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
     monkeypatch.setitem(app.conf, "CELERY_TASK_EAGER_PROPAGATES", True)
+    # Register the tasks now, not at the first send: Celery's Django fixup then runs
+    # django.setup(), whose logging config would drop the handler `caplog` put on the root.
+    app.loader.import_default_modules()
 
 
 @pytest.fixture

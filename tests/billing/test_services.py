@@ -180,9 +180,14 @@ def test_a_subscription_for_no_known_subscriber_is_mirrored_without_one(
     assert Subscription.objects.get().subscriber_id is None
 
 
-def test_an_unknown_subscription_status_is_refused_and_nothing_is_written(db: Any) -> None:
-    with pytest.raises(ValueError, match="unknown subscription status 'frozen'"):
-        subscription_sync(obj=_subscription_obj(status="frozen"))
+@pytest.mark.parametrize(("status", "named"), [("frozen", "'frozen'"), (None, "''")])
+def test_an_unknown_subscription_status_is_refused_and_nothing_is_written(
+    db: Any, status: str | None, named: str
+) -> None:
+    # the message (on the event row, for staff) names what Stripe sent: nothing, if no status
+    with pytest.raises(ValueError) as refused:
+        subscription_sync(obj=_subscription_obj(status=status))
+    assert str(refused.value) == f"unknown subscription status {named}"
     assert not Subscription.objects.exists()
 
 
@@ -219,6 +224,28 @@ def test_a_snapshot_at_the_same_time_is_applied(db: Any) -> None:
     subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
     subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert Subscription.objects.get().status == "past_due"
+
+
+def _read_misses(monkeypatch: pytest.MonkeyPatch, model: type[Subscription] | type[Invoice]) -> None:
+    """The sync's first locked read finds nothing, as when another worker inserts the row just
+    after that read: the sync's own insert then hits the unique stripe_id."""
+    real = model.objects.select_for_update
+    misses = [model.objects.none()]
+    monkeypatch.setattr(model.objects, "select_for_update", lambda: misses.pop() if misses else real())
+
+
+def test_a_subscription_another_worker_inserted_first_gets_the_newer_snapshot(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another worker's mirror (incomplete) inserted after this sync's read missed it
+    subscription_sync(obj=_subscription_obj(status="incomplete"), seen_at_ms=1000)
+    _read_misses(monkeypatch, Subscription)
+    # when this worker's newer snapshot is synced
+    result = subscription_sync(obj=_subscription_obj(), seen_at_ms=2000)
+    # then it is applied to that row, as an update of it
+    assert (result.changed, result.previous_status) == (True, "incomplete")
+    stored = Subscription.objects.get()
+    assert (stored.pk, stored.status, stored.status_at) == (result.subscription.pk, "active", 2000)
 
 
 @pytest.mark.parametrize("terminal", ["canceled", "incomplete_expired"])
@@ -261,17 +288,25 @@ def test_no_welcome_email_for_a_subscription_without_a_subscriber(db: Any, eager
     assert callbacks == [] and mail.outbox == []
 
 
-def test_staff_are_alerted_when_access_ends(db: Any, alert_emails: None) -> None:
+def test_staff_are_alerted_when_access_ends(
+    db: Any, alert_emails: None, caplog: pytest.LogCaptureFixture
+) -> None:
     subscription_sync(obj=_subscription_obj(), seen_at_ms=1000)
     with TestCase.captureOnCommitCallbacks(execute=True):
         subscription_sync(obj=_subscription_obj(status="past_due"), seen_at_ms=2000)
     assert mail.outbox == []  # past due keeps access while Stripe retries
-    with TestCase.captureOnCommitCallbacks(execute=True):
+    with (
+        TestCase.captureOnCommitCallbacks(execute=True),
+        caplog.at_level("WARNING", logger="payments.alerts"),
+    ):
         subscription_sync(obj=_subscription_obj(status="unpaid"), seen_at_ms=3000)
     [alert] = mail.outbox
     assert alert.to == ["ops@example.com"]
-    assert "Subscription sub_1: access ended (unpaid)" in alert.subject
-    assert "subscription: sub_1" in alert.body and "customer: cus_1" in alert.body
+    assert alert.subject == "[payments] Subscription sub_1: access ended (unpaid)"
+    assert alert.body == "Subscription sub_1: access ended (unpaid)\n\nsubscription: sub_1\ncustomer: cus_1"
+    # the kind the chat channel and the log filter on
+    [record] = [r for r in caplog.records if r.name == "payments.alerts"]
+    assert (record.alert, record.subscription, record.customer) == ("subscription_ended", "sub_1", "cus_1")
 
 
 def test_staff_are_alerted_when_an_active_subscription_is_canceled(db: Any, alert_emails: None) -> None:
@@ -384,9 +419,13 @@ def test_an_invoice_payment_intent_without_details_is_recorded_empty(db: Any) ->
     assert (inv.payment_intent_id, inv.payment_intent_status) == ("", "")
 
 
-def test_an_unknown_invoice_status_is_refused_and_nothing_is_written(db: Any) -> None:
-    with pytest.raises(ValueError, match="unknown invoice status 'lost'"):
-        invoice_sync(obj=_invoice_obj(status="lost"))
+@pytest.mark.parametrize(("status", "named"), [("lost", "'lost'"), (None, "''")])
+def test_an_unknown_invoice_status_is_refused_and_nothing_is_written(
+    db: Any, status: str | None, named: str
+) -> None:
+    with pytest.raises(ValueError) as refused:
+        invoice_sync(obj=_invoice_obj(status=status))
+    assert str(refused.value) == f"unknown invoice status {named}"
     assert not Invoice.objects.exists()
 
 
@@ -414,6 +453,28 @@ def test_a_paid_or_void_invoice_is_final(db: Any, final: str, later: str) -> Non
     invoice_sync(obj=_invoice_obj(status=final), seen_at_ms=1000)
     invoice_sync(obj=_invoice_obj(status=later), seen_at_ms=2000)
     assert Invoice.objects.get().status == final
+
+
+def test_a_later_invoice_status_wins_even_from_a_snapshot_stamped_earlier(db: Any) -> None:
+    # the status rank decides first: Stripe time only orders snapshots of the same status
+    invoice_sync(obj=_invoice_obj(), seen_at_ms=2000)
+    inv = invoice_sync(obj=_invoice_obj(status="paid", amount_paid=900), seen_at_ms=1500)
+    assert (inv.status, inv.amount_paid) == ("paid", 900)
+    stored = Invoice.objects.get()
+    assert (stored.status, stored.amount_paid, stored.status_at) == ("paid", 900, 1500)
+
+
+def test_an_invoice_another_worker_inserted_first_gets_the_newer_snapshot(
+    db: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given another worker's mirror (draft) inserted after this sync's read missed it
+    invoice_sync(obj=_invoice_obj(status="draft", attempt_count=0), seen_at_ms=1000)
+    _read_misses(monkeypatch, Invoice)
+    # when this worker's snapshot (open, first attempt failed) is synced
+    inv = invoice_sync(obj=_invoice_obj(), seen_at_ms=2000)
+    # then it is applied to that row
+    stored = Invoice.objects.get()
+    assert (stored.pk, stored.status, stored.attempt_count, stored.status_at) == (inv.pk, "open", 1, 2000)
 
 
 def test_an_older_invoice_snapshot_of_the_same_status_changes_nothing(db: Any) -> None:
@@ -677,6 +738,51 @@ def test_a_card_not_confirmed_is_not_applied(plan: Plan, emulator: Any, stripe_w
     assert subscriber_card_apply(subscriber=orphan) is False  # no subscription to apply it to
 
 
+def test_a_card_waiting_for_the_bank_s_check_is_neither_applied_nor_replaced(
+    plan: Plan, emulator: Any, stripe_writes: Calls
+) -> None:
+    # given a card change whose new card needs 3-D Secure, entered but not authenticated yet
+    subscriber, sub = _subscribed(plan, emulator)
+    seti = subscriber_setup_intent(subscriber=subscriber)
+    emulator.client().v1.setup_intents.confirm(
+        seti["id"], params={"payment_method": "pm_card_authenticationRequired"}
+    )
+    stripe_writes.clear()
+    # when the card page comes back (or is reloaded) before the customer has authenticated
+    applied = subscriber_card_apply(subscriber=Subscriber.objects.get())
+    resumed = subscriber_setup_intent(subscriber=Subscriber.objects.get())
+    # then the subscription keeps its old card and the page resumes the same SetupIntent
+    assert applied is False
+    assert (resumed["id"], resumed["status"]) == (seti["id"], "requires_action")
+    assert stripe_writes == []
+    assert Subscription.objects.get().default_payment_method == sub.default_payment_method
+    assert Subscriber.objects.values_list("setup_intent_id", "card_changes").get() == (seti["id"], 1)
+    # once the bank's check is done, the new card becomes the default
+    emulator.complete_setup_3ds(seti["id"])
+    assert subscriber_card_apply(subscriber=Subscriber.objects.get()) is True
+    confirmed = stripe_gateway.setup_intent_retrieve(setup_intent_id=seti["id"])
+    assert Subscription.objects.get().default_payment_method == confirmed["payment_method"] != ""
+
+
+@pytest.mark.parametrize("status", ["requires_payment_method", "requires_confirmation", "requires_action"])
+def test_a_card_change_the_customer_has_not_finished_is_resumed_not_restarted(
+    subscriber: Subscriber, monkeypatch: pytest.MonkeyPatch, status: str
+) -> None:
+    # given a card change (the first) whose SetupIntent still waits on the customer
+    Subscriber.objects.filter(pk=subscriber.pk).update(setup_intent_id="seti_1", card_changes=1)
+    monkeypatch.setattr(
+        stripe_gateway,
+        "setup_intent_retrieve",
+        lambda *, setup_intent_id: {"id": setup_intent_id, "status": status},
+    )
+    monkeypatch.setattr(stripe_gateway, "setup_intent_create", lambda **kw: pytest.fail("no new SetupIntent"))
+    # when the card page is opened again
+    seti = subscriber_setup_intent(subscriber=subscriber)
+    # then it carries on with that SetupIntent, under the same attempt
+    assert seti == {"id": "seti_1", "status": status}
+    assert Subscriber.objects.values_list("setup_intent_id", "card_changes").get() == ("seti_1", 1)
+
+
 # ---------------------------------------------------------------------------- payment step, refresh
 
 
@@ -915,6 +1021,55 @@ def test_the_sweep_sends_the_notices_whose_task_was_lost(subscriber: Subscriber)
     assert len(mail.outbox) == 2
 
 
+def _renewal_rows(subscriber: Subscriber) -> Invoice:
+    """A past-due subscription's open renewal, written directly (for the sweep's tests alone)."""
+    sub = Subscription.objects.create(
+        stripe_id="sub_1", subscriber=subscriber, customer_id="cus_1", status="past_due"
+    )
+    return Invoice.objects.create(
+        stripe_id="in_1", subscription=sub, status="open", currency="gbp", amount_due=900, attempt_count=1
+    )
+
+
+def test_the_sweep_leaves_a_notice_its_task_may_still_send_for_a_minute(
+    subscriber: Subscriber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a fixed clock, and two notices queued 59.5 and 60.5 seconds ago
+    now = _at(T0)
+    monkeypatch.setattr(services.timezone, "now", lambda: now)
+    inv = _renewal_rows(subscriber)
+    young = DunningNotice.objects.create(invoice=inv, attempt=1, kind="pay")
+    old = DunningNotice.objects.create(invoice=inv, attempt=2, kind="pay")
+    DunningNotice.objects.filter(pk=young.pk).update(created_at=now - timedelta(seconds=59.5))
+    DunningNotice.objects.filter(pk=old.pk).update(created_at=now - timedelta(seconds=60.5))
+    # when the sweep runs with its default
+    sent = dunning_notices_send_missed()
+    # then only the one older than a minute is emailed
+    assert sent == 1 and len(mail.outbox) == 1
+    assert DunningNotice.objects.filter(sent_at__isnull=False).get().pk == old.pk
+
+
+def test_the_sweep_works_through_a_backlog_200_at_a_time_past_the_notices_already_sent(
+    subscriber: Subscriber,
+) -> None:
+    # given 200 notices already sent, then 201 whose task was lost, all queued over a minute ago
+    inv = _renewal_rows(subscriber)
+    long_ago = timezone.now() - timedelta(hours=1)
+    DunningNotice.objects.bulk_create(
+        DunningNotice(invoice=inv, attempt=n, kind="pay", sent_at=long_ago) for n in range(1, 201)
+    )
+    DunningNotice.objects.bulk_create(
+        DunningNotice(invoice=inv, attempt=n, kind="pay") for n in range(201, 402)
+    )
+    DunningNotice.objects.update(created_at=long_ago)
+    # when the sweep runs three times
+    runs = [dunning_notices_send_missed() for _ in range(3)]
+    # then it sends 200, then the last one, then nothing: each lost notice once
+    assert runs == [200, 1, 0]
+    assert len(mail.outbox) == 201
+    assert not DunningNotice.objects.filter(sent_at__isnull=True).exists()
+
+
 def test_the_welcome_email_is_sent_once(subscriber: Subscriber, plan: Plan) -> None:
     other = Subscriber.objects.create(plan=plan, email="bob@example.com")
     assert subscriber_welcome_send(subscriber_pk=subscriber.pk) is True
@@ -925,4 +1080,7 @@ def test_the_welcome_email_is_sent_once(subscriber: Subscriber, plan: Plan) -> N
     # each subscriber gets their own
     assert subscriber_welcome_send(subscriber_pk=other.pk) is True
     assert mail.outbox[1].to == ["bob@example.com"]
-    assert _page(subscriber) + "\n" in email.body
+    assert email.body == (
+        "Thank you: your subscription to Reading Room is active.\n\n"
+        f"Your account page (keep this link private): {_page(subscriber)}\n"
+    )
