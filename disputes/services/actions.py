@@ -33,6 +33,7 @@ from disputes.services.common import (
     ERROR_NOT_RESPONDABLE,
     ERROR_REVISION_TAKEN,
     DisputeActionRefused,
+    dispute_fresh,
     refuse_unless_finance,
 )
 from disputes.services.drafts import draft_create, evidence_draft_build, evidence_draft_latest, liability_of
@@ -80,8 +81,7 @@ def dispute_evidence_submit(*, dispute: Dispute, user: Any, extra_text: str | No
     Stripe answers from its idempotency record. Stripe's "already submitted" answer counts as
     submitted. `extra_text` is added to the draft's `uncategorized_text` as a new revision."""
     refuse_unless_finance(user)
-    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
-    dispute = with_order.get(pk=dispute.pk)
+    dispute = dispute_fresh(dispute)
     if dispute.submitted:
         return dispute
     if dispute.submit_claimed_at is None:
@@ -261,8 +261,7 @@ def dispute_refund_inquiry(*, dispute: Dispute, user: Any) -> Dispute:
     once (a conditional UPDATE claims it, with the audit row), key `dispute:<pk>:inquiry-refund:v1`.
     The Refund mirror is written by its own sync service (payments.services.refunds)."""
     refuse_unless_finance(user)
-    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
-    dispute = with_order.get(pk=dispute.pk)
+    dispute = dispute_fresh(dispute)
     if dispute.refund_id:
         return dispute
     if dispute.refund_claimed_at is None:

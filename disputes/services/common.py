@@ -1,5 +1,5 @@
 """What the dispute services share: the messages staff see, the audit action names, the
-refusal exception and the role check."""
+refusal exception, the role check and a fresh read of a dispute."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.roles import user_is_finance
+from disputes.models import Dispute
 
 JsonDict = dict[str, Any]
 
@@ -52,3 +53,9 @@ def when(value: Any) -> datetime | None:
 def refuse_unless_finance(user: Any) -> None:
     if not user_is_finance(user):
         raise DisputeActionRefused(ERROR_NOT_FINANCE)
+
+
+def dispute_fresh(dispute: Dispute) -> Dispute:
+    """The dispute as stored now, with its order, before a staff action decides on it."""
+    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
+    return with_order.get(pk=dispute.pk)

@@ -35,6 +35,7 @@ from disputes.services.common import (
     ERROR_REVISION_TAKEN,
     ERROR_STAGING_REFUSED,
     DisputeActionRefused,
+    dispute_fresh,
     refuse_unless_finance,
 )
 from disputes.services.sync import dispute_sync, evidence_prepare_queue
@@ -211,8 +212,7 @@ def dispute_evidence_revise(
     ones never change) that is staged under its own key. Over Stripe's limits →
     DisputeActionRefused, nothing stored or sent. Finance only, audited."""
     refuse_unless_finance(user)
-    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
-    dispute = with_order.get(pk=dispute.pk)
+    dispute = dispute_fresh(dispute)
     if dispute.submit_claimed_at is not None or dispute.submitted:
         raise DisputeActionRefused(ERROR_ALREADY_SUBMITTED.format(dispute=dispute.stripe_id))
     latest = evidence_draft_latest(dispute=dispute)
