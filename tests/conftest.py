@@ -51,9 +51,23 @@ DatabaseOperations.sql_flush = _sql_flush_by_delete  # type: ignore[method-assig
 UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
 
 
+# Tests that share a Redis database or a broker with another such test (the real-worker and
+# production-process tests, the Stripe budget's and the card-testing guard's Redis counters).
+SHARING = ("worker", "slow")
+SHARING_MODULES = {"tests/payments/test_stripe_budget.py", "tests/payments/test_card_testing.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under mutmut the transactional tests are left out: they flush the shared database under
+    """The test command runs the suite in two pytest-xdist processes (`--dist loadgroup`), each
+    on its own test database; the tests that share Redis or a broker, and start processes of
+    their own, are one group, run one after another in one of them.
+
+    Under mutmut the transactional tests are left out: they flush the shared database under
     the runs going on beside them, whose failures would count as kills."""
+    for item in items:
+        shares = any(item.get_closest_marker(name) for name in SHARING)
+        if shares or item.nodeid.split("::")[0] in SHARING_MODULES:
+            item.add_marker(pytest.mark.xdist_group("processes"))
     if not UNDER_MUTMUT:
         return
     kept, left = [], []
