@@ -706,3 +706,97 @@ def test_a_dispute_on_a_charge_we_do_not_mirror_is_reported_on_the_order_its_ids
     case = Discrepancy.objects.get()
     assert (case.kind, case.order) == ("missing_local", order)
     assert case.detail == f"{dispute['id']}: needs_response at Stripe, 4200; not mirrored"
+
+
+def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_the_order(
+    fake_stripe: FakeStripe,
+) -> None:
+    """One run over a charge of each shape: what the case says (finance reads it in the admin and
+    the API), which order it is on, and the run's figures."""
+    old = int(time.time()) - 3 * 3600
+    stuck = ChargeFactory(stripe_id="ch_stuck", amount=1000)
+    short = ChargeFactory(stripe_id="ch_short", amount=4200)
+    failed_there = ChargeFactory(stripe_id="ch_failed_there")
+    ordered_less = OrderFactory(amount=3000, status=Order.Status.PAID, charge_id="ch_order_amount")
+    failed_order = OrderFactory(amount=2000, status=Order.Status.PAID, charge_id="ch_order_failed")
+    retried = OrderFactory(amount=2000, status=Order.Status.PAID, charge_id="ch_retried_paid")
+    missed = ChargeFactory(stripe_id="ch_missed", status="pending", paid=False)
+    orphan = ChargeFactory(stripe_id="ch_orphan", order=None, status="pending", paid=False)
+    unpaid = ChargeFactory(stripe_id="ch_unpaid", status="pending", paid=False)
+    by_order = {
+        "metadata": {"order_id": str(missed.order.pk)},
+        "payment_intent": missed.order.payment_intent_id,
+    }
+    without_paid = stripe_charge(id="ch_missed", amount=missed.amount, **by_order)
+    del without_paid["paid"]  # a charge Stripe lists without `paid` is read as paid
+    fake_stripe.charges += [
+        stripe_charge(id="ch_unknown", amount=4200),
+        stripe_charge(id="ch_unknown_failed", status="failed", paid=False),
+        stripe_charge(id="ch_stuck", amount=1000, status="pending", paid=False, created=old),
+        stripe_charge(id="ch_short", amount=4000),
+        stripe_charge(id="ch_failed_there", amount=failed_there.amount, status="failed", paid=False),
+        stripe_charge(id="ch_order_amount", amount=3100, metadata={"order_id": str(ordered_less.pk)}),
+        stripe_charge(
+            id="ch_order_failed",
+            amount=2000,
+            status="failed",
+            paid=False,
+            metadata={"order_id": str(failed_order.pk)},
+        ),
+        # A declined first attempt on an order paid by another charge is not a difference.
+        stripe_charge(
+            id="ch_retried_declined",
+            amount=2000,
+            status="failed",
+            paid=False,
+            metadata={"order_id": str(retried.pk)},
+        ),
+        without_paid,
+        stripe_charge(id="ch_orphan", amount=orphan.amount),
+        stripe_charge(id="ch_unpaid", amount=unpaid.amount, paid=False),
+    ]
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        result = ledger_check(window=WINDOW)
+
+    missed.order.refresh_from_db()
+    assert missed.order.status == Order.Status.FULFILLED
+    got = {(d.kind, d.object_id): (d.status, d.detail, d.order) for d in Discrepancy.objects.all()}
+    assert got == {
+        ("missing_local", "ch_unknown"): (
+            "open",
+            "ch_unknown: succeeded at Stripe, 4200 gbp; no charge or order of ours",
+            None,
+        ),
+        ("in_flight", "ch_stuck"): ("open", "ch_stuck: still pending at Stripe, 1000 gbp", stuck.order),
+        ("amount_mismatch", "ch_short"): ("open", "ch_short: Stripe 4000 gbp, ours 4200", short.order),
+        ("status_mismatch", "ch_failed_there"): (
+            "open",
+            "ch_failed_there: failed at Stripe, paid here",
+            failed_there.order,
+        ),
+        ("amount_mismatch", "ch_order_amount"): (
+            "open",
+            "ch_order_amount: Stripe 3100 gbp, ours 3000",
+            ordered_less,
+        ),
+        ("status_mismatch", "ch_order_failed"): (
+            "open",
+            "ch_order_failed: failed at Stripe, paid here",
+            failed_order,
+        ),
+        ("status_mismatch", "ch_missed"): (
+            "auto_fixed",
+            f"ch_missed: succeeded at Stripe, not paid here; applied ({missed.order.number})",
+            missed.order,
+        ),
+        ("status_mismatch", "ch_orphan"): ("open", "ch_orphan: succeeded at Stripe, not paid here", None),
+    }
+    assert (result.checked, result.opened, result.auto_fixed, result.closed, result.too_young) == (
+        11,
+        7,
+        1,
+        0,
+        0,
+    )
+    assert result.kinds == {"missing_local": 1, "in_flight": 1, "amount_mismatch": 2, "status_mismatch": 3}
