@@ -906,3 +906,31 @@ def test_a_colleague_claiming_between_our_read_and_our_claim_means_we_send_nothi
 
     assert fake_stripe.calls_of("dispute_close") == [] and refunds == []
     assert not StaffAction.objects.exists()
+
+
+@pytest.mark.parametrize("stripe_answers", ["the submitted dispute again", "already submitted"])
+def test_two_resends_of_a_lost_submission_keep_the_time_stripe_first_confirmed_it(
+    fake_stripe: FakeStripe, finance_user: User, monkeypatch: pytest.MonkeyPatch, stripe_answers: str
+) -> None:
+    # given a submission whose answer was lost, and two resends that both read the dispute before
+    # either had Stripe's answer (two tabs, or a tab and a retry)
+    from django.utils import timezone
+
+    from disputes.services import actions
+
+    dispute = staged(fake_stripe)
+    lost = timezone.now() - 2 * actions.CLAIM_RESEND_AFTER
+    Dispute.objects.filter(pk=dispute.pk).update(submit_claimed_at=lost, submitted_revision=1)
+    read_by_second = Dispute.objects.get(pk=dispute.pk)
+    first = dispute_evidence_submit(dispute=dispute, user=finance_user)
+    if stripe_answers == "already submitted":
+        fake_stripe.fail_next = [InvalidRequest("Stripe refused dispute.update.")]
+
+    # when the second resend goes through with what it read
+    monkeypatch.setattr(actions, "dispute_fresh", lambda _: read_by_second)
+    second = dispute_evidence_submit(dispute=dispute, user=finance_user)
+
+    # then the dispute keeps the time of Stripe's first confirmation
+    assert first.submitted_at is not None
+    assert second.submitted_at == first.submitted_at
+    assert [call["key"] for call in submits(fake_stripe)] == [f"dispute:{dispute.pk}:evidence-submit:v1"] * 2

@@ -183,6 +183,56 @@ def test_a_dispute_on_the_orders_mirrored_charge_is_refused_before_the_order_kno
     assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
 
 
+@pytest.mark.parametrize("ours_by", ["the order", "the order's charge, not mirrored"])
+def test_a_dispute_known_only_by_its_order_or_by_the_orders_unmirrored_charge_is_refused(
+    emulator: Any, paid_order: Order, finance: User, ours_by: str
+) -> None:
+    # given a dispute the webhook linked to the order with no charge id, or one on the order's
+    # charge before that charge's own event (its mirror) came
+    if ours_by == "the order":
+        Dispute.objects.create(
+            stripe_id="du_test_4",
+            order=paid_order,
+            charge_id="",
+            amount=4200,
+            currency="gbp",
+            status="under_review",
+        )
+    else:
+        Charge.objects.filter(order=paid_order).delete()
+        Dispute.objects.create(
+            stripe_id="du_test_4", charge_id=paid_order.charge_id, amount=4200, currency="gbp", status="lost"
+        )
+    # when finance asks for a refund, then it is refused and Stripe is not asked
+    with pytest.raises(RefundRefused, match="disput"):
+        refund_request_create(
+            order=paid_order, amount=None, reason="requested_by_customer", requested_by=finance
+        )
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+
+
+def test_a_double_submit_that_read_before_the_first_was_stored_finds_it_under_the_lock(
+    emulator: Any, paid_order: Order, finance: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a first submit of the form, and a second one that looked for its row before the
+    # first stored it, and then waited for the order's lock
+    from payments.services import refund_requests
+
+    submit = {"order": paid_order, "amount": 500, "reason": "duplicate", "requested_by": finance}
+    first = refund_request_create(**submit, form_token="form-2")
+    real, looks = refund_requests._existing, []
+
+    def existing(**where: Any) -> RefundRequest | None:
+        looks.append(where)
+        return None if len(looks) == 1 else real(**where)
+
+    monkeypatch.setattr(refund_requests, "_existing", existing)
+
+    # when it gets the lock, then it finds the first one's request and refunds nothing more
+    assert refund_request_create(**submit, form_token="form-2").pk == first.pk
+    assert RefundRequest.objects.count() == 1 and len(stripe_refunds(emulator, paid_order)) == 1
+
+
 def test_an_inquiry_does_not_block_a_refund(emulator: Any, paid_order: Order, finance: User) -> None:
     Dispute.objects.create(
         stripe_id="du_test_2",
