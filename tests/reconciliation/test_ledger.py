@@ -800,3 +800,85 @@ def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_t
         0,
     )
     assert result.kinds == {"missing_local": 1, "in_flight": 1, "amount_mismatch": 2, "status_mismatch": 3}
+
+
+def test_what_finance_sees_of_refunds_whose_status_we_cannot_move_or_stripe_lists_without_figures(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given refunds held here in a final status, in one we do not know, and one Stripe lists
+    # with no status and no amount; and one we can move forward from an unknown status
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    pi = order.payment_intent_id
+    fake_stripe.charges.append(stripe_charge(id="ch_paid", amount=4200, payment_intent=pi))
+    held = {"failed": "canceled", "odd_here": "odd_there", "succeeded": None, "older": "pending"}
+    for stripe_id, there in held.items():
+        here = "unknown" if stripe_id == "older" else stripe_id
+        Refund.objects.create(
+            stripe_id=f"re_{stripe_id}",
+            order=order,
+            charge_id="ch_paid",
+            amount=1500,
+            currency="gbp",
+            status=here,
+        )
+        refund = stripe_refund(
+            id=f"re_{stripe_id}", amount=1500, charge="ch_paid", payment_intent=pi, status=there
+        )
+        if there is None:
+            refund["amount"] = None
+        fake_stripe.refunds.append(refund)
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        result = ledger_check(window=WINDOW)
+
+    # then a final status is not moved sideways, an unknown one is not guessed at, and a refund
+    # with no figures says so
+    got = {(d.kind, d.object_id): (d.status, d.detail, d.order, d.run_id) for d in Discrepancy.objects.all()}
+    assert got == {
+        ("status_mismatch", "re_failed"): (
+            "open",
+            "re_failed: canceled at Stripe, failed here",
+            order,
+            result.run_id,
+        ),
+        ("status_mismatch", "re_odd_here"): (
+            "open",
+            "re_odd_here: odd_there at Stripe, odd_here here",
+            order,
+            result.run_id,
+        ),
+        ("status_mismatch", "re_succeeded"): (
+            "open",
+            "re_succeeded:  at Stripe, succeeded here",
+            order,
+            result.run_id,
+        ),
+        ("amount_mismatch", "re_succeeded"): (
+            "open",
+            "re_succeeded: Stripe 0, ours 1500",
+            order,
+            result.run_id,
+        ),
+        ("status_mismatch", "re_older"): (
+            "auto_fixed",
+            "re_older: unknown here, pending at Stripe; applied",
+            order,
+            result.run_id,
+        ),
+        ("in_flight", "re_older"): ("open", "re_older: still pending at Stripe, 1500", order, result.run_id),
+    }
+    assert Refund.objects.get(stripe_id="re_older").status == "pending"
+
+
+def test_a_dispute_stripe_lists_without_status_or_amount_or_charge_says_so(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    bare = stripe_dispute(
+        id="dp_bare", charge=None, status=None, amount=None, payment_intent=order.payment_intent_id
+    )
+    fake_stripe.disputes.append(bare)
+
+    ledger_check(window=WINDOW)
+
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.object_id, case.order) == ("missing_local", "dp_bare", order)
+    assert case.detail == "dp_bare:  at Stripe, 0; not mirrored"
