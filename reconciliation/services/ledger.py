@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.db import transaction
 from django.utils import timezone
@@ -83,6 +83,11 @@ class LedgerResult:
         )
 
 
+def _paid(order: Order | None) -> TypeGuard[Order]:
+    """Paid here, or past paid (fulfilled, refunded, disputed)."""
+    return order is not None and STATUS_RANK[order.status] >= PAID_RANK
+
+
 def _order_of_charge(obj: JsonDict) -> Order | None:
     """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
     charge = obj.get("charge")
@@ -143,7 +148,8 @@ class _Check:
                 self.result.closed += 1
 
     def _young(self, obj: JsonDict) -> bool:
-        return int(obj.get("created") or 0) > self.young_after
+        created = int(obj.get("created") or 0)  # pragma: no mutate: 0 and 1 are both long past
+        return created > self.young_after
 
     def _apply(self, obj: JsonDict) -> Order | None:
         return stripe_object_apply(obj=obj, seen_at=None, source=f"{SOURCE}:{obj['id']}").order
@@ -190,25 +196,23 @@ class _Check:
             self.open(Kind.MISSING_LOCAL, charge_id, detail)
             return {Kind.MISSING_LOCAL}
         found: set[str] = set()
-        ours_amount = local.amount if local is not None else order.amount if order is not None else 0
+        ours = local or order  # our side: the mirror, else the order (one is set: see above)
+        ours_amount = ours.amount if ours else 0  # pragma: no mutate: ours is never None here
         if ours_amount != amount:
             detail = f"{charge_id}: Stripe {amount} {currency}, ours {ours_amount}"
             self.open(Kind.AMOUNT_MISMATCH, charge_id, detail, order)
             found.add(Kind.AMOUNT_MISMATCH)
-        ours_paid = (
-            local.status == Charge.Status.SUCCEEDED
-            if local is not None
-            else order is not None and STATUS_RANK.get(order.status, 0) >= PAID_RANK
-        )
+        ours_paid = local.status == Charge.Status.SUCCEEDED if local is not None else _paid(order)
         if status == "succeeded" and obj.get("paid", True):
             self._duplicate_check(charge_id, order, obj)
             if not ours_paid:
                 # A missed success: the safe fix is the webhook's own forward-only service.
                 kind = Kind.STATUS_MISMATCH if local is not None else Kind.MISSING_LOCAL
                 fixed_order = self._apply(obj)
-                number = fixed_order.number if fixed_order else "no order"
-                detail = f"{charge_id}: succeeded at Stripe, not paid here; applied ({number})"
-                if fixed_order is not None and STATUS_RANK.get(fixed_order.status, 0) >= PAID_RANK:
+                if _paid(fixed_order):
+                    detail = (
+                        f"{charge_id}: succeeded at Stripe, not paid here; applied ({fixed_order.number})"
+                    )
                     self.fixed(kind, charge_id, detail, fixed_order)
                 else:
                     self.open(kind, charge_id, f"{charge_id}: succeeded at Stripe, not paid here", order)
@@ -377,9 +381,8 @@ class _Check:
         live = stripe_live_mode()
         window = {"stripe_created__gte": self.since, "stripe_created__lte": young, "livemode": live}
         candidates: list[tuple[str, str, Order | None]] = []
-        for charge in (
-            Charge.objects.filter(**window).exclude(stripe_id__in=self.seen["charge"]).select_related("order")
-        ):
+        with_order = Charge.objects.select_related("order")  # pragma: no mutate: it only saves queries
+        for charge in with_order.filter(**window).exclude(stripe_id__in=self.seen["charge"]):
             candidates.append(("charge", charge.stripe_id, charge.order))
         paid_orders = Order.objects.filter(
             paid_at__gte=self.since, paid_at__lte=young, livemode=live

@@ -20,7 +20,7 @@ from billing.services import billing_refresh
 from orders.models import Fulfillment, Order
 from payments import stripe_gateway
 from payments.alerts import AlertKind
-from payments.models import Refund
+from payments.models import Charge, Refund
 from reconciliation import tasks
 from reconciliation.management.commands.reconcile_ledger import parse_window
 from reconciliation.models import Discrepancy, Payout, ReconciliationRun
@@ -652,8 +652,10 @@ def test_young_refunds_disputes_and_invoices_keep_their_open_cases_until_they_ar
     refund = stripe_refund(status="pending", created=young)
     dispute = stripe_dispute(created=young)
     _, invoice = a_subscription_at_stripe(fake_stripe, created=young)
-    fake_stripe.charges.append(stripe_charge(created=young))
+    charge = stripe_charge(created=young)
+    fake_stripe.charges.append(charge)
     fake_stripe.refunds.append(refund)
+    Discrepancy.objects.create(kind="missing_local", object_id=charge["id"], detail="seen before")
     fake_stripe.disputes.append(dispute)
     Discrepancy.objects.create(kind="in_flight", object_id=refund["id"], detail="seen pending before")
     Discrepancy.objects.create(kind="status_mismatch", object_id=dispute["id"], detail="won here before")
@@ -664,6 +666,7 @@ def test_young_refunds_disputes_and_invoices_keep_their_open_cases_until_they_ar
     assert result.too_young == 4
     assert cases() == sorted(
         [
+            ("missing_local", charge["id"], "open"),
             ("in_flight", refund["id"], "open"),
             ("status_mismatch", dispute["id"], "open"),
             ("amount_mismatch", invoice["id"], "open"),
@@ -715,7 +718,8 @@ def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_t
     the API), which order it is on, and the run's figures."""
     old = int(time.time()) - 3 * 3600
     stuck = ChargeFactory(stripe_id="ch_stuck", amount=1000)
-    short = ChargeFactory(stripe_id="ch_short", amount=4200)
+    # our side of a charge is its mirror when we hold one, not the order (here 5000)
+    short = ChargeFactory(stripe_id="ch_short", amount=4200, order=OrderFactory(amount=5000))
     failed_there = ChargeFactory(stripe_id="ch_failed_there")
     ordered_less = OrderFactory(amount=3000, status=Order.Status.PAID, charge_id="ch_order_amount")
     failed_order = OrderFactory(amount=2000, status=Order.Status.PAID, charge_id="ch_order_failed")
@@ -882,3 +886,74 @@ def test_a_dispute_stripe_lists_without_status_or_amount_or_charge_says_so(fake_
     case = Discrepancy.objects.get()
     assert (case.kind, case.object_id, case.order) == ("missing_local", "dp_bare", order)
     assert case.detail == "dp_bare:  at Stripe, 0; not mirrored"
+
+
+def test_a_charge_exactly_as_old_as_the_grace_period_is_checked(fake_stripe: FakeStripe) -> None:
+    now = timezone.now().replace(microsecond=0)
+    edge = stripe_charge(id="ch_edge", status="pending", paid=False, created=int(now.timestamp()) - 3600)
+    fake_stripe.charges.append(edge)
+
+    result = ledger_check(window=WINDOW, now=now)
+
+    assert (result.too_young, cases()) == (0, [("in_flight", "ch_edge", "open")])
+
+
+def test_a_second_charge_that_was_refunded_is_not_a_duplicate(fake_stripe: FakeStripe) -> None:
+    order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_first")
+    by_order = {"metadata": {"order_id": str(order.pk)}}
+    fake_stripe.charges += [
+        stripe_charge(id="ch_first", amount=4200, created=int(time.time()) - 9000, **by_order),
+        stripe_charge(id="ch_second", amount=4200, refunded=True, amount_refunded=4200, **by_order),
+    ]
+
+    ledger_check(window=WINDOW)
+
+    assert cases(kind="duplicate") == []
+
+
+def test_what_we_hold_outside_the_window_the_grace_period_or_the_mode_is_not_looked_up(
+    fake_stripe: FakeStripe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given charges and paid orders of ours Stripe does not list: paid before the window, paid
+    # minutes ago, paid in live mode while we check test mode, and paid with no charge id yet
+    now = int(time.time())
+    for paid_at, charge_id, livemode in [
+        (now - 3 * 86400, "ch_before_window", False),
+        (now - 600, "ch_minutes_ago", False),
+        (now - 7200, "ch_live", True),
+        (now - 7200, "", False),
+    ]:
+        OrderFactory(status=Order.Status.PAID, paid_at=at(paid_at), charge_id=charge_id, livemode=livemode)
+    ChargeFactory(stripe_id="ch_young_mirror", stripe_created=at(now - 600))
+    ChargeFactory(stripe_id="ch_old_mirror", stripe_created=at(now - 3 * 86400))
+    looked_up: list[str] = []
+    monkeypatch.setattr(stripe_gateway, "object_retrieve", lambda *, object_id: looked_up.append(object_id))
+
+    ledger_check(window=WINDOW)
+
+    # then none is looked up, and none is reported
+    assert (looked_up, cases()) == ([], [])
+
+
+def test_a_charge_of_ours_stripe_did_not_list_is_looked_up_and_checked_as_a_charge(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given an order paid inside the window whose charge was created before it (not listed)
+    order = OrderFactory(
+        amount=4200, status=Order.Status.PAID, charge_id="ch_before", paid_at=at(int(time.time()) - 7200)
+    )
+    fake_stripe.charges.append(
+        stripe_charge(id="ch_before", amount=4000, created=int(time.time()) - 3 * 86400)
+    )
+    ChargeFactory(stripe_id="ch_gone")
+
+    ledger_check(window=WINDOW)
+
+    got = {(d.kind, d.object_id): (d.detail, d.order) for d in Discrepancy.objects.all()}
+    assert got == {
+        ("amount_mismatch", "ch_before"): ("ch_before: Stripe 4000 gbp, ours 4200", order),
+        ("missing_remote", "ch_gone"): (
+            "ch_gone: ours, Stripe has no such charge",
+            Charge.objects.get().order,
+        ),
+    }
