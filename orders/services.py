@@ -172,9 +172,7 @@ def _id_of(value: Any) -> str:
     return str(value or "")
 
 
-def _decline_code(error: JsonDict | None) -> str:
-    if not error:
-        return ""
+def _decline_code(error: JsonDict) -> str:
     return str(error.get("decline_code") or error.get("code") or "")[:64]
 
 
@@ -254,7 +252,12 @@ def order_apply_payment_intent(
             if order.payment_intent_status != pi_status:
                 order.payment_intent_status = pi_status
                 fields.add("payment_intent_status")
-            code = _decline_code(error) if status == Order.Status.PAYMENT_FAILED else order.last_decline_code
+            # Failed means Stripe gave an error (above).
+            code = (
+                _decline_code(error or {})
+                if status == Order.Status.PAYMENT_FAILED
+                else order.last_decline_code
+            )
             if code != order.last_decline_code:
                 order.last_decline_code = code
                 fields.add("last_decline_code")

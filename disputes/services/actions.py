@@ -139,7 +139,11 @@ def _claim_submission(
         revision = latest.revision
         if fields != latest.fields:
             revision = draft_create(
-                dispute=dispute, fields=fields, liability=liability_of(dispute), user=user
+                dispute=dispute,
+                revision=revision + 1,
+                fields=fields,
+                liability=liability_of(dispute),
+                user=user,
             ).revision
         Dispute.objects.filter(pk=dispute.pk).update(submitted_revision=revision)
         action = staff_action_record(

@@ -57,18 +57,18 @@ def evidence_draft_latest(*, dispute: Dispute) -> EvidenceDraft | None:
 
 
 def draft_create(
-    *, dispute: Dispute, fields: dict[str, str], liability: Any, user: Any = None, revision: int | None = None
+    *, dispute: Dispute, revision: int, fields: dict[str, str], liability: Any, user: Any = None
 ) -> EvidenceDraft:
-    latest = evidence_draft_latest(dispute=dispute)
-    number = revision or ((latest.revision + 1) if latest else 1)
+    """Store a revision of the evidence: `user` is the staff member who wrote it (Finance, signed
+    in), None for the one built when the dispute opened."""
     problems = evidence_problems(fields)
     return EvidenceDraft.objects.create(
         dispute=dispute,
-        revision=number,
+        revision=revision,
         fields=fields,
         liability_shift=liability.applies,
         liability_explanation=liability.explanation,
-        created_by=user if getattr(user, "is_authenticated", False) else None,
+        created_by=user,
         problem="\n".join(problems),
     )
 
@@ -76,10 +76,7 @@ def draft_create(
 def evidence_draft_build(*, dispute: Dispute) -> EvidenceDraft | None:
     """Revision 1 of the evidence, from the order as it was at checkout, with the receipt uploaded
     to Stripe's Files (`dispute:<pk>:receipt:v1`, deterministic bytes, so a retry is the same
-    upload). Returns the existing revision 1 if there is one, None without an order."""
-    existing = dispute.drafts.filter(revision=1).first()
-    if existing is not None:
-        return existing
+    upload). Returns the revision 1 another run stored first, if one did; None without an order."""
     if dispute.order is None:
         return None
     charge = _charge_of(dispute)
@@ -146,7 +143,8 @@ def evidence_draft_stage(*, draft: EvidenceDraft) -> EvidenceDraft:
 def dispute_evidence_prepare(*, dispute_pk: int) -> EvidenceDraft | None:
     """The task's work when a dispute opens: build the evidence and stage it, unless it is done,
     submitted or no longer takes a response. Safe to run twice."""
-    dispute = Dispute.objects.select_related("order").filter(pk=dispute_pk).first()
+    with_order = Dispute.objects.select_related("order")  # pragma: no mutate: it only saves queries
+    dispute = with_order.filter(pk=dispute_pk).first()
     if dispute is None or dispute.status not in RESPONDABLE_STATUSES or dispute.submit_claimed_at is not None:
         return None
     draft = evidence_draft_latest(dispute=dispute) or evidence_draft_build(dispute=dispute)

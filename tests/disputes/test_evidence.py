@@ -15,7 +15,13 @@ from disputes import tasks
 from disputes.evidence import ERROR_FIELD_TOO_LONG, ERROR_FILE_TOO_LARGE, evidence_problems
 from disputes.liability import liability_shift_assess
 from disputes.models import Dispute, EvidenceDraft
-from disputes.services import dispute_evidence_prepare, dispute_sync
+from disputes.services import (
+    dispute_evidence_prepare,
+    dispute_sync,
+    evidence_draft_build,
+    evidence_draft_stage,
+)
+from disputes.services.drafts import draft_create, liability_of
 from payments import stripe_gateway
 from payments.stripe_gateway import RateLimited, StripeUnavailable
 from tests.disputes.factories import NOW, ChargeFactory, FakeStripe, dispute_object, paid_order
@@ -346,3 +352,30 @@ def test_the_sweep_leaves_refused_submitted_and_orderless_disputes_alone(fake_st
     assert submitted.status == "under_review"
 
     assert dispute_evidence_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_a_revision_over_two_limits_names_both_one_per_line(fake_stripe: FakeStripe) -> None:
+    dispute = opened(fake_stripe, ChargeFactory(order=paid_order()))
+    fields = {"product_description": "x" * 20001, "uncategorized_text": "y" * 20001}
+
+    draft = draft_create(dispute=dispute, revision=1, fields=fields, liability=liability_of(dispute))
+
+    assert draft.problem.split("\n") == evidence_problems(fields)
+    assert len(evidence_problems(fields)) == 2 and draft.created_by is None
+
+
+def test_two_stagings_of_one_draft_keep_the_time_stripe_first_had_it(fake_stripe: FakeStripe) -> None:
+    # given a draft two workers picked up at once (a redelivered task), both before either staged it
+    dispute = opened(fake_stripe, ChargeFactory(order=paid_order()))
+    draft = evidence_draft_build(dispute=dispute)
+    assert draft is not None
+    read_by_second = EvidenceDraft.objects.get(pk=draft.pk)
+
+    first = evidence_draft_stage(draft=draft)
+    second = evidence_draft_stage(draft=read_by_second)
+
+    # then both sent the same request (Stripe answers the second from its idempotency record)
+    # and the draft keeps its first staging time
+    assert first.staged_at is not None and second.staged_at == first.staged_at
+    keys = {call["key"] for call in fake_stripe.calls_of("dispute_update")}
+    assert keys == {f"dispute:{dispute.pk}:evidence-draft:v1"}

@@ -286,6 +286,15 @@ def test_each_new_decline_is_a_change_with_its_code_and_time() -> None:
     assert order.payment_state_at == T0 + 3
 
 
+def test_a_decline_without_a_code_is_failed_with_no_code_for_support() -> None:
+    # given a payment that failed with only a message (Stripe's api_error, say) after a decline
+    order = OrderFactory(last_decline_code="card_declined")
+    error = {"type": "api_error", "message": "Something went wrong."}
+    order_apply_payment_intent(order=order, payment_intent=failed_intent(order, error), seen_at=T0)
+    order.refresh_from_db()
+    assert (order.status, order.last_decline_code) == (Order.Status.PAYMENT_FAILED, "")
+
+
 def test_a_fresh_payment_intent_is_awaiting_payment_without_a_decline() -> None:
     order = OrderFactory(status=Order.Status.PENDING)
     change = order_apply_payment_intent(
