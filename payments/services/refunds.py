@@ -44,7 +44,8 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
                 "payment_intent_id": _id_of(refund.get("payment_intent")),
                 "charge_id": _id_of(refund.get("charge")),
                 "amount": int(refund.get("amount") or 0),
-                "currency": str(refund.get("currency") or (order.currency if order else "usd")).lower(),
+                # Stripe's currency codes are lowercase, as our orders' are (a constraint checks).
+                "currency": str(refund.get("currency") or (order.currency if order else "usd")),
                 "status": status,
                 "failure_reason": str(refund.get("failure_reason") or "")[:64],
                 "livemode": bool(refund.get("livemode")),

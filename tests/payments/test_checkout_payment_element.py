@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import stripe
 from django.test import Client
+from django.utils import timezone
 
 from orders.cart import CartLine
 from orders.models import Fulfillment, Order, OrderCheckout, Product
 from payments.services import checkout as checkout_services
+from tests.factories import OrderFactory
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
     SECRET_MARKERS,
     add_to_cart,
@@ -88,6 +90,7 @@ def test_checkout_creates_one_order_and_a_payment_intent_with_the_data_that_wins
     assert intent["shipping"]["name"] == "Ada Lovelace"
     assert intent["shipping"]["address"]["postal_code"] == "SW1Y 4JH"
     assert intent["statement_descriptor_suffix"] == order.number
+    assert intent["payment_method_types"] == ["card"]
     [customer] = stripe_list(shop, "customers")
     assert customer["email"] == "ada@example.com"
     assert customer["address"]["line1"] == "12 St James's Square"
@@ -568,3 +571,35 @@ def described(order: Order) -> str:
     return f"{order.number}: " + ", ".join(
         f"{item.quantity} × {item.product_name}" for item in order.items.all()
     )
+
+
+def test_the_payment_page_of_an_order_paid_meanwhile_fulfills_it_and_restarts_the_status_limit(
+    client: Client, shop: Any, catalog: dict[str, Product], caplog: pytest.LogCaptureFixture
+) -> None:
+    # given an order paid at Stripe whose webhook has not come, and whose return page asked
+    # Stripe a moment ago (the status endpoint's rate limit)
+    caplog.set_level("INFO", logger="payments.stripe_gateway")
+    add_to_cart(client, catalog["MUG"], 1)
+    order = place(client)
+    created = [r.getMessage() for r in caplog.records if "payment_intent.create" in r.getMessage()]
+    assert confirm(shop, order, "pm_card_visa") is None
+    OrderCheckout.objects.filter(order=order).update(synced_at=timezone.now())
+    # when the customer opens the payment page again
+    assert client.get(f"/orders/{order.public_token}/pay/").status_code in (200, 302)
+    # then the order is fulfilled once, recorded as the checkout's own fetch, and the next
+    # status check may ask Stripe at once
+    order.refresh_from_db()
+    assert order.status == Order.Status.FULFILLED
+    assert list(Fulfillment.objects.filter(order=order).values_list("source", flat=True)) == ["checkout"]
+    assert OrderCheckout.objects.get(order=order).synced_at is None
+    # and the PaymentIntent's creation was logged with the order's number
+    assert len(created) == 1 and f"order={order.number}" in created[0]
+
+
+def test_an_order_without_a_stored_key_gets_no_payment_intent(shop: Any) -> None:
+    order = OrderFactory(payment_intent_id=None)
+    Order.objects.filter(pk=order.pk).update(payment_intent_idempotency_key="")  # an order from before keys
+    order.refresh_from_db()
+    with pytest.raises(ValueError, match=f"^{order.number} has no stored PaymentIntent key$"):
+        checkout_services.payment_element_intent(order=order)
+    assert stripe_list(shop, "payment_intents") == []

@@ -361,6 +361,23 @@ def test_a_refund_that_failed_at_once_keeps_its_reason(process: Process) -> None
     assert order.amount_refunded == 0
 
 
+def test_a_refund_first_seen_succeeded_has_no_failure_reason_and_one_seen_failed_keeps_64_characters(
+    process: Process,
+) -> None:
+    order = OrderFactory()
+    process(event("refund.created", refund(order, status="succeeded", amount=1000, refund_id="re_ok")))
+    long_reason = "a_failure_reason_from_a_future_api_version_" + "x" * 40
+    failed = refund(order, status="failed", amount=1000, refund_id="re_failed", failure_reason=long_reason)
+    process(event("refund.failed", failed))
+    # a refund with no currency and no order of ours (never seen from Stripe) is kept in usd
+    orphan = {**refund(order, status="pending", amount=500, refund_id="re_bare"), "payment_intent": None}
+    del orphan["currency"]
+    process(event("refund.created", orphan))
+    reasons = dict(Refund.objects.values_list("stripe_id", "failure_reason"))
+    assert reasons == {"re_ok": "", "re_failed": long_reason[:64], "re_bare": ""}
+    assert Refund.objects.get(stripe_id="re_bare").currency == "usd"
+
+
 def test_a_refund_status_we_do_not_know_never_overwrites_one_we_do(process: Process) -> None:
     order = OrderFactory()
     process(event("refund.created", refund(order, status="pending", amount=1500)))
