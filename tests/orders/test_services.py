@@ -371,6 +371,32 @@ def test_a_failed_charge_records_the_issuer_s_reason_before_the_failure_code() -
     assert order.last_decline_code == "card_declined"
 
 
+def test_a_failed_charge_without_a_code_keeps_the_last_one_and_links_the_payment_intent() -> None:
+    # given an order declined before (insufficient funds), and one never declined, neither linked
+    # to its PaymentIntent yet
+    declined = OrderFactory(payment_intent_id=None, last_decline_code="insufficient_funds")
+    fresh = OrderFactory(payment_intent_id=None)
+    # when a newer charge of each fails with no reason or code (a processing error)
+    for order, pi in ((declined, "pi_declined"), (fresh, "pi_fresh")):
+        failed = charge(
+            order, status="failed", failure_code=None, outcome={"type": "invalid"}, payment_intent=pi
+        )
+        assert order_apply_charge(order=order, charge=failed, seen_at=T0).changed is True
+    # then both are failed, linked, and keep the code support last saw
+    declined.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (declined.status, declined.payment_intent_id, declined.last_decline_code) == (
+        Order.Status.PAYMENT_FAILED,
+        "pi_declined",
+        "insufficient_funds",
+    )
+    assert (fresh.status, fresh.payment_intent_id, fresh.last_decline_code) == (
+        Order.Status.PAYMENT_FAILED,
+        "pi_fresh",
+        "",
+    )
+
+
 def test_a_pending_charge_only_links_the_payment_intent() -> None:
     order = OrderFactory(payment_intent_id=None)
     change = order_apply_charge(

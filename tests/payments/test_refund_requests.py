@@ -335,6 +335,9 @@ def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     request = RefundRequest.objects.create(
         order=paid_order, amount=600, currency="gbp", reason="duplicate", requested_by=finance
     )
+    later = RefundRequest.objects.create(
+        order=paid_order, amount=700, currency="gbp", reason="duplicate", requested_by=finance
+    )
     refund = {
         "id": "re_test_early",
         "object": "refund",
@@ -347,8 +350,10 @@ def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     process(event("refund.created", refund))
     request.refresh_from_db()
     assert (request.stripe_refund_id, request.status) == ("re_test_early", "pending")
-    other.refresh_from_db()  # the request named in the metadata, not another one waiting
-    assert (other.stripe_refund_id, other.status) == (None, "requested")
+    # the request named in the metadata, not another one waiting
+    for waiting in (other, later):
+        waiting.refresh_from_db()
+        assert (waiting.stripe_refund_id, waiting.status) == (None, "requested")
     process(event("refund.updated", {**refund, "status": "succeeded"}))
     request.refresh_from_db()
     assert request.status == "succeeded"
@@ -356,6 +361,30 @@ def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     process(event("refund.updated", {**refund, "status": "pending"}))
     request.refresh_from_db()
     assert request.status == "succeeded"
+
+
+def test_a_refund_naming_a_request_of_another_order_does_not_move_that_request(
+    paid_order: Order, finance: User, process: Callable[..., StripeEvent]
+) -> None:
+    # given a request on another order, and a refund of ours whose metadata names it (a refund
+    # made by hand in the Dashboard, its metadata copied from another)
+    elsewhere = RefundRequest.objects.create(
+        order=OrderFactory(status=Order.Status.PAID), amount=500, currency="gbp", reason="duplicate"
+    )
+    refund = {
+        "id": "re_test_crossed",
+        "object": "refund",
+        "amount": 500,
+        "currency": "gbp",
+        "status": "succeeded",
+        "payment_intent": paid_order.payment_intent_id,
+        "metadata": {"refund_request": str(elsewhere.pk)},
+    }
+    process(event("refund.created", refund))
+    # then the refund is mirrored on its own order and the other order's request is untouched
+    assert Refund.objects.get(stripe_id="re_test_crossed").order == paid_order
+    elsewhere.refresh_from_db()
+    assert (elsewhere.stripe_refund_id, elsewhere.status) == (None, "requested")
 
 
 def test_a_charge_disputed_at_stripe_before_we_hear_of_it_fails_the_request(
