@@ -4,7 +4,9 @@ Besides the emulator: the drain's broker messages (`queued`), processing stored 
 worker would (`process`), alerts by email (`alert_emails`), and paying an order in the emulator
 (`pay`), shared by the payments, reconciliation and disputes tests."""
 
+import fcntl
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,6 +51,7 @@ DatabaseOperations.sql_flush = _sql_flush_by_delete  # type: ignore[method-assig
 # mutmut (scripts/mutation) sets MUTANT_UNDER_TEST before it first imports pytest, and runs each
 # mutant's tests in a process forked from its own, all on one test database.
 UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
+MUTATION_DATABASES = int(os.environ.get("MUTATION_CHILDREN", "2"))
 
 
 # Tests that share a Redis database or a broker with another such test (the real-worker and
@@ -83,19 +86,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 if UNDER_MUTMUT:
+    _held: list[Any] = []  # the lock file of the database this run holds
+
+    def _database_slot(name: str) -> int:
+        """The first of scripts/mutation's copies of the database that no other run holds (an
+        exclusive lock on its file, let go when this run ends); the first if all are held."""
+        for slot in range(MUTATION_DATABASES):
+            held = open(f"{tempfile.gettempdir()}/{name}-{slot}.lock", "w")  # noqa: SIM115
+            try:
+                fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                held.close()
+                continue
+            _held.append(held)
+            return slot
+        return 0
 
     @pytest.fixture(scope="session")
     def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> None:
-        """Under mutmut: the test database scripts/mutation migrated before the run, used as it
-        is, instead of a `migrate` check in every forked run (most of a mutant's time)."""
+        """Under mutmut: a copy of the test database scripts/mutation migrated before the run,
+        used as it is, instead of a `migrate` check in every forked run (most of a mutant's
+        time); one copy per run going on at once, since two runs in one database wait for each
+        other's uncommitted rows with the same unique value (the catalog's SKUs, a fixed
+        `sub_…` id)."""
         for connection in connections.all():
             name = connection.settings_dict["TEST"]["NAME"]
+            name = f"{name}_{_database_slot(name)}"
             connection.settings_dict["NAME"] = settings.DATABASES[connection.alias]["NAME"] = name
 
     def pytest_sessionfinish(session: pytest.Session) -> None:
-        """Close the connections before mutmut forks the next runs from this process: a socket
-        shared by two processes would mix their queries."""
+        """Close the connections before mutmut forks the next runs from this process (a socket
+        shared by two processes would mix their queries), and let the database go."""
         connections.close_all()
+        while _held:
+            _held.pop().close()
 
 
 @pytest.fixture
