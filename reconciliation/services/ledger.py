@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeGuard
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -83,9 +83,9 @@ class LedgerResult:
         )
 
 
-def _paid(order: Order | None) -> TypeGuard[Order]:
+def _paid(order: Order) -> bool:
     """Paid here, or past paid (fulfilled, refunded, disputed)."""
-    return order is not None and STATUS_RANK[order.status] >= PAID_RANK
+    return STATUS_RANK[order.status] >= PAID_RANK
 
 
 def _order_of_charge(obj: JsonDict) -> Order | None:
@@ -202,14 +202,18 @@ class _Check:
             detail = f"{charge_id}: Stripe {amount} {currency}, ours {ours_amount}"
             self.open(Kind.AMOUNT_MISMATCH, charge_id, detail, order)
             found.add(Kind.AMOUNT_MISMATCH)
-        ours_paid = local.status == Charge.Status.SUCCEEDED if local is not None else _paid(order)
+        ours_paid = (
+            local.status == Charge.Status.SUCCEEDED
+            if local is not None
+            else order is not None and _paid(order)
+        )
         if status == "succeeded" and obj.get("paid", True):
             self._duplicate_check(charge_id, order, obj)
             if not ours_paid:
                 # A missed success: the safe fix is the webhook's own forward-only service.
                 kind = Kind.STATUS_MISMATCH if local is not None else Kind.MISSING_LOCAL
                 fixed_order = self._apply(obj)
-                if _paid(fixed_order):
+                if fixed_order is not None and _paid(fixed_order):
                     detail = (
                         f"{charge_id}: succeeded at Stripe, not paid here; applied ({fixed_order.number})"
                     )
