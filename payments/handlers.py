@@ -61,7 +61,8 @@ def handle_payment_failed(event: StripeEvent) -> str | None:
         error = obj.get("last_payment_error") or {}
         three_ds = error.get("code") == THREE_DS_FAILURE_CODE
         payment_intent = obj.get("id") if obj.get("object") == "payment_intent" else obj.get("payment_intent")
-        code = result.order.last_decline_code or error.get("code") or "no code"
+        # The order has just taken this error's decline code (or code), or none when it has neither.
+        code = result.order.last_decline_code or "no code"
         what = "3-D Secure authentication failed" if three_ds else "payment failed"
         alert_send_on_commit(
             kind=AlertKind.THREE_DS_FAILED if three_ds else AlertKind.PAYMENT_FAILED,

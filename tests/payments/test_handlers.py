@@ -424,8 +424,31 @@ def test_a_failed_3ds_alert_is_of_its_own_kind(process: Process, sent: list, dec
     failed = declined(order, code="payment_intent_authentication_failure", decline_code=None)
     failed["latest_charge"] = "ch_latest"
     process(event("payment_intent.payment_failed", failed, created=T0))
-    assert [kind for kind, _, _ in sent] == [AlertKind.THREE_DS_FAILED]
+    pi = order.payment_intent_id
+    assert sent == [
+        (
+            AlertKind.THREE_DS_FAILED,
+            f"Order {order.number}: 3-D Secure authentication failed, "
+            f"payment_intent_authentication_failure, {pi}",
+            {"order": order.number, "payment_intent": pi, "object": pi},
+        )
+    ]
     assert declines == [(Attempt(ip=order.customer_ip, email=order.email), "ch_latest")]
+
+
+def test_a_failed_async_payment_of_a_session_without_a_payment_intent_alerts_with_the_session(
+    process: Process, sent: list
+) -> None:
+    order = OrderFactory()
+    obj = {**session(order, payment_status="unpaid"), "payment_intent": None}
+    process(event("checkout.session.async_payment_failed", obj, created=T0 + 60))
+    assert sent == [
+        (
+            AlertKind.PAYMENT_FAILED,
+            f"Order {order.number}: payment failed, no code, {obj['id']}",
+            {"order": order.number, "payment_intent": None, "object": obj["id"]},
+        )
+    ]
 
 
 def test_a_failed_async_checkout_payment_alerts_once_with_the_session_s_payment_intent(
