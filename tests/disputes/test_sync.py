@@ -376,3 +376,21 @@ def test_a_late_dispute_event_of_the_same_status_does_not_undo_a_newer_one(
     process(event("charge.dispute.updated", obj, created=later - 10))
 
     assert Dispute.objects.get(stripe_id=obj["id"]).is_charge_refundable is False
+
+
+def test_a_dispute_first_seen_without_its_payment_intent_gets_it_from_a_later_snapshot() -> None:
+    # given a dispute mirrored from a snapshot that named no PaymentIntent (and a later one that
+    # names another, which must not replace the first one we recorded)
+    charge = ChargeFactory(order=paid_order())
+    obj = dispute_object(charge, status="needs_response", has_evidence=False)
+    first = dispute_sync(obj={**obj, "payment_intent": None}, seen_at=NOW - 100)
+    assert first.dispute.payment_intent_id is None
+
+    # when a later snapshot names it, then it is recorded, as a change, and kept
+    later = dispute_sync(obj={**obj, "payment_intent": {"id": "pi_named_later"}}, seen_at=NOW)
+    again = dispute_sync(obj={**obj, "payment_intent": "pi_other"}, seen_at=NOW + 1)
+
+    mirror = Dispute.objects.get(stripe_id=obj["id"])
+    assert (later.changed, again.changed) == (True, False)
+    assert mirror.payment_intent_id == "pi_named_later"
+    assert mirror.synced_at is not None and mirror.status_at == NOW + 1
