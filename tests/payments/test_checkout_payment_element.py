@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from orders.cart import CartLine
 from orders.models import Fulfillment, Order, OrderCheckout, Product
+from payments import stripe_gateway
 from payments.services import checkout as checkout_services
 from tests.factories import OrderFactory
 from tests.orders.checkout_support import (  # noqa: F401  (fixtures)
@@ -603,3 +604,30 @@ def test_an_order_without_a_stored_key_gets_no_payment_intent(shop: Any) -> None
     with pytest.raises(ValueError, match=f"^{order.number} has no stored PaymentIntent key$"):
         checkout_services.payment_element_intent(order=order)
     assert stripe_list(shop, "payment_intents") == []
+
+
+def test_the_customer_is_created_once_under_the_orders_key_and_names_the_order(
+    client: Client,
+    shop: Any,
+    catalog: dict[str, Product],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("INFO", logger="payments.stripe_gateway")
+    waiting = OrderFactory(stripe_customer_id="")  # another order with no customer yet
+    calls: list[dict[str, Any]] = []
+    real = stripe_gateway.customer_create
+    monkeypatch.setattr(stripe_gateway, "customer_create", lambda **kw: calls.append(kw) or real(**kw))
+    add_to_cart(client, catalog["POSTER"], 1)
+
+    order = place(client)
+
+    (call,) = calls
+    assert call["idempotency_key"] == f"order:{order.pk}:customer:v1"
+    [customer] = stripe_list(shop, "customers")
+    assert customer["metadata"] == {"order_number": order.number, "order_id": str(order.pk)}
+    assert customer["shipping"]["address"]["postal_code"] == "SW1Y 4JH"
+    assert Order.objects.get(pk=order.pk).stripe_customer_id == customer["id"]
+    assert Order.objects.get(pk=waiting.pk).stripe_customer_id == ""
+    (logged,) = [r.getMessage() for r in caplog.records if "customer.create" in r.getMessage()]
+    assert f"order={order.number}" in logged
