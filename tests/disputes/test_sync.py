@@ -394,3 +394,53 @@ def test_a_dispute_first_seen_without_its_payment_intent_gets_it_from_a_later_sn
     assert (later.changed, again.changed) == (True, False)
     assert mirror.payment_intent_id == "pi_named_later"
     assert mirror.synced_at is not None and mirror.status_at == NOW + 1
+
+
+def test_a_new_dispute_mirrors_every_field_of_stripes_snapshot_before_anything_else_runs() -> None:
+    # given a live-mode snapshot with every field finance reads, some longer than their columns
+    charge = ChargeFactory(order=paid_order())
+    obj = dispute_object(
+        charge,
+        status="warning_needs_response",
+        reason="r" * 70,
+        past_due=True,
+        livemode=True,
+        currency="GBP",
+        payment_intent={"id": charge.order.payment_intent_id, "object": "payment_intent"},
+        enhanced_eligibility_types=["visa_compelling_evidence_3"],
+    )
+    card = obj["payment_method_details"]["card"]
+    card.update(brand="b" * 40, case_type="c" * 40, network_reason_code="n" * 40)
+
+    # when it is mirrored (no task, no later re-sync)
+    result = dispute_sync(obj=obj, seen_at=NOW - 50)
+
+    # then the mirror holds it all
+    mirror = Dispute.objects.get(pk=result.dispute.pk)
+    assert result.created is True and mirror.order == charge.order
+    assert (mirror.livemode, mirror.payment_intent_id, mirror.status_at) == (
+        True,
+        charge.order.payment_intent_id,
+        NOW - 50,
+    )
+    assert mirror.stripe_created == datetime.fromtimestamp(obj["created"], tz=UTC)
+    assert mirror.synced_at is not None
+    assert (mirror.reason, mirror.currency, mirror.past_due) == ("r" * 64, "gbp", True)
+    assert (mirror.card_brand, mirror.case_type, mirror.network_reason_code) == ("b" * 32, "c" * 32, "n" * 32)
+    assert mirror.enhanced_eligibility_types == ["visa_compelling_evidence_3"]
+
+
+def test_a_bare_snapshot_mirrors_empty_fields_and_an_unknown_status_is_refused_by_name() -> None:
+    obj = dispute_object(ChargeFactory(order=paid_order()), status="needs_response")
+    obj.update(reason=None, amount=None, currency=None, created=None, payment_method_details={})
+    obj.update(charge="ch_unknown", payment_intent=None)  # a charge of no order of ours
+    obj["network_reason_code"] = "4837"  # older API versions carry it on the dispute itself
+
+    mirror = dispute_sync(obj=obj, seen_at=NOW).dispute
+
+    assert (mirror.reason, mirror.amount, mirror.currency, mirror.stripe_created) == ("", 0, "", None)
+    assert (mirror.card_brand, mirror.case_type, mirror.network_reason_code) == ("", "", "4837")
+    assert (mirror.livemode, mirror.payment_intent_id) == (False, None)
+    for status, shown in ((None, "''"), ("reversed", "'reversed'")):
+        with pytest.raises(ValueError, match=f"^unknown dispute status {shown}$"):
+            dispute_sync(obj={**obj, "status": status})
