@@ -70,10 +70,12 @@ def _dispute_fields(obj: JsonDict) -> dict[str, Any]:
 def _order_for(obj: JsonDict) -> Order | None:
     """The order of a disputed charge: the Charge mirror's, else the ids stored on the order."""
     charge_id = id_of(obj.get("charge"))
-    charge = Charge.objects.filter(stripe_id=charge_id).only("order_id").first() if charge_id else None
+    # No charge id ("") matches no mirror: a mirrored charge always has its id.
+    charge = Charge.objects.filter(stripe_id=charge_id).only("order_id").first()
     if charge is not None and charge.order_id is not None:
         return Order.objects.filter(pk=charge.order_id).first()
-    return order_find_for_stripe_object(obj={"object": "dispute", **obj, "metadata": {}})
+    # Not by the dispute's own metadata: that is whatever the Dashboard user typed there.
+    return order_find_for_stripe_object(obj={**obj, "metadata": {}})
 
 
 def dispute_sync(*, obj: JsonDict, seen_at: int | None = None) -> DisputeSyncResult:

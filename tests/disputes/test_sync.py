@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.test import TestCase
 
 from disputes.models import Dispute, EarlyFraudWarning
 from disputes.services import dispute_resync, dispute_sync, early_fraud_warning_sync
 from orders.models import Order
+from payments import alerts
 from payments.handlers import HANDLERS
 from payments.models import StaffAction, StripeEvent
 from tests.disputes.factories import NOW, ChargeFactory, dispute_object, efw_object, paid_order
@@ -56,7 +58,7 @@ def test_a_new_dispute_is_mirrored_with_its_links_and_the_order_becomes_disputed
     row = process(event("charge.dispute.created", obj, created=NOW - 50))
 
     # then
-    assert row.status == StripeEvent.Status.PROCESSED
+    assert (row.status, row.last_error) == (StripeEvent.Status.PROCESSED, "")
     dispute = Dispute.objects.get(stripe_id=obj["id"])
     assert dispute.charge == charge
     assert dispute.order == order
@@ -444,3 +446,32 @@ def test_a_bare_snapshot_mirrors_empty_fields_and_an_unknown_status_is_refused_b
     for status, shown in ((None, "''"), ("reversed", "'reversed'")):
         with pytest.raises(ValueError, match=f"^unknown dispute status {shown}$"):
             dispute_sync(obj={**obj, "status": status})
+
+
+def test_the_opened_and_closed_alerts_of_a_dispute_with_no_order_reason_or_deadline_say_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sent: list[tuple[str, str, dict[str, Any]]] = []
+    monkeypatch.setattr(alerts, "alert_send", lambda *, kind, message, ids: sent.append((kind, message, ids)))
+    # a dispute whose metadata names an order: only its charge or PaymentIntent may link it
+    obj = dispute_object(ChargeFactory(order=paid_order()), status="needs_response", due_in=0)
+    obj.update(
+        charge="ch_unknown", payment_intent=None, reason=None, metadata={"order_id": str(paid_order().pk)}
+    )
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispute_sync(obj=obj, seen_at=NOW - 10)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        dispute_sync(obj={**obj, "status": "lost"}, seen_at=NOW)
+
+    ids = {"dispute": obj["id"], "order": "(no order)", "charge": "ch_unknown"}
+    assert sent == [
+        (
+            "dispute_opened",
+            f"Dispute {obj['id']} opened on order (no order): no reason, needs_response, "
+            "evidence due no deadline",
+            ids,
+        ),
+        ("dispute_closed", f"Dispute {obj['id']} on order (no order) closed: lost", ids),
+    ]
+    assert Dispute.objects.get(stripe_id=obj["id"]).order is None
