@@ -733,6 +733,12 @@ def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_t
     }
     without_paid = stripe_charge(id="ch_missed", amount=missed.amount, **by_order)
     del without_paid["paid"]  # a charge Stripe lists without `paid` is read as paid
+
+    def declined(charge_id: str, order: Order) -> dict[str, Any]:
+        return stripe_charge(
+            id=charge_id, amount=2000, status="failed", paid=False, metadata={"order_id": str(order.pk)}
+        )
+
     fake_stripe.charges += [
         stripe_charge(id="ch_unknown", amount=4200),
         stripe_charge(id="ch_unknown_failed", status="failed", paid=False),
@@ -740,21 +746,9 @@ def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_t
         stripe_charge(id="ch_short", amount=4000),
         stripe_charge(id="ch_failed_there", amount=failed_there.amount, status="failed", paid=False),
         stripe_charge(id="ch_order_amount", amount=3100, metadata={"order_id": str(ordered_less.pk)}),
-        stripe_charge(
-            id="ch_order_failed",
-            amount=2000,
-            status="failed",
-            paid=False,
-            metadata={"order_id": str(failed_order.pk)},
-        ),
+        declined("ch_order_failed", failed_order),
         # A declined first attempt on an order paid by another charge is not a difference.
-        stripe_charge(
-            id="ch_retried_declined",
-            amount=2000,
-            status="failed",
-            paid=False,
-            metadata={"order_id": str(retried.pk)},
-        ),
+        declined("ch_retried_declined", retried),
         without_paid,
         stripe_charge(id="ch_orphan", amount=orphan.amount),
         stripe_charge(id="ch_unpaid", amount=unpaid.amount, paid=False),
