@@ -153,6 +153,7 @@ SEEDED = int(os.environ.get("BUDGET_TEST_TRANSACTIONS", "20000"))
 
 
 @pytest.mark.django_db
+@pytest.mark.slow  # 15 s with its own processes; and out of the mutation run, which it held up
 def test_checkout_gets_no_429_while_a_big_reconciliation_runs_in_another_process(
     emulator: Any, shared_budget: redis.Redis, tmp_path: Path
 ) -> None:
