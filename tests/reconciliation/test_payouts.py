@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
+from disputes.models import Dispute
 from payments.alerts import AlertKind
 from payments.models import StripeEvent
 from reconciliation import tasks
@@ -483,3 +484,45 @@ def test_reconciliation_completed_queues_a_paid_payout_until_it_is_reconciled(
     tasks.reconcile_payout(obj["id"])
     process(event("payout.reconciliation_completed", obj, created=2000))
     assert queued == [obj["id"], obj["id"]]
+
+
+def test_lines_naming_their_source_by_id_alone_are_linked_through_our_refund_and_dispute_mirrors(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given a payout whose lines carry only source ids (not expanded): a refund we mirrored
+    # before its order was known, and a dispute whose charge we never mirrored, known to the
+    # order by its PaymentIntent; and an expanded refund whose order is named only by number
+    refunded = OrderFactory(amount=4200, charge_id="ch_refunded_order")
+    refund = RefundFactory(order=None, charge_id="ch_refunded_order", amount=1000)
+    disputed = OrderFactory(amount=3000, payment_intent_id="pi_disputed")
+    dispute = DisputeFactory(charge_id="ch_never_mirrored", payment_intent_id=None, amount=3000)
+    Dispute.objects.filter(pk=dispute.pk).update(payment_intent_id="pi_disputed")
+    named = OrderFactory(amount=2000)
+    by_number = stripe_refund(
+        amount=500, charge=None, payment_intent=None, metadata={"order_number": named.number}
+    )
+    lines = [
+        stripe_txn(amount=-1000, type="refund", source=refund.stripe_id),
+        stripe_txn(amount=-3000, type="adjustment", source=dispute.stripe_id, reporting_category="dispute"),
+        refund_txn(by_number),
+        stripe_txn(
+            amount=-10, type="adjustment", source="txr_unknown", reporting_category="other_adjustment"
+        ),
+    ]
+    obj = fake_stripe.add_payout(stripe_payout(amount=sum(line["net"] for line in lines)), lines)
+    payout_sync(obj=obj, source="test")
+
+    # when
+    assert payout_reconcile(payout_id=obj["id"]).reconciled
+
+    # then each line is on its order, and the unknown one on none, its kind left blank
+    got = {
+        line.source_id: (line.source_kind, line.order_id, line.refund_id, line.dispute_id)
+        for line in BalanceTransaction.objects.exclude(type="payout")
+    }
+    assert got == {
+        refund.stripe_id: ("refund", refunded.pk, refund.pk, None),
+        dispute.stripe_id: ("dispute", disputed.pk, None, dispute.pk),
+        by_number["id"]: ("refund", named.pk, None, None),
+        "txr_unknown": ("", None, None, None),
+    }
