@@ -92,8 +92,10 @@ def _order_of_charge(obj: JsonDict) -> Order | None:
     """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
     charge = obj.get("charge")
     charge_id = charge.get("id") if isinstance(charge, dict) else charge
-    # No charge (None) matches no order: a mirrored charge always has its id.
-    return Order.objects.filter(charges__stripe_id=charge_id).first() or order_find_for_stripe_object(obj=obj)
+    # Without a charge id, not by the mirror: `charges__stripe_id=None` would match every order
+    # that has no Charge mirror at all.
+    order = Order.objects.filter(charges__stripe_id=charge_id).first() if charge_id else None
+    return order or order_find_for_stripe_object(obj=obj)
 
 
 class _Check:

@@ -869,7 +869,10 @@ def test_what_finance_sees_of_refunds_whose_status_we_cannot_move_or_stripe_list
 
 
 def test_a_dispute_stripe_lists_without_status_or_amount_or_charge_says_so(fake_stripe: FakeStripe) -> None:
+    # given other orders with no Charge mirror either, before and after the dispute's own
+    OrderFactory(amount=100, status=Order.Status.FULFILLED, charge_id="ch_before")
     order = OrderFactory(amount=4200, status=Order.Status.FULFILLED, charge_id="ch_paid")
+    OrderFactory(amount=100, status=Order.Status.FULFILLED, charge_id="ch_after")
     bare = stripe_dispute(
         id="dp_bare", charge=None, status=None, amount=None, payment_intent=order.payment_intent_id
     )
