@@ -49,7 +49,7 @@ def _sql_flush_by_delete(
 DatabaseOperations.sql_flush = _sql_flush_by_delete  # type: ignore[method-assign]
 
 # mutmut (scripts/mutation) sets MUTANT_UNDER_TEST before it first imports pytest, and runs each
-# mutant's tests in a process forked from its own, all on one test database.
+# mutant's tests in a process forked from its own, each on a copy of one migrated test database.
 UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
 MUTATION_DATABASES = int(os.environ.get("MUTATION_CHILDREN", "2"))
 
@@ -65,8 +65,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on its own test database; the tests that share Redis or a broker, and start processes of
     their own, are one group, run one after another in one of them.
 
-    Under mutmut the transactional tests are left out: they flush the shared database under
-    the runs going on beside them, whose failures would count as kills."""
+    Under mutmut the transactional tests are left out: each empties its database afterwards,
+    which costs more than most mutants' whole run."""
     for item in items:
         shares = any(item.get_closest_marker(name) for name in SHARING)
         if shares or item.nodeid.split("::")[0] in SHARING_MODULES:
