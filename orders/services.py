@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from core.db import insert_or_skip
 from core.keys import idempotency_key
+from core.stripe_objects import id_of
 from orders.emails import order_confirmations_wake
 from orders.models import STATUS_RANK, UNSETTLED_RANK, Fulfillment, Order, OrderItem
 
@@ -165,13 +166,6 @@ def _now_seconds() -> int:
     return int(time.time())
 
 
-def _id_of(value: Any) -> str:
-    """Stripe fields like `latest_charge` are an id or, when expanded, an object."""
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 def _decline_code(error: JsonDict) -> str:
     return str(error.get("decline_code") or error.get("code") or "")[:64]
 
@@ -225,7 +219,7 @@ def order_apply_payment_intent(
     with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
         order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
         fields = set(_link_payment_intent(order, str(payment_intent.get("id") or "")))
-        charge_id = _id_of(payment_intent.get("latest_charge"))
+        charge_id = id_of(payment_intent.get("latest_charge"))
         if charge_id and (not order.charge_id or (pi_status == "succeeded" and order.charge_id != charge_id)):
             order.charge_id = charge_id
             fields.add("charge_id")
@@ -280,7 +274,7 @@ def order_apply_charge(
     charge_status = charge.get("status")
     with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
         order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
-        fields = set(_link_payment_intent(order, _id_of(charge.get("payment_intent"))))
+        fields = set(_link_payment_intent(order, id_of(charge.get("payment_intent"))))
         fulfilled = False
         if charge_status == "succeeded" and charge.get("paid", True):
             if order.charge_id != charge["id"]:
@@ -333,8 +327,8 @@ def order_apply_checkout_session(
         if session.get("id") and not order.checkout_session_id:
             order.checkout_session_id = str(session["id"])
             fields.add("checkout_session_id")
-        fields |= set(_link_payment_intent(order, _id_of(session.get("payment_intent"))))
-        customer = _id_of(session.get("customer"))
+        fields |= set(_link_payment_intent(order, id_of(session.get("payment_intent"))))
+        customer = id_of(session.get("customer"))
         if customer and not order.stripe_customer_id:
             order.stripe_customer_id = customer
             fields.add("stripe_customer_id")

@@ -39,12 +39,6 @@ class DisputeActionRefused(Exception):
     """A staff action that cannot be done; `str()` is a sentence for staff, with ids only."""
 
 
-def id_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 def when(value: Any) -> datetime | None:
     # Stripe's `due_by` is 0 when the bank allows no response.
     return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) and value > 0 else None

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.celery import task_send
+from core.stripe_objects import id_of
 from disputes.models import (
     CLOSED_STATUSES,
     DISPUTE_STATUS_RANK,
@@ -22,7 +23,7 @@ from disputes.models import (
     Dispute,
     EarlyFraudWarning,
 )
-from disputes.services.common import JsonDict, id_of, when
+from disputes.services.common import JsonDict, when
 from orders.models import Order
 from orders.selectors import order_find_for_stripe_object
 from orders.services import order_mark_disputed

@@ -38,6 +38,7 @@ from django.db import connection
 from django.db.models import Model, Subquery
 from django.utils import timezone
 
+from core.stripe_objects import id_of
 from orders.models import Order
 from payments.models import Charge, PaymentIntent
 
@@ -78,13 +79,6 @@ class SnapshotInvalid(ValueError):
 
 def _now_seconds() -> int:
     return int(time.time())
-
-
-def _id_of(value: Any) -> str:
-    """Stripe fields like `latest_charge` are an id or, when expanded, an object."""
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
 
 
 def _text(value: Any, length: int) -> str:
@@ -351,14 +345,14 @@ def payment_intent_sync(
         "stripe_created": _stripe_time(obj.get("created")),
         "synced_at": now,
         "order_id": order.pk if order is not None else None,
-        "customer_id": _text(_id_of(obj.get("customer")), 255),
+        "customer_id": _text(id_of(obj.get("customer")), 255),
         "status": status,
         "status_at": seen_at,
         "amount": obj["amount"],
         "amount_received": max(_int(obj.get("amount_received")), 0),
         "currency": str(obj["currency"]).lower(),
         "capture_method": _text(obj.get("capture_method"), 32),
-        "latest_charge_id": _text(_id_of(obj.get("latest_charge")), 255),
+        "latest_charge_id": _text(id_of(obj.get("latest_charge")), 255),
         "last_error_code": _text(error.get("code"), 64),
         "last_error_decline_code": _text(error.get("decline_code"), 64),
         "last_error_message": _text(error.get("message"), 5000),
@@ -392,7 +386,7 @@ def charge_sync(
     outcome = _dict(obj.get("outcome"))
     card = _dict(_dict(obj.get("payment_method_details")).get("card"))
     three_ds = _dict(card.get("three_d_secure"))  # null when the charge had no 3-D Secure
-    payment_intent_id = _text(_id_of(obj.get("payment_intent")), 255)
+    payment_intent_id = _text(id_of(obj.get("payment_intent")), 255)
     now = timezone.now()
     values = {
         "stripe_id": object_id,
@@ -412,10 +406,10 @@ def charge_sync(
         "currency": str(obj["currency"]).lower(),
         "refunded": bool(obj.get("refunded")),
         "disputed": bool(obj.get("disputed")),
-        "balance_transaction_id": _text(_id_of(obj.get("balance_transaction")), 255),
+        "balance_transaction_id": _text(id_of(obj.get("balance_transaction")), 255),
         "failure_code": _text(obj.get("failure_code"), 64),
         "failure_message": _text(obj.get("failure_message"), 5000),
-        "payment_method_id": _text(_id_of(obj.get("payment_method")), 255),
+        "payment_method_id": _text(id_of(obj.get("payment_method")), 255),
         "outcome_network_status": _text(outcome.get("network_status"), 64),
         "outcome_reason": _text(outcome.get("reason"), 64),
         "outcome_risk_level": _text(outcome.get("risk_level"), 32),

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from core.stripe_objects import id_of
 from orders.models import Order
 from orders.services import OrderChange, order_apply_refunded_amount
 from payments.models import (
@@ -20,13 +21,6 @@ from payments.models import (
 )
 
 JsonDict = dict[str, Any]
-
-
-def _id_of(value: Any) -> str:
-    """The id of an expanded object or the id itself; "" for none."""
-    if isinstance(value, dict):
-        value = value.get("id")
-    return str(value or "")
 
 
 def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, OrderChange | None]:
@@ -41,8 +35,8 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
             stripe_id=str(refund["id"]),
             defaults={
                 "order": order,
-                "payment_intent_id": _id_of(refund.get("payment_intent")),
-                "charge_id": _id_of(refund.get("charge")),
+                "payment_intent_id": id_of(refund.get("payment_intent")),
+                "charge_id": id_of(refund.get("charge")),
                 "amount": int(refund.get("amount") or 0),
                 # Stripe's currency codes are lowercase, as our orders' are (a constraint checks).
                 "currency": str(refund.get("currency") or (order.currency if order else "usd")),

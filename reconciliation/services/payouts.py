@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from config.celery import task_send
 from config.money import format_money
+from core.stripe_objects import id_of
 from disputes.models import Dispute
 from orders.models import Order, order_pk_from_number
 from payments import stripe_gateway
@@ -63,12 +64,6 @@ def _timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) and value > 0 else None
 
 
-def _id_of(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
-
-
 # ---------------------------------------------------------------------------- payouts
 
 
@@ -106,8 +101,8 @@ def _payout_fields(obj: JsonDict) -> JsonDict:
         "trace_id": str(trace.get("value") or "")[:255] if isinstance(trace, dict) else "",
         "trace_id_status": str(trace.get("status") or "")[:32] if isinstance(trace, dict) else "",
         "failure_code": str(obj.get("failure_code") or "")[:64],
-        "balance_transaction_id": _id_of(obj.get("balance_transaction")),
-        "failure_balance_transaction_id": _id_of(obj.get("failure_balance_transaction")),
+        "balance_transaction_id": id_of(obj.get("balance_transaction")),
+        "failure_balance_transaction_id": id_of(obj.get("failure_balance_transaction")),
         "reconciliation_status": str(obj.get("reconciliation_status") or ""),
     }
 
@@ -171,7 +166,7 @@ def payout_reconcile_on_commit(*, payout_id: str) -> None:
 def _source_kind(source: Any) -> str:
     if isinstance(source, dict) and source.get("object"):
         return str(source["object"])
-    source_id = _id_of(source)
+    source_id = id_of(source)
     return next((kind for prefix, kind in SOURCE_PREFIXES if source_id.startswith(prefix)), "")
 
 
@@ -190,12 +185,12 @@ class _Refs:
 def _source_references(source: Any, kind: str) -> tuple[str, str, int | None]:
     """(charge id, payment intent id, order pk from metadata) named by an expanded source."""
     if not isinstance(source, dict):
-        return (_id_of(source) if kind == "charge" else ""), "", None
+        return (id_of(source) if kind == "charge" else ""), "", None
     metadata = source.get("metadata") or {}
     reference = metadata.get("order_id") or metadata.get("order_number")
     order_pk = order_pk_from_number(str(reference)) if reference else None
-    charge_id = _id_of(source.get("id")) if kind == "charge" else _id_of(source.get("charge"))
-    return charge_id, _id_of(source.get("payment_intent")), order_pk
+    charge_id = id_of(source.get("id")) if kind == "charge" else id_of(source.get("charge"))
+    return charge_id, id_of(source.get("payment_intent")), order_pk
 
 
 class _PageLinker:
@@ -210,7 +205,7 @@ class _PageLinker:
         for txn in page:
             source = txn.get("source")
             kind = _source_kind(source)
-            source_id = _id_of(source)
+            source_id = id_of(source)
             charge_id, payment_intent_id, order_pk = _source_references(source, kind)
             if kind == "refund":
                 refs.refunds.add(source_id)
@@ -257,7 +252,7 @@ class _PageLinker:
     def row(self, txn: JsonDict, *, payout: Payout) -> BalanceTransaction:
         source = txn.get("source")
         kind = _source_kind(source)
-        source_id = _id_of(source)
+        source_id = id_of(source)
         charge_id, payment_intent_id, metadata_order = _source_references(source, kind)
         refund = self.refunds.get(source_id) if kind == "refund" else None
         dispute = self.disputes.get(source_id) if kind == "dispute" else None
