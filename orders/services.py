@@ -368,6 +368,29 @@ def order_apply_refunded_amount(*, order: Order, amount_refunded: int, locked: b
         return OrderChange(order, changed=True)
 
 
+def order_apply_refund_failed(*, order: Order, amount: int, locked: bool = False) -> OrderChange:
+    """A refund that had succeeded failed after all ("a refund can appear to succeed and later
+    fail"): Stripe put its `amount` back in the balance, so the order's refunded amount drops by
+    it, and a refunded order is partly refunded again, or fulfilled (paid, if never fulfilled).
+    Stripe's newer state, not a stale one (invariant 5): the caller calls this once per refund,
+    when its mirror moves from succeeded to failed, which a refund's status does only once."""
+    with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
+        order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
+        refunded = max(order.amount_refunded - amount, 0)
+        if refunded == order.amount_refunded:
+            return OrderChange(order)
+        order.amount_refunded = refunded
+        fields = {"amount_refunded"}
+        if order.status in (Order.Status.REFUNDED, Order.Status.PARTIALLY_REFUNDED):
+            if refunded:
+                order.status = Order.Status.PARTIALLY_REFUNDED
+            else:
+                order.status = Order.Status.FULFILLED if order.fulfilled_at else Order.Status.PAID
+            fields.add("status")
+        _save(order, fields)
+        return OrderChange(order, changed=True)
+
+
 def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save: bool = True) -> bool:
     """Fulfill a paid order exactly once (invariant 3); returns whether this call did.
 

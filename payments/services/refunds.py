@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.stripe_objects import id_of
 from orders.models import Order
-from orders.services import OrderChange, order_apply_refunded_amount
+from orders.services import OrderChange, order_apply_refund_failed, order_apply_refunded_amount
 from payments.models import (
     REFUND_REQUEST_STATUS_RANK,
     REFUND_STATUS_RANK,
@@ -25,7 +25,8 @@ JsonDict = dict[str, Any]
 
 def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, OrderChange | None]:
     """Mirror a Refund snapshot (status only moves forward) and, once it has succeeded, raise the
-    order's refunded amount. Lock order: the order row, then the refund row."""
+    order's refunded amount; lower it again if the refund then fails. Lock order: the order row,
+    then the refund row."""
     with transaction.atomic():
         if order is not None:
             order = Order.objects.select_for_update().get(pk=order.pk)
@@ -49,7 +50,8 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
                 "synced_at": timezone.now(),
             },
         )
-        if not created_now and REFUND_STATUS_RANK.get(status, -1) > REFUND_STATUS_RANK.get(mirror.status, -1):
+        held = mirror.status
+        if not created_now and REFUND_STATUS_RANK.get(status, -1) > REFUND_STATUS_RANK.get(held, -1):
             mirror.status = status
             mirror.failure_reason = str(refund.get("failure_reason") or "")[:64]
             mirror.synced_at = timezone.now()
@@ -57,7 +59,12 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
                 mirror.order = order
             mirror.save(update_fields=["status", "failure_reason", "synced_at", "order", "updated_at"])
         _refund_request_follow(mirror=mirror, refund=refund)
-        if order is None or mirror.status != Refund.Status.SUCCEEDED:
+        if order is None:
+            return mirror, None
+        if held == Refund.Status.SUCCEEDED and mirror.status == Refund.Status.FAILED:
+            # Failed after succeeding: the money is back in the balance, not with the customer.
+            return mirror, order_apply_refund_failed(order=order, amount=mirror.amount, locked=True)
+        if mirror.status != Refund.Status.SUCCEEDED:
             return mirror, None
         succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
         total = int(succeeded["total"] or 0)  # pragma: no mutate: the sum includes this succeeded mirror

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.utils import timezone
 
 from orders.models import Fulfillment, Order
 from orders.services import (
@@ -13,6 +14,7 @@ from orders.services import (
     order_apply_charge,
     order_apply_checkout_session,
     order_apply_payment_intent,
+    order_apply_refund_failed,
     order_apply_refunded_amount,
     order_create,
     order_fulfill,
@@ -108,6 +110,47 @@ def test_refunded_amounts_only_grow_and_a_full_refund_is_refunded() -> None:
     assert (full.changed, full.order.status) == (True, Order.Status.REFUNDED)
     order.refresh_from_db()
     assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 4200)
+
+
+@pytest.mark.parametrize(
+    ("held", "fulfilled", "refunded", "failed", "expected"),
+    [
+        # a refunded order with nothing refunded any more is fulfilled again, or paid if never fulfilled
+        (Order.Status.REFUNDED, True, 4200, 4200, (Order.Status.FULFILLED, 0)),
+        (Order.Status.REFUNDED, False, 4200, 4200, (Order.Status.PAID, 0)),
+        (Order.Status.REFUNDED, True, 4200, 1000, (Order.Status.PARTIALLY_REFUNDED, 3200)),
+        (Order.Status.PARTIALLY_REFUNDED, True, 1000, 1000, (Order.Status.FULFILLED, 0)),
+        # more than the order counts (a refund counted only by its charge's total) stops at nothing
+        (Order.Status.PARTIALLY_REFUNDED, True, 1000, 1500, (Order.Status.FULFILLED, 0)),
+        # a disputed order stays disputed: the dispute decides it now
+        (Order.Status.DISPUTED, True, 4200, 4200, (Order.Status.DISPUTED, 0)),
+    ],
+)
+def test_a_refund_failed_after_succeeding_lowers_the_refunded_amount_and_status(
+    held: str, fulfilled: bool, refunded: int, failed: int, expected: tuple[str, int]
+) -> None:
+    order = OrderFactory(status=held, amount=4200, amount_refunded=refunded)
+    if fulfilled:
+        Order.objects.filter(pk=order.pk).update(fulfilled_at=timezone.now())
+    change = order_apply_refund_failed(order=order, amount=failed)
+    assert (change.changed, change.fulfilled, (change.order.status, change.order.amount_refunded)) == (
+        True,
+        False,
+        expected,
+    )
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == expected
+
+
+def test_a_failed_refund_of_nothing_changes_nothing() -> None:
+    order = OrderFactory(status=Order.Status.FULFILLED, amount=4200)
+    change = order_apply_refund_failed(order=order, amount=1000)
+    assert (change.changed, change.order.status, change.order.amount_refunded) == (False, "fulfilled", 0)
+    partly = OrderFactory(status=Order.Status.PARTIALLY_REFUNDED, amount=4200, amount_refunded=1000)
+    updated = partly.updated_at
+    assert order_apply_refund_failed(order=partly, amount=0).changed is False
+    partly.refresh_from_db()
+    assert (partly.status, partly.amount_refunded, partly.updated_at) == ("partially_refunded", 1000, updated)
 
 
 def test_a_dispute_outranks_a_refund_and_is_marked_once() -> None:

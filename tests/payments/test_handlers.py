@@ -264,6 +264,45 @@ def test_a_failed_refund_is_recorded_and_alerted(process: Process) -> None:
     )
 
 
+def test_refunds_that_fail_after_succeeding_give_the_order_its_money_back_once(
+    process: Process, sent: list
+) -> None:
+    # given: a fulfilled order refunded in full by two refunds
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    process(event("refund.updated", refund(order, status="succeeded", amount=1000), created=T0 + 1))
+    second = refund(order, status="succeeded", amount=3200, refund_id="re_2")
+    process(event("refund.updated", second, created=T0 + 2))
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 4200)
+    # when: the second fails at the bank (Stripe put its money back in the balance)
+    failed_second = {**second, "status": "failed", "failure_reason": "expired_or_canceled_card"}
+    process(event("refund.failed", failed_second, created=T0 + 3))
+    order.refresh_from_db()
+    # then: only the first counts
+    assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1000)
+    # when: the first fails too, said by two events, then a stale success of it comes
+    failed_first = refund(order, status="failed", amount=1000, failure_reason="lost_or_stolen_card")
+    process(event("refund.updated", failed_first, created=T0 + 4))
+    process(event("refund.failed", failed_first, created=T0 + 4))
+    process(event("refund.updated", refund(order, status="succeeded", amount=1000), created=T0 + 1))
+    order.refresh_from_db()
+    # then: the order is fulfilled again with nothing refunded, lowered once per refund
+    assert (order.status, order.amount_refunded) == (Order.Status.FULFILLED, 0)
+    assert Fulfillment.objects.filter(order=order).count() == 1
+    assert [kind for kind, _, _ in sent] == [AlertKind.REFUND_FAILED] * 2  # one per refund.failed
+
+
+def test_a_refund_seen_first_as_failed_does_not_lower_what_others_refunded(process: Process) -> None:
+    order = OrderFactory()
+    process(event("payment_intent.succeeded", payment_intent(order), created=T0))
+    process(event("refund.updated", refund(order, status="succeeded", amount=1000), created=T0 + 1))
+    failed = refund(order, status="failed", amount=1000, refund_id="re_never_succeeded")
+    process(event("refund.failed", failed, created=T0 + 2))
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.PARTIALLY_REFUNDED, 1000)
+
+
 def test_checkout_session_completed_and_paid_fulfills(process: Process) -> None:
     order = OrderFactory(payment_intent_id=None, status=Order.Status.AWAITING_PAYMENT)
     obj = session(order)

@@ -3,6 +3,7 @@ before Stripe is called, followed by the refund.* webhooks. Against the emulator
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -324,6 +325,35 @@ def test_a_refund_that_fails_later_fails_its_request_and_alerts(
     request.refresh_from_db()
     assert (request.status, request.failure_reason) == ("failed", "expired_or_canceled_card")
     assert f"Order {paid_order.number}: refund {refund['id']} failed, expired_or_canceled_card" in caplog.text
+
+
+def test_after_a_refund_fails_later_its_amount_can_be_refunded_again(
+    emulator: Any, finance: User, process: Callable[..., StripeEvent]
+) -> None:
+    # given: an order paid by a card whose refunds fail at the bank, refunded in full
+    order = paid_at_stripe(emulator, card="pm_card_refundFail")
+    request = refund_request_create(
+        order=order, amount=4200, reason="requested_by_customer", requested_by=finance
+    )
+    order.refresh_from_db()
+    assert (request.status, order.status, order.amount_refunded) == ("succeeded", Order.Status.REFUNDED, 4200)
+    # when: Stripe fails the refund a moment later (its money goes back to the balance)
+    refunds = emulator.client().v1.refunds
+    for _ in range(100):
+        refund = refunds.retrieve(request.stripe_refund_id).to_dict()
+        if refund["status"] == "failed":
+            break
+        time.sleep(0.05)
+    process(event("refund.failed", refund))
+    # then: the customer has not been refunded, and staff can refund the whole order again
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.FULFILLED, 0)
+    again = refund_request_create(
+        order=order, amount=4200, reason="requested_by_customer", requested_by=finance, form_token="again"
+    )
+    assert again.status == RefundRequest.Status.SUCCEEDED
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 4200)
 
 
 def test_a_webhook_that_comes_before_stripes_answer_links_the_request(

@@ -570,6 +570,44 @@ def test_a_case_with_no_order_alerts_with_no_order(fake_stripe: FakeStripe, aler
 # ---------------------------------------------------------------------------- refunds and disputes
 
 
+def test_a_refund_whose_failure_we_missed_gives_the_order_its_refunded_amount_back(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: we hold a refund of 1500 as succeeded; Stripe failed it since (refund.failed never came)
+    order = OrderFactory(
+        amount=4200,
+        status=Order.Status.PARTIALLY_REFUNDED,
+        amount_refunded=1500,
+        charge_id="ch_paid",
+        fulfilled_at=timezone.now(),
+    )
+    fake_stripe.charges.append(
+        stripe_charge(id="ch_paid", amount=4200, payment_intent=order.payment_intent_id)
+    )
+    refund = stripe_refund(
+        amount=1500, charge="ch_paid", payment_intent=order.payment_intent_id, status="failed"
+    )
+    fake_stripe.refunds.append(refund)
+    Refund.objects.create(
+        stripe_id=refund["id"],
+        order=order,
+        charge_id="ch_paid",
+        amount=1500,
+        currency="gbp",
+        status="succeeded",
+    )
+
+    check_twice()
+
+    # then: the refund is failed here too, and the order no longer counts it as refunded
+    assert Refund.objects.get(stripe_id=refund["id"]).status == "failed"
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.FULFILLED, 0)
+    assert cases() == [("status_mismatch", refund["id"], "auto_fixed")]
+    detail = Discrepancy.objects.get().detail
+    assert detail == f"{refund['id']}: succeeded here, failed at Stripe; applied"
+
+
 def test_a_pending_refund_we_never_heard_of_is_mirrored_and_stays_in_flight_on_its_order(
     fake_stripe: FakeStripe,
 ) -> None:
