@@ -222,6 +222,8 @@ class _PageLinker:
         for refund in self.refunds.values():
             if refund.charge_id:
                 refs.charges.add(refund.charge_id)
+            if refund.payment_intent_id:
+                refs.payment_intents.add(refund.payment_intent_id)
         for dispute in self.disputes.values():
             if dispute.charge_id:
                 refs.charges.add(dispute.charge_id)

@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 
+from core.stripe_objects import id_of
 from disputes.models import Dispute
+from orders.models import Order
 from payments.alerts import AlertKind
 from payments.models import StripeEvent
 from reconciliation import tasks
@@ -525,4 +527,79 @@ def test_lines_naming_their_source_by_id_alone_are_linked_through_our_refund_and
         dispute.stripe_id: ("dispute", disputed.pk, None, dispute.pk),
         by_number["id"]: ("refund", named.pk, None, None),
         "txr_unknown": ("", None, None, None),
+    }
+
+
+def test_each_way_a_line_can_name_its_order_links_it_and_the_first_way_wins(fake_stripe: FakeStripe) -> None:
+    # given: one line per way a balance transaction's source can lead to an order, each with
+    # nothing else that would lead there, and two lines whose ways disagree
+    order = {name: OrderFactory(amount=1000) for name in "abcdefghijklmnopqr"}
+    orphan_charge = ChargeFactory(order=None, stripe_id="ch_mirror_without_order")
+    Order.objects.filter(pk=order["n"].pk).update(charge_id=orphan_charge.stripe_id)
+    for name, charge_id in {"b": "ch_b", "f": "ch_f", "m": "ch_m"}.items():
+        Order.objects.filter(pk=order[name].pk).update(charge_id=charge_id)
+    mirrored = {name: ChargeFactory(order=order[name], stripe_id=f"ch_mirror_{name}") for name in "aehjlr"}
+    refund_g = RefundFactory(order=order["g"])
+    refund_h = RefundFactory(order=None, charge_id="ch_mirror_h")
+    refund_i = RefundFactory(order=None, payment_intent_id=order["i"].payment_intent_id)
+    refund_q = RefundFactory(order=order["q"])
+    dispute_l = DisputeFactory(charge_id="ch_mirror_l")
+    pi = {name: order[name].payment_intent_id for name in order}
+    sources: dict[str, Any] = {
+        "a": stripe_charge(id="ch_mirror_a", amount=1000),
+        "b": stripe_charge(id="ch_b", amount=1000),
+        "c": stripe_charge(amount=1000, payment_intent=pi["c"]),
+        "d": stripe_charge(amount=1000, metadata={"order_id": str(order["d"].pk)}),
+        "e": "ch_mirror_e",
+        "f": "ch_f",
+        "g": refund_g.stripe_id,
+        "h": refund_h.stripe_id,
+        "i": refund_i.stripe_id,
+        "j": stripe_refund(charge="ch_mirror_j", payment_intent=None),
+        "k": stripe_refund(charge=None, payment_intent=pi["k"]),
+        "l": dispute_l.stripe_id,
+        "m": stripe_dispute(charge="ch_m", payment_intent=None),
+        "n": stripe_charge(id=orphan_charge.stripe_id, amount=1000),
+        # an order id in the metadata that is no order of ours: the PaymentIntent still leads
+        "o": stripe_charge(amount=1000, payment_intent=pi["o"], metadata={"order_id": "999999"}),
+        "p": stripe_charge(amount=1000, metadata={"order_number": order["p"].number}),
+        # our refund mirror's order beats another order named in the refund's metadata
+        "q": stripe_refund(
+            id=refund_q.stripe_id, charge=None, payment_intent=None, metadata={"order_id": str(order["a"].pk)}
+        ),
+        # the charge's own metadata beats the order of its mirror
+        "r": stripe_charge(id="ch_mirror_r", amount=1000, metadata={"order_id": str(order["b"].pk)}),
+    }
+    kinds = {"charge": "charge", "refund": "refund", "dispute": "adjustment"}
+    lines = []
+    for source in sources.values():
+        kind = {"ch_": "charge", "re_": "refund", "dp_": "dispute"}[id_of(source)[:3]]
+        lines.append(stripe_txn(amount=-100 if kind != "charge" else 1000, type=kinds[kind], source=source))
+    obj = fake_stripe.add_payout(stripe_payout(amount=sum(line["net"] for line in lines)), lines)
+    payout_sync(obj=obj, source="test")
+
+    # when
+    assert payout_reconcile(payout_id=obj["id"]).reconciled
+
+    # then
+    line = {name: BalanceTransaction.objects.get(source_id=id_of(source)) for name, source in sources.items()}
+    expected = {name: order[name].pk for name in sources} | {"r": order["b"].pk}
+    assert {name: line[name].order_id for name in sources} == expected
+    # and a line is on the mirror of the charge it names, or of its refund's or dispute's charge
+    linked = {
+        name: (row.charge_id, row.refund_id, row.dispute_id)
+        for name, row in line.items()
+        if row.charge_id or row.refund_id or row.dispute_id
+    }
+    assert linked == {
+        "a": (mirrored["a"].pk, None, None),
+        "e": (mirrored["e"].pk, None, None),
+        "g": (None, refund_g.pk, None),
+        "h": (mirrored["h"].pk, refund_h.pk, None),
+        "i": (None, refund_i.pk, None),
+        "j": (mirrored["j"].pk, None, None),
+        "l": (mirrored["l"].pk, None, dispute_l.pk),
+        "n": (orphan_charge.pk, None, None),
+        "q": (None, refund_q.pk, None),
+        "r": (mirrored["r"].pk, None, None),
     }
