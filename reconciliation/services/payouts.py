@@ -245,7 +245,7 @@ class _PageLinker:
             ):
                 self.orders_by_charge[charge_id] = pk
 
-    def _order_for_charge(self, charge_id: str, payment_intent_id: str = "") -> int | None:
+    def _order_for_charge(self, charge_id: str, payment_intent_id: str) -> int | None:
         charge = self.charges.get(charge_id)
         if charge is not None and charge.order_id is not None:
             return charge.order_id

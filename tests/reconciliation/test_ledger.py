@@ -992,3 +992,30 @@ def test_a_charge_of_ours_stripe_did_not_list_is_looked_up_and_checked_as_a_char
             Charge.objects.get().order,
         ),
     }
+
+
+def test_the_check_reports_its_progress_by_what_it_is_reading_and_how_many_so_far(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: two payouts, a charge, a refund, a dispute and an invoice at Stripe
+    fake_stripe.add_payout(stripe_payout(status="in_transit"), [])
+    fake_stripe.add_payout(stripe_payout(status="in_transit"), [])
+    fake_stripe.charges.append(stripe_charge())
+    fake_stripe.refunds.append(stripe_refund(charge=None, payment_intent=None))
+    fake_stripe.disputes.append(stripe_dispute(charge=None))
+    fake_stripe.invoices.append(stripe_invoice(subscription=None, status="paid"))
+    seen: list[tuple[str, int]] = []
+
+    # when: staff run the command, whose bar shows what is being read and the count
+    result = ledger_check(window=WINDOW, progress=lambda what, checked: seen.append((what, checked)))
+
+    # then
+    assert seen == [
+        ("payouts", 1),
+        ("payouts", 2),
+        ("charges", 3),
+        ("refunds", 4),
+        ("disputes", 5),
+        ("invoices", 6),
+    ]
+    assert result.checked == 6
