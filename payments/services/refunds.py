@@ -63,7 +63,11 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
             return mirror, None
         if held == Refund.Status.SUCCEEDED and mirror.status == Refund.Status.FAILED:
             # Failed after succeeding: the money is back in the balance, not with the customer.
-            return mirror, order_apply_refund_failed(order=order, amount=mirror.amount, locked=True)
+            return mirror, order_apply_refund_failed(
+                order=order,
+                amount=mirror.amount,
+                locked=True,  # pragma: no mutate: re-locking a locked row reads the same row
+            )
         if mirror.status != Refund.Status.SUCCEEDED:
             return mirror, None
         succeeded = order.refunds.filter(status=Refund.Status.SUCCEEDED).aggregate(total=Sum("amount"))
