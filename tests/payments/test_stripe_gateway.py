@@ -811,6 +811,14 @@ def test_rate_limiting_that_never_stops_tells_staff_how_many_times(fault_server,
         (logging.INFO, 3, "req_3"),
         (logging.WARNING, 4, "req_4"),
     ]
+    # every line names the order it was for, and the last says the call gave up
+    assert [r.order for r in records] == ["ORD-000001"] * 4
+    assert all(" rate-limited, retrying in " in r.getMessage() for r in records[:3])
+    assert (
+        records[3]
+        .getMessage()
+        .startswith("stripe payment_intent.create rate-limited, giving up request_id=req_4")
+    )
 
 
 def test_a_lock_timeout_is_not_counted_against_the_accounts_rate_limit(fault_server, settings, sleeps):
