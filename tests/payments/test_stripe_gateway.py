@@ -474,6 +474,7 @@ def test_every_write_posts_to_its_endpoint_with_the_callers_key_and_logs_our_ids
     assert record.levelno == logging.INFO
     assert {name: getattr(record, name, None) for name in ids} == ids
     assert (record.request_id, record.priority, record.attempt) == ("req_1", "customer", 1)
+    assert record.duration_ms >= 0  # how long Stripe took, for the latency dashboards
     words = [
         "stripe",
         operation,
@@ -791,6 +792,7 @@ def test_an_unavailable_stripe_keeps_the_request_id_and_code_for_support(fault_s
     (record,) = call_log(caplog, "payment_intent.create")
     assert record.levelno == logging.WARNING
     assert (record.request_id, record.code, record.order) == ("req_1", "processing_error", "ORD-000001")
+    assert record.attempt == 1
     assert record.getMessage().startswith(
         "stripe payment_intent.create failed: StripeUnavailable request_id=req_1"
     )
