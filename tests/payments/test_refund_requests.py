@@ -15,10 +15,12 @@ from disputes.models import Dispute
 from orders.models import Order
 from payments.models import Charge, Refund, RefundRequest, StaffAction, StripeEvent
 from payments.services.refund_requests import (
+    ERROR_AMOUNT,
     ERROR_DISPUTED,
     ERROR_NOT_PAID,
     ERROR_NOTHING_LEFT,
     ERROR_OVER_REST,
+    ERROR_REASON,
     ERROR_STRIPE_REFUSED,
     ERROR_STRIPE_UNKNOWN,
     RefundOutcomeUnknown,
@@ -141,6 +143,61 @@ def test_an_unpaid_order_is_refused_without_calling_stripe(emulator: Any, financ
     assert str(refused.value) == ERROR_NOT_PAID.format(number=order.number)
     assert not RefundRequest.objects.exists()
     assert list(emulator.client().v1.refunds.list().data) == []
+
+
+@pytest.mark.parametrize(
+    ("amount", "reason", "error"),
+    [
+        (0, "duplicate", ERROR_AMOUNT),
+        (-500, "duplicate", ERROR_AMOUNT),
+        (500, "changed_mind", ERROR_REASON),
+        (500, "", ERROR_REASON),
+    ],
+)
+def test_a_refund_of_nothing_or_without_a_stripe_reason_is_refused_with_nothing_sent(
+    emulator: Any, paid_order: Order, finance: User, amount: int, reason: str, error: str
+) -> None:
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=paid_order, amount=amount, reason=reason, requested_by=finance)
+    assert str(refused.value) == error
+    assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
+    # the audit trail says who asked, why, and that it was refused
+    audit = StaffAction.objects.filter(action="refund").values_list(
+        "actor", "action", "target", "reason", "outcome"
+    )
+    assert list(audit) == [(finance.pk, "refund", paid_order.number, reason, f"refused: {error}")]
+
+
+def test_the_last_minor_unit_can_be_refunded(emulator: Any, paid_order: Order, finance: User) -> None:
+    refund_request_create(order=paid_order, amount=4199, reason="duplicate", requested_by=finance)
+    assert refund_request_rest(order=paid_order) == 1
+    last = refund_request_create(
+        order=paid_order, amount=1, reason="duplicate", requested_by=finance, form_token="last"
+    )
+    assert (last.status, last.amount) == (RefundRequest.Status.SUCCEEDED, 1)
+
+
+def test_an_order_marked_disputed_is_refused_and_another_orders_dispute_blocks_nothing(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    other = OrderFactory(status=Order.Status.FULFILLED, charge_id="ch_of_another_order")
+    Dispute.objects.create(
+        stripe_id="du_other",
+        charge_id="ch_of_another_order",
+        order=other,
+        amount=4200,
+        currency="gbp",
+        status="needs_response",
+    )
+    disputed = paid_at_stripe(emulator)
+    Order.objects.filter(pk=disputed.pk).update(status=Order.Status.DISPUTED)
+    disputed.refresh_from_db()
+    with pytest.raises(RefundRefused) as refused:
+        refund_request_create(order=disputed, amount=None, reason="duplicate", requested_by=finance)
+    assert str(refused.value) == ERROR_DISPUTED.format(number=disputed.number)
+    # the other order's open dispute does not stop this one's refund
+    done = refund_request_create(order=paid_order, amount=None, reason="duplicate", requested_by=finance)
+    assert done.status == RefundRequest.Status.SUCCEEDED
 
 
 def test_a_disputed_charge_is_refused(emulator: Any, paid_order: Order, finance: User) -> None:
