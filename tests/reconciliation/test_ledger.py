@@ -30,6 +30,7 @@ from tests.reconciliation.factories import (
     ChargeFactory,
     DisputeFactory,
     FakeStripe,
+    RefundFactory,
     at,
     capture_reconciliations,
     charge_txn,
@@ -1019,3 +1020,71 @@ def test_the_check_reports_its_progress_by_what_it_is_reading_and_how_many_so_fa
         ("invoices", 6),
     ]
     assert result.checked == 6
+
+
+def test_what_we_hold_and_stripe_did_not_list_is_fetched_checked_by_its_kind_and_counted(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a charge, a refund and a dispute of ours in the window that Stripe's lists of the
+    # window leave out (Stripe created the charge and the refund just before it)
+    old = int(time.time()) - 3 * 86400
+    charge = ChargeFactory(
+        order=OrderFactory(amount=4200, status=Order.Status.FULFILLED, paid_at=timezone.now())
+    )
+    Order.objects.filter(pk=charge.order.pk).update(charge_id=charge.stripe_id)
+    fake_stripe.charges.append(stripe_charge(id=charge.stripe_id, amount=4200, created=old))
+    refund = RefundFactory(order=charge.order, charge_id=charge.stripe_id, status="pending")
+    fake_stripe.refunds.append(
+        stripe_refund(id=refund.stripe_id, charge=charge.stripe_id, status="succeeded", created=old)
+    )
+    dispute = DisputeFactory(charge_id=charge.stripe_id)
+    seen: list[tuple[str, int]] = []
+
+    # when
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        ledger_check(window=WINDOW, progress=lambda what, checked: seen.append((what, checked)))
+
+    # then: each is fetched and checked as what it is, and the command's bar names each kind
+    assert seen == [("charges of ours", 1), ("refunds of ours", 2), ("disputes of ours", 3)]
+    assert Refund.objects.get(pk=refund.pk).status == "succeeded"
+    assert cases() == [
+        ("missing_remote", dispute.stripe_id, "open"),
+        ("status_mismatch", refund.stripe_id, "auto_fixed"),
+    ]
+
+
+def test_a_case_the_check_no_longer_finds_is_closed_saying_so_and_every_payout_reconciled_counts(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given: a charge pending at Stripe (an in-flight case), and two paid payouts
+    order = OrderFactory(amount=1000, status=Order.Status.FULFILLED, charge_id="ch_slow")
+    pending = stripe_charge(
+        id="ch_slow", amount=1000, status="pending", payment_intent=order.payment_intent_id
+    )
+    fake_stripe.charges.append(pending)
+    ledger_check(window=WINDOW)
+    assert cases() == [("in_flight", "ch_slow", "open")]
+    for _ in range(2):
+        fake_stripe.add_payout(stripe_payout(amount=0), [])
+
+    # when: the charge has succeeded meanwhile
+    pending["status"] = "succeeded"
+    result = ledger_check(window=WINDOW)
+
+    # then
+    assert Discrepancy.objects.get().note == "no longer differs from Stripe"
+    assert cases() == [("in_flight", "ch_slow", "auto_fixed")]
+    assert (result.closed, result.payouts_reconciled) == (1, 2)
+
+
+def test_a_charge_listed_without_amount_or_currency_is_reported_with_what_stripe_said(
+    fake_stripe: FakeStripe,
+) -> None:
+    ChargeFactory(stripe_id="ch_bare", order=OrderFactory(amount=4200, status=Order.Status.FULFILLED))
+    bare = stripe_charge(id="ch_bare")
+    del bare["amount"], bare["currency"]
+    fake_stripe.charges.append(bare)
+
+    ledger_check(window=WINDOW)
+
+    assert Discrepancy.objects.get().detail == "ch_bare: Stripe 0 , ours 4200"
