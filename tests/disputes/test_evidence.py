@@ -125,6 +125,7 @@ def test_the_evidence_comes_from_the_order_and_is_staged_with_submit_false(
     assert upload["purpose"] == "dispute_evidence"
     assert upload["key"] == f"dispute:{dispute.pk}:receipt:v1"
     assert upload["content"].startswith(b"%PDF-") and b"Ada King" in upload["content"]
+    assert f"Payment: {charge.stripe_id}".encode() in upload["content"]  # the charge disputed
     assert fields["receipt"] == fake_stripe.files[upload["key"]]["id"]
     # staged, not submitted, under the draft's own key
     (staged,) = fake_stripe.calls_of("dispute_update")
@@ -133,6 +134,15 @@ def test_the_evidence_comes_from_the_order_and_is_staged_with_submit_false(
     assert staged["evidence"] == fields
     dispute.refresh_from_db()
     assert dispute.has_evidence is True and dispute.submission_count == 0
+
+
+def test_building_revision_1_again_returns_the_one_stored_first(fake_stripe: FakeStripe) -> None:
+    dispute = opened(fake_stripe, ChargeFactory(order=paid_order()))
+    first = evidence_draft_build(dispute=dispute)
+    again = evidence_draft_build(dispute=dispute)  # another run, late: its insert conflicts
+    assert first is not None and again is not None
+    assert (again.pk, again.revision) == (first.pk, 1)
+    assert EvidenceDraft.objects.filter(dispute=dispute).count() == 1
 
 
 def test_preparing_twice_stages_once(fake_stripe: FakeStripe) -> None:
@@ -213,6 +223,7 @@ def test_a_receipt_over_the_file_size_limit_is_not_sent(fake_stripe: FakeStripe,
 
     draft = EvidenceDraft.objects.get(dispute=dispute)
     assert draft.problem.startswith(ERROR_FILE_TOO_LARGE.split("{field}")[0] + "receipt")
+    assert draft.problem.endswith("Stripe accepts at most 100. Nothing was sent to Stripe.")  # one problem
     assert fake_stripe.calls_of("file_create") == [] and fake_stripe.calls_of("dispute_update") == []
 
 
