@@ -390,6 +390,35 @@ def test_a_refund_of_no_order_of_ours_is_mirrored_in_its_own_currency(process: P
     assert mirror.stripe_created is None
 
 
+def test_a_refund_moving_forward_keeps_stripes_reason_cut_to_its_column_and_when_we_synced(
+    process: Process,
+) -> None:
+    order = OrderFactory()
+    process(event("refund.created", refund(order, status="pending", amount=1000), created=T0))
+    first_sync = Refund.objects.get().synced_at
+    long_reason = "a_failure_reason_from_a_future_api_version_" + "y" * 40
+    process(event("refund.failed", refund(order, status="failed", amount=1000, failure_reason=long_reason)))
+    mirror = Refund.objects.get()
+    assert (mirror.status, mirror.failure_reason) == ("failed", long_reason[:64])
+    assert mirror.synced_at is not None and first_sync is not None and mirror.synced_at > first_sync
+
+
+def test_a_final_refund_status_is_not_replaced_by_another_final_one(process: Process) -> None:
+    order = OrderFactory()
+    process(event("refund.failed", refund(order, status="failed", amount=1000, failure_reason="declined")))
+    process(event("refund.updated", refund(order, status="canceled", amount=1000, failure_reason="unknown")))
+    mirror = Refund.objects.get()
+    assert (mirror.status, mirror.failure_reason) == ("failed", "declined")
+
+
+def test_a_refund_without_a_currency_takes_its_orders(process: Process) -> None:
+    order = OrderFactory(currency="jpy")
+    bare = refund(order, status="pending", amount=500)
+    del bare["currency"]
+    process(event("refund.created", bare))
+    assert Refund.objects.get().currency == "jpy"
+
+
 def test_a_refund_that_failed_at_once_keeps_its_reason(process: Process) -> None:
     order = OrderFactory()
     failed = refund(order, status="failed", amount=4200, failure_reason="lost_or_stolen_card", livemode=True)

@@ -474,6 +474,31 @@ def test_a_refund_naming_a_request_of_another_order_does_not_move_that_request(
     assert (elsewhere.stripe_refund_id, elsewhere.status) == (None, "requested")
 
 
+def test_a_refund_naming_a_request_another_refund_already_answered_does_not_move_it(
+    paid_order: Order, finance: User, process: Callable[..., StripeEvent]
+) -> None:
+    answered = RefundRequest.objects.create(
+        order=paid_order,
+        amount=500,
+        currency="gbp",
+        reason="duplicate",
+        stripe_refund_id="re_first",
+        status=RefundRequest.Status.SUCCEEDED,
+    )
+    copied = {
+        "id": "re_copied_metadata",
+        "object": "refund",
+        "amount": 500,
+        "currency": "gbp",
+        "status": "failed",
+        "payment_intent": paid_order.payment_intent_id,
+        "metadata": {"refund_request": str(answered.pk)},
+    }
+    process(event("refund.failed", copied))
+    answered.refresh_from_db()
+    assert (answered.stripe_refund_id, answered.status) == ("re_first", "succeeded")
+
+
 def test_a_charge_disputed_at_stripe_before_we_hear_of_it_fails_the_request(
     emulator: Any, finance: User
 ) -> None:
