@@ -153,6 +153,25 @@ def test_a_failed_refund_of_nothing_changes_nothing() -> None:
     assert (partly.status, partly.amount_refunded, partly.updated_at) == ("partially_refunded", 1000, updated)
 
 
+def test_a_charge_snapshot_that_only_refunds_says_it_changed_the_order_and_once() -> None:
+    order = OrderFactory(status=Order.Status.PAID, amount=4200, charge_id="ch_1")
+    order_fulfill(order=order)  # paid and fulfilled before the refund
+    refunded = {**charge(order, amount_refunded=1000), "id": "ch_1"}
+    first = order_apply_charge(order=order, charge=refunded, seen_at=T0)
+    assert (first.changed, first.fulfilled, first.order.amount_refunded) == (True, False, 1000)
+    again = order_apply_charge(order=order, charge=refunded, seen_at=T0)
+    assert (again.changed, again.fulfilled) == (False, False)
+    unrefunded = order_apply_charge(order=order, charge={**refunded, "amount_refunded": 0}, seen_at=T0)
+    assert unrefunded.changed is False  # a stale snapshot from before the refund: nothing to do
+
+
+def test_marking_disputed_reads_the_order_as_stored_not_the_callers_copy() -> None:
+    order = OrderFactory(status=Order.Status.FULFILLED, amount=4200)
+    Order.objects.filter(pk=order.pk).update(status=Order.Status.REFUNDED, amount_refunded=4200)
+    change = order_mark_disputed(order=order)  # the caller's copy is from before the refund
+    assert (change.order.status, change.order.amount_refunded) == (Order.Status.DISPUTED, 4200)
+
+
 def test_a_dispute_outranks_a_refund_and_is_marked_once() -> None:
     order = OrderFactory(status=Order.Status.REFUNDED, amount_refunded=4200)
     first = order_mark_disputed(order=order)

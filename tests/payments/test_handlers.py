@@ -538,6 +538,12 @@ def test_a_failed_async_checkout_payment_alerts_once_with_the_session_s_payment_
     assert declines[0] == (Attempt(ip=order.customer_ip, email=order.email), first.stripe_id)
 
 
+def test_a_failed_payment_of_an_unknown_order_is_ignored_saying_why(process: Process) -> None:
+    order = OrderFactory.build(payment_intent_id="pi_unknown", pk=None)
+    row = process(event("payment_intent.payment_failed", declined(order)))
+    assert (row.status, row.last_error) == (StripeEvent.Status.IGNORED, NOTE_NO_ORDER)
+
+
 def test_a_failed_refund_of_an_unknown_payment_alerts_with_no_order_and_no_code(
     process: Process, sent: list
 ) -> None:
