@@ -603,3 +603,53 @@ def test_each_way_a_line_can_name_its_order_links_it_and_the_first_way_wins(fake
         "q": (None, refund_q.pk, None),
         "r": (mirrored["r"].pk, None, None),
     }
+
+
+def test_a_payout_snapshot_with_odd_fields_keeps_what_fits_and_makes_nothing_up() -> None:
+    long = {
+        "id": "po_long",
+        "object": "payout",
+        "amount": 100,
+        "currency": "GBP",
+        "status": "paid",
+        "created": 0,  # no time at all, not 1970
+        "arrival_date": 1,
+        "method": "m" * 20,
+        "type": "t" * 40,
+        "description": "d" * 300,
+        "trace_id": {"value": "v" * 300, "status": "s" * 40},
+        "failure_code": "f" * 70,
+    }
+    odd = {"id": "po_odd", "object": "payout", "amount": 100, "currency": "gbp", "trace_id": "not an object"}
+
+    payout_sync(obj=long, source="test")
+    payout_sync(obj=odd, source="test")
+
+    kept = Payout.objects.get(stripe_id="po_long")
+    assert (kept.currency, kept.stripe_created, kept.arrival_date) == ("gbp", None, at(1))
+    assert (kept.method, kept.type, kept.description) == ("m" * 16, "t" * 32, "d" * 255)
+    assert (kept.trace_id, kept.trace_id_status, kept.failure_code) == ("v" * 255, "s" * 32, "f" * 64)
+    bare = Payout.objects.get(stripe_id="po_odd")
+    assert (bare.method, bare.type, bare.description, bare.trace_id, bare.trace_id_status) == ("",) * 5
+
+
+def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing_up(
+    fake_stripe: FakeStripe,
+) -> None:
+    sparse = stripe_txn(amount=-10, type="adjustment", source=None)
+    for name in ("type", "reporting_category", "status", "description"):  # a currency it always has
+        sparse[name] = None
+    long = stripe_txn(amount=-20, type="a" * 70, source=None, reporting_category="r" * 70)
+    long.update(status="s" * 20, currency="GBP", description="d" * 300)
+    obj = fake_stripe.add_payout(stripe_payout(amount=-30), [sparse, long])
+    payout_sync(obj=obj, source="test")
+
+    payout_reconcile(payout_id=obj["id"])
+
+    fields = ("type", "reporting_category", "status", "currency", "description")
+    got = {
+        line.stripe_id: tuple(getattr(line, name) for name in fields)
+        for line in BalanceTransaction.objects.all()
+    }
+    assert got[sparse["id"]] == ("", "", "", "gbp", "")
+    assert got[long["id"]] == ("a" * 64, "r" * 64, "s" * 16, "gbp", "d" * 255)
