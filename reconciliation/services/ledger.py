@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from billing.models import Invoice
 from billing.services import billing_refresh
+from core.stripe_objects import id_of
 from disputes.models import Dispute
 from orders.models import STATUS_RANK, Order
 from orders.selectors import order_find_for_stripe_object
@@ -90,8 +91,7 @@ def _paid(order: Order) -> bool:
 
 def _order_of_charge(obj: JsonDict) -> Order | None:
     """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
-    charge = obj.get("charge")
-    charge_id = charge.get("id") if isinstance(charge, dict) else charge
+    charge_id = id_of(obj.get("charge"))
     # Without a charge id, not by the mirror: `charges__stripe_id=None` would match every order
     # that has no Charge mirror at all.
     order = Order.objects.filter(charges__stripe_id=charge_id).first() if charge_id else None
@@ -349,10 +349,7 @@ class _Check:
             self.result.too_young += 1
             return {kind for kind, object_id in self.open_cases if object_id == invoice_id}
         parent = (obj.get("parent") or {}).get("subscription_details") or {}
-        subscription = parent.get("subscription")
-        subscription_id = str(
-            subscription.get("id") if isinstance(subscription, dict) else subscription or ""
-        )
+        subscription_id = id_of(parent.get("subscription"))
         local = Invoice.objects.filter(stripe_id=invoice_id).first()
         if (local is None or local.status != status) and subscription_id:
             kind = Kind.MISSING_LOCAL if local is None else Kind.STATUS_MISMATCH
