@@ -2,7 +2,8 @@
 
 Fixtures:
 - `stripe_emulator_server` (session): the emulator on a free loopback port, in a background thread.
-- `stripe_emulator` (function): resets all state first and returns an `EmulatorHandle`.
+- `stripe_emulator` (function): resets all state, yields an `EmulatorHandle`, and after the test
+  resets again and waits for any webhook delivery still on the wire.
 - `webhook_receiver` (function): a loopback HTTP server that records webhook deliveries and
   answers with scripted status codes.
 
@@ -246,10 +247,15 @@ def stripe_emulator_server() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-def stripe_emulator(stripe_emulator_server: RunningEmulator) -> EmulatorHandle:
+def stripe_emulator(stripe_emulator_server: RunningEmulator) -> Iterator[EmulatorHandle]:
+    """Reset before the test, and after it: no webhook left queued, in retry or on the wire once
+    the test is over, so none reaches a (session-long) receiver while a later test runs."""
     handle = EmulatorHandle(stripe_emulator_server.url, stripe_emulator_server.emulator)
     handle.reset()
-    return handle
+    yield handle
+    handle.reset()
+    if not stripe_emulator_server.emulator.webhooks.settle():
+        raise AssertionError("a webhook delivery was still on the wire 10 s after the test")
 
 
 @pytest.fixture

@@ -121,6 +121,7 @@ class WebhookDispatcher:
         self.heap = DeliveryQueues()
         self.buffer: list[Delivery] = []  # reorder-window buffer
         self.in_progress = 0
+        self.delivering = 0  # deliveries on the wire, of this generation or an earlier one
         self.generation = 0
         self.seq = itertools.count()
         self.log: list[dict[str, Any]] = []
@@ -208,6 +209,18 @@ class WebhookDispatcher:
         with self.log_lock:
             self.log.clear()
 
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Block until no delivery is on the wire, even one a reset has orphaned (its receiver may
+        still be writing what it received). False on timeout."""
+        deadline = time.time() + timeout
+        with self.cond:
+            while self.delivering:
+                remaining = deadline - time.time()
+                if remaining <= 0:
+                    return False
+                self.cond.wait(min(remaining, 0.05))
+        return True
+
     def stop(self) -> None:
         with self.cond:
             self.stopped = True
@@ -238,6 +251,7 @@ class WebhookDispatcher:
                     if ready is not None:
                         d = ready
                         self.in_progress += 1
+                        self.delivering += 1
                         break
                     due = None if self.policy.paused else self.heap.next_due(self.policy.ordered)
                     self.cond.wait(None if due is None else max(0.0, due - now))
@@ -248,6 +262,7 @@ class WebhookDispatcher:
                 self._log_raw(d, None, f"internal error: {exc!r}", "failed")
             finally:
                 with self.cond:
+                    self.delivering -= 1
                     if d.generation == self.generation:
                         self.in_progress -= 1
                         self.heap.done(d)

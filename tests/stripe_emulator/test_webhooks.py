@@ -167,3 +167,26 @@ def test_paused_deliveries_are_held_until_released(
     stripe_emulator.configure_webhooks(paused=False)
     assert stripe_emulator.wait_for_deliveries()
     assert len(webhook_receiver.received) == 1
+
+
+def test_after_a_reset_the_delivery_on_the_wire_is_waited_for_and_its_retry_never_goes(
+    stripe_emulator: EmulatorHandle, client: Any, webhook_receiver: Any
+) -> None:
+    # given a delivery the endpoint is still answering (with a failure, so a retry would follow)
+    stripe_emulator.configure_webhooks(first_retry=0.05, max_attempts=3)
+    webhook_receiver.delay = 0.5
+    webhook_receiver.statuses = [500]
+    stripe_emulator.add_webhook_endpoint(webhook_receiver.url)
+    client.v1.customers.create(params={"name": "late"})
+    assert webhook_receiver.wait_for(1)
+    dispatcher = stripe_emulator.emulator.webhooks  # type: ignore[union-attr]
+
+    # when the test is over: reset, then settle
+    stripe_emulator.reset()
+    on_the_wire = dispatcher.delivering
+    settled = dispatcher.settle()
+
+    # then settle came back once the endpoint had answered, and no retry went out after it
+    assert on_the_wire == 1 and settled and dispatcher.delivering == 0
+    assert stripe_emulator.wait_for_deliveries()
+    assert len(webhook_receiver.received) == 1
