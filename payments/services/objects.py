@@ -18,6 +18,7 @@ from orders.services import (
     order_apply_payment_intent,
 )
 from payments import stripe_gateway
+from payments.models import Refund
 from payments.services.mirrors import charge_sync, mirror_sync
 from payments.services.refunds import refund_apply
 from payments.services.staff import staff_action_record
@@ -81,6 +82,10 @@ def stripe_object_apply(
                 order=order, payment_intent=obj, seen_at=seen_at, source=source, locked=True
             )
         elif kind == "charge":
+            if order.refunds.filter(status=Refund.Status.FAILED).exists():
+                # A snapshot from before one of the order's refunds failed still counts it: from
+                # then on the refunds' own mirrors (refund_apply) say what is refunded.
+                obj = {**obj, "amount_refunded": 0}
             change = order_apply_charge(order=order, charge=obj, seen_at=seen_at, source=source, locked=True)
         else:
             change = order_apply_checkout_session(

@@ -413,6 +413,32 @@ def test_after_a_refund_fails_later_its_amount_can_be_refunded_again(
     assert (order.status, order.amount_refunded) == (Order.Status.REFUNDED, 4200)
 
 
+def test_a_charge_snapshot_from_before_a_refund_failed_does_not_count_it_again(
+    emulator: Any, finance: User, process: Callable[..., StripeEvent]
+) -> None:
+    # given: an order refunded in full whose refund then failed at the bank
+    order = paid_at_stripe(emulator, card="pm_card_refundFail")
+    request = refund_request_create(
+        order=order, amount=4200, reason="requested_by_customer", requested_by=finance
+    )
+    client = emulator.client()
+    for _ in range(100):
+        refund = client.v1.refunds.retrieve(request.stripe_refund_id).to_dict()
+        if refund["status"] == "failed":
+            break
+        time.sleep(0.05)
+    process(event("refund.failed", refund))
+    # when: the charge.refunded event of the refund, sent before it failed, comes last
+    charge = client.v1.charges.retrieve(refund["charge"]).to_dict()
+    stale = {**charge, "amount_refunded": 4200, "refunded": True}
+    row = process(event("charge.refunded", stale))
+    # then: the customer is still not refunded, and the whole order can be refunded again
+    assert row.status == StripeEvent.Status.PROCESSED
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.FULFILLED, 0)
+    assert refund_request_rest(order=order) == 4200
+
+
 def test_a_webhook_that_comes_before_stripes_answer_links_the_request(
     paid_order: Order, finance: User, process: Callable[..., StripeEvent]
 ) -> None:
