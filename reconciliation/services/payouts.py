@@ -284,7 +284,7 @@ class _PageLinker:
             amount=int(txn["amount"]),
             fee=int(txn.get("fee") or 0),
             net=int(txn["net"]),
-            currency=str(txn.get("currency") or "").lower(),
+            currency=str(txn.get("currency") or payout.currency).lower(),
             fee_details=txn.get("fee_details") or [],
             available_on=_timestamp(txn.get("available_on")),
             # str() first: the JSON number becomes the exact decimal Stripe wrote, not a binary float.

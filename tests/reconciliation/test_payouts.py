@@ -637,15 +637,17 @@ def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing
     fake_stripe: FakeStripe,
 ) -> None:
     sparse = stripe_txn(amount=-10, type="adjustment", source=None)
-    for name in ("type", "reporting_category", "status", "description"):  # a currency it always has
+    for name in ("type", "reporting_category", "status", "currency", "description"):
         sparse[name] = None
     long = stripe_txn(amount=-20, type="a" * 70, source=None, reporting_category="r" * 70)
     long.update(status="s" * 20, currency="GBP", description="d" * 300)
     obj = fake_stripe.add_payout(stripe_payout(amount=-30), [sparse, long])
     payout_sync(obj=obj, source="test")
 
-    payout_reconcile(payout_id=obj["id"])
+    result = payout_reconcile(payout_id=obj["id"])
 
+    # a line without a currency is in its payout's (a payout's lines all are): it still adds up
+    assert (result.reconciled, result.lines) == (True, 3)
     fields = ("type", "reporting_category", "status", "currency", "description")
     got = {
         line.stripe_id: tuple(getattr(line, name) for name in fields)
