@@ -39,6 +39,18 @@ def paid_order(emulator: Any) -> Order:
     return paid_at_stripe(emulator)
 
 
+def failed_at_stripe(emulator: Any, refund_id: str) -> dict[str, Any]:
+    """The refund once Stripe has failed it (a `pm_card_refundFail` refund fails a moment after
+    it succeeds)."""
+    refunds = emulator.client().v1.refunds
+    for _ in range(100):
+        refund: dict[str, Any] = refunds.retrieve(refund_id).to_dict()
+        if refund["status"] == "failed":
+            return refund
+        time.sleep(0.05)
+    raise AssertionError(f"{refund_id} did not fail")
+
+
 @pytest.fixture
 def finance() -> User:
     user = User.objects.create_user(username="fiona", password="pw", is_staff=True)
@@ -395,13 +407,7 @@ def test_after_a_refund_fails_later_its_amount_can_be_refunded_again(
     order.refresh_from_db()
     assert (request.status, order.status, order.amount_refunded) == ("succeeded", Order.Status.REFUNDED, 4200)
     # when: Stripe fails the refund a moment later (its money goes back to the balance)
-    refunds = emulator.client().v1.refunds
-    for _ in range(100):
-        refund = refunds.retrieve(request.stripe_refund_id).to_dict()
-        if refund["status"] == "failed":
-            break
-        time.sleep(0.05)
-    process(event("refund.failed", refund))
+    process(event("refund.failed", failed_at_stripe(emulator, request.stripe_refund_id)))
     # then: the customer has not been refunded, and staff can refund the whole order again
     order.refresh_from_db()
     assert (order.status, order.amount_refunded) == (Order.Status.FULFILLED, 0)
@@ -421,15 +427,10 @@ def test_a_charge_snapshot_from_before_a_refund_failed_does_not_count_it_again(
     request = refund_request_create(
         order=order, amount=4200, reason="requested_by_customer", requested_by=finance
     )
-    client = emulator.client()
-    for _ in range(100):
-        refund = client.v1.refunds.retrieve(request.stripe_refund_id).to_dict()
-        if refund["status"] == "failed":
-            break
-        time.sleep(0.05)
+    refund = failed_at_stripe(emulator, request.stripe_refund_id)
     process(event("refund.failed", refund))
     # when: the charge.refunded event of the refund, sent before it failed, comes last
-    charge = client.v1.charges.retrieve(refund["charge"]).to_dict()
+    charge = emulator.client().v1.charges.retrieve(refund["charge"]).to_dict()
     stale = {**charge, "amount_refunded": 4200, "refunded": True}
     row = process(event("charge.refunded", stale))
     # then: the customer is still not refunded, and the whole order can be refunded again
