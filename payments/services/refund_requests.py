@@ -116,10 +116,11 @@ def refund_request_check(*, order: Order, amount: int | None, reason: str) -> in
 
 
 def _existing(*, api_key: ApiIdempotencyKey | None, form_token: str | None) -> RefundRequest | None:
+    requests = RefundRequest.objects.select_related("order")  # pragma: no mutate: it only saves a query
     if api_key is not None:
-        return RefundRequest.objects.filter(api_key=api_key).select_related("order").first()
+        return requests.filter(api_key=api_key).first()
     if form_token:
-        return RefundRequest.objects.filter(form_token=form_token).select_related("order").first()
+        return requests.filter(form_token=form_token).first()
     return None
 
 
@@ -137,7 +138,7 @@ def refund_request_create(
     Raises RefundRefused (nothing refunded, nothing stored but the audit row) or
     RefundOutcomeUnknown (kept; retry). The same `api_key` or `form_token` again returns the
     same request, calling Stripe again only if it never answered."""
-    request = _existing(api_key=api_key, form_token=form_token)
+    request = _existing(api_key=api_key, form_token=form_token)  # pragma: no mutate: found again under lock
     if request is None:
         try:
             request = _request_store(
@@ -188,7 +189,7 @@ def _request_store(
             form_token=form_token or None,
         )
         request.idempotency_key = REFUND_REQUEST_KEY.format(pk=request.pk)
-        request.save(update_fields=["idempotency_key", "updated_at"])
+        request.save(update_fields=["idempotency_key", "updated_at"])  # pragma: no mutate: a row just made
     return request
 
 

