@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +35,7 @@ from billing.selectors import subscription_has_access
 from config.celery import task_send
 from config.money import format_money
 from core.keys import idempotency_key
+from core.stripe_objects import id_of, time_of
 from payments import stripe_gateway
 from payments.alerts import AlertKind, alert_send_on_commit
 
@@ -45,16 +46,6 @@ SEND_DUNNING_TASK = "billing.send_dunning_notice"
 SEND_WELCOME_TASK = "billing.send_welcome"
 TERMINAL_STATUSES = (Subscription.Status.CANCELED, Subscription.Status.INCOMPLETE_EXPIRED)
 INVOICE_RANK = {"draft": 0, "open": 1, "uncollectible": 2, "paid": 3, "void": 3}
-
-
-def _when(ts: Any) -> datetime | None:
-    return datetime.fromtimestamp(ts, tz=UTC) if isinstance(ts, int) else None
-
-
-def _id(value: Any) -> str:
-    if isinstance(value, dict):
-        return str(value.get("id") or "")
-    return str(value or "")
 
 
 def _now_ms() -> int:
@@ -220,7 +211,7 @@ def subscriber_card_apply(*, subscriber: Subscriber) -> bool:
         return False
     obj = stripe_gateway.subscription_update(
         subscription_id=subscriber.stripe_subscription_id,
-        params={"default_payment_method": _id(seti["payment_method"])},
+        params={"default_payment_method": id_of(seti["payment_method"])},
         idempotency_key=idempotency_key("setup_intent", seti["id"], "default-payment-method"),
     )
     subscription_sync(obj=obj)
@@ -243,16 +234,16 @@ def _subscription_fields(obj: JsonDict) -> dict[str, Any]:
     price = item.get("price") or {}
     return {
         "status": str(obj.get("status") or ""),
-        "customer_id": _id(obj.get("customer")),
-        "price_id": _id(price),
+        "customer_id": id_of(obj.get("customer")),
+        "price_id": id_of(price),
         "amount": int(price.get("unit_amount") or 0) * int(item.get("quantity") or 1),
         "currency": str(price.get("currency") or obj.get("currency") or ""),
         "cancel_at_period_end": bool(obj.get("cancel_at_period_end")),
-        "current_period_start": _when(item.get("current_period_start")),
-        "current_period_end": _when(item.get("current_period_end")),
-        "ended_at": _when(obj.get("ended_at")),
-        "latest_invoice_id": _id(obj.get("latest_invoice")),
-        "default_payment_method": _id(obj.get("default_payment_method")),
+        "current_period_start": time_of(item.get("current_period_start")),
+        "current_period_end": time_of(item.get("current_period_end")),
+        "ended_at": time_of(obj.get("ended_at")),
+        "latest_invoice_id": id_of(obj.get("latest_invoice")),
+        "default_payment_method": id_of(obj.get("default_payment_method")),
     }
 
 
@@ -275,7 +266,7 @@ def subscription_sync(*, obj: JsonDict, seen_at_ms: int | None = None) -> Subscr
                     sub = Subscription.objects.create(
                         stripe_id=stripe_id,
                         livemode=bool(obj.get("livemode")),
-                        stripe_created=_when(obj.get("created")),
+                        stripe_created=time_of(obj.get("created")),
                         synced_at=timezone.now(),
                         subscriber=Subscriber.objects.filter(pk=int(str(subscriber_pk))).first()
                         if str(subscriber_pk).isdigit()
@@ -340,7 +331,7 @@ def source_label(sub: Subscription) -> str:
 def _invoice_fields(obj: JsonDict, payment_intent: JsonDict | None) -> dict[str, Any]:
     parent = (obj.get("parent") or {}).get("subscription_details") or {}
     fields: dict[str, Any] = {
-        "customer_id": _id(obj.get("customer")),
+        "customer_id": id_of(obj.get("customer")),
         "number": str(obj.get("number") or ""),
         "status": str(obj.get("status") or ""),
         "billing_reason": str(obj.get("billing_reason") or ""),
@@ -348,13 +339,13 @@ def _invoice_fields(obj: JsonDict, payment_intent: JsonDict | None) -> dict[str,
         "amount_paid": int(obj.get("amount_paid") or 0),
         "currency": str(obj.get("currency") or ""),
         "attempt_count": int(obj.get("attempt_count") or 0),
-        "next_payment_attempt": _when(obj.get("next_payment_attempt")),
-        "period_start": _when(
+        "next_payment_attempt": time_of(obj.get("next_payment_attempt")),
+        "period_start": time_of(
             ((obj.get("lines") or {}).get("data") or [{}])[0].get("period", {}).get("start")
         ),
-        "period_end": _when(((obj.get("lines") or {}).get("data") or [{}])[0].get("period", {}).get("end")),
-        "paid_at": _when((obj.get("status_transitions") or {}).get("paid_at")),
-        "subscription_id": _id(parent.get("subscription")) or None,
+        "period_end": time_of(((obj.get("lines") or {}).get("data") or [{}])[0].get("period", {}).get("end")),
+        "paid_at": time_of((obj.get("status_transitions") or {}).get("paid_at")),
+        "subscription_id": id_of(parent.get("subscription")) or None,
     }
     if payment_intent is not None:
         fields["payment_intent_id"] = str(payment_intent.get("id") or "")
@@ -382,7 +373,7 @@ def invoice_sync(
                     return Invoice.objects.create(
                         stripe_id=stripe_id,
                         livemode=bool(obj.get("livemode")),
-                        stripe_created=_when(obj.get("created")),
+                        stripe_created=time_of(obj.get("created")),
                         synced_at=timezone.now(),
                         status_at=seen,
                         **fields,
@@ -424,7 +415,7 @@ def billing_refresh(*, subscription_id: str, invoice_id: str | None = None) -> S
     then send the dunning notice an unpaid renewal calls for. What every billing event does."""
     sub_obj = stripe_gateway.subscription_retrieve(subscription_id=subscription_id)
     result = subscription_sync(obj=sub_obj)
-    ids = {i for i in (invoice_id, _id(sub_obj.get("latest_invoice"))) if i}
+    ids = {i for i in (invoice_id, id_of(sub_obj.get("latest_invoice"))) if i}
     for inv_id in sorted(ids):
         obj, pi = _invoice_fetch(inv_id)
         inv = invoice_sync(obj=obj, payment_intent=pi)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from core.stripe_objects import id_of
 from orders.models import Order, order_pk_from_number
 
 
@@ -65,18 +66,12 @@ def order_find_for_stripe_object(*, obj: dict[str, Any], for_update: bool = Fals
         return orders.filter(payment_intent_id=object_id).first()
     if kind == "checkout.session" and object_id:
         return orders.filter(checkout_session_id=object_id).first()
-    payment_intent = obj.get("payment_intent")
-    if isinstance(payment_intent, dict):
-        payment_intent = payment_intent.get("id")
+    payment_intent = id_of(obj.get("payment_intent"))
     if payment_intent:
-        return orders.filter(payment_intent_id=str(payment_intent)).first()
-    charge = obj.get("charge")
-    if isinstance(charge, dict):
-        charge = charge.get("id")
-    if kind == "charge" and object_id:
-        charge = object_id
+        return orders.filter(payment_intent_id=payment_intent).first()
+    charge = object_id if kind == "charge" else id_of(obj.get("charge"))
     if charge:
-        return orders.filter(charge_id=str(charge)).first()
+        return orders.filter(charge_id=charge).first()
     return None
 
 

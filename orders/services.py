@@ -113,7 +113,8 @@ def order_create(
         )
         _items_create(order=order, items=items)
         order.payment_intent_idempotency_key = idempotency_key("order", order.pk, "payment-intent")
-        order.save(update_fields=["payment_intent_idempotency_key", "updated_at"])
+        keyed = ["payment_intent_idempotency_key", "updated_at"]
+        order.save(update_fields=keyed)  # pragma: no mutate: a row just made
     return order
 
 
@@ -294,16 +295,13 @@ def order_apply_charge(
             _save(order, fields)
         else:
             _save(order, fields)
-        refunded = int(charge.get("amount_refunded") or 0)
-        refund_changed = False
-        if refunded:
-            refund_change = order_apply_refunded_amount(
-                order=order,
-                amount_refunded=refunded,
-                locked=True,  # pragma: no mutate: re-locking a locked row reads the same row
-            )
-            order, refund_changed = refund_change.order, refund_change.changed
-        changed = bool(fields & {"status", "last_decline_code"}) or refund_changed or fulfilled
+        refund = order_apply_refunded_amount(
+            order=order,
+            amount_refunded=int(charge.get("amount_refunded") or 0),
+            locked=True,  # pragma: no mutate: re-locking a locked row reads the same row
+        )
+        order = refund.order
+        changed = bool(fields & {"status", "last_decline_code"}) or refund.changed or fulfilled
         return OrderChange(order, changed, fulfilled)
 
 

@@ -3,7 +3,6 @@ refusal exception, the role check and a fresh read of a dispute."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from core.roles import user_is_finance
@@ -37,11 +36,6 @@ ACTION_REFUND = "dispute_refund_inquiry"
 
 class DisputeActionRefused(Exception):
     """A staff action that cannot be done; `str()` is a sentence for staff, with ids only."""
-
-
-def when(value: Any) -> datetime | None:
-    # Stripe's `due_by` is 0 when the bank allows no response.
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) and value > 0 else None
 
 
 def refuse_unless_finance(user: Any) -> None:

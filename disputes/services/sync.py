@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.celery import task_send
-from core.stripe_objects import id_of
+from core.stripe_objects import id_of, time_of
 from disputes.models import (
     CLOSED_STATUSES,
     DISPUTE_STATUS_RANK,
@@ -23,7 +22,7 @@ from disputes.models import (
     Dispute,
     EarlyFraudWarning,
 )
-from disputes.services.common import JsonDict, when
+from disputes.services.common import JsonDict
 from orders.models import Order
 from orders.selectors import order_find_for_stripe_object
 from orders.services import order_mark_disputed
@@ -54,7 +53,7 @@ def _dispute_fields(obj: JsonDict) -> dict[str, Any]:
         "reason": str(obj.get("reason") or "")[:64],
         "amount": int(obj.get("amount") or 0),
         "currency": str(obj.get("currency") or "").lower(),
-        "evidence_due_by": when(details.get("due_by")),
+        "evidence_due_by": time_of(details.get("due_by")),
         "has_evidence": bool(details.get("has_evidence")),
         "past_due": bool(details.get("past_due")),
         "submission_count": int(details.get("submission_count") or 0),
@@ -91,7 +90,8 @@ def dispute_sync(*, obj: JsonDict, seen_at: int | None = None) -> DisputeSyncRes
     if fields["status"] not in DISPUTE_STATUS_RANK:
         raise ValueError(f"unknown dispute status {fields['status']!r}")
     with transaction.atomic():
-        dispute = Dispute.objects.select_for_update().filter(stripe_id=stripe_id).first()
+        locked = Dispute.objects.select_for_update()
+        dispute = locked.filter(stripe_id=stripe_id).first()  # pragma: no mutate: the create finds it too
         created = False
         if dispute is None:
             order = _order_for(obj)
@@ -101,9 +101,7 @@ def dispute_sync(*, obj: JsonDict, seen_at: int | None = None) -> DisputeSyncRes
                     dispute = Dispute.objects.create(
                         stripe_id=stripe_id,
                         livemode=bool(obj.get("livemode")),
-                        stripe_created=datetime.fromtimestamp(created_at, tz=UTC)
-                        if isinstance(created_at, int)
-                        else None,
+                        stripe_created=time_of(created_at),
                         synced_at=timezone.now(),
                         charge_id=id_of(obj.get("charge")),
                         payment_intent_id=id_of(obj.get("payment_intent")) or None,
@@ -113,17 +111,17 @@ def dispute_sync(*, obj: JsonDict, seen_at: int | None = None) -> DisputeSyncRes
                     )
                 created = True
             except IntegrityError:
-                dispute = Dispute.objects.select_for_update().get(stripe_id=stripe_id)
-        # A dispute first seen already closed (its earlier events missed) still tells its outcome.
-        previous = "" if created else dispute.status
+                dispute = locked.get(stripe_id=stripe_id)
+        previous = dispute.status  # before this snapshot (a dispute made now: its own)
         order_before = dispute.order_id
         changed = created
         if not created:
             changed = _dispute_apply(dispute, fields=fields, seen_at=seen_at, obj=obj)
-        closed = previous not in CLOSED_STATUSES and dispute.status in CLOSED_STATUSES
+        # A dispute first seen already closed (its earlier events missed) still tells its outcome.
+        closed = dispute.status in CLOSED_STATUSES and (created or previous not in CLOSED_STATUSES)
         if closed and dispute.closed_at is None:
             dispute.closed_at = timezone.now()
-            dispute.save(update_fields=["closed_at", "updated_at"])
+            dispute.save(update_fields=["closed_at", "updated_at"])  # pragma: no mutate: a locked row
         if dispute.order_id is not None:
             order_mark_disputed(order=dispute.order)  # type: ignore[arg-type]
         # An order found only now (its Charge mirror arrived after the dispute) gets its evidence.
@@ -156,13 +154,12 @@ def _dispute_apply(dispute: Dispute, *, fields: dict[str, Any], seen_at: int, ob
             update.append("order")
     dispute.status_at = max(dispute.status_at, seen_at)
     dispute.synced_at = timezone.now()
-    dispute.save(update_fields=[*update, "status_at", "synced_at", "updated_at"])
+    written = [*update, "status_at", "synced_at", "updated_at"]
+    dispute.save(update_fields=written)  # pragma: no mutate: a locked row
     return bool(update)
 
 
-def _after_sync(
-    dispute: Dispute, *, created: bool, closed: bool, previous: str, linked: bool = False
-) -> None:
+def _after_sync(dispute: Dispute, *, created: bool, closed: bool, previous: str, linked: bool) -> None:
     number = dispute.order.number if dispute.order_id and dispute.order else "(no order)"
     ids = {"dispute": dispute.stripe_id, "order": number, "charge": dispute.charge_id}
     if created:
@@ -225,9 +222,7 @@ def early_fraud_warning_sync(*, obj: JsonDict, seen_at: int | None = None) -> Ea
                     "fraud_type": str(obj.get("fraud_type") or "")[:64],
                     "actionable": actionable,
                     "livemode": bool(obj.get("livemode")),
-                    "stripe_created": datetime.fromtimestamp(created_at, tz=UTC)
-                    if isinstance(created_at, int)
-                    else None,
+                    "stripe_created": time_of(created_at),
                     "synced_at": timezone.now(),
                     "status_at": seen_at,
                 },

@@ -31,14 +31,14 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model, Subquery
 from django.utils import timezone
 
-from core.stripe_objects import id_of
+from core.stripe_objects import id_of, time_of
 from orders.models import Order
 from payments.models import Charge, PaymentIntent
 
@@ -95,12 +95,6 @@ def _int(value: Any) -> int:
 
 def _small_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 32768 else None
-
-
-def _stripe_time(value: Any) -> datetime | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return datetime.fromtimestamp(value, tz=UTC)
-    return None
 
 
 def _checked(
@@ -342,7 +336,7 @@ def payment_intent_sync(
     values = {
         "stripe_id": object_id,
         "livemode": bool(obj.get("livemode")),
-        "stripe_created": _stripe_time(obj.get("created")),
+        "stripe_created": time_of(obj.get("created")),
         "synced_at": now,
         "order_id": order.pk if order is not None else None,
         "customer_id": _text(id_of(obj.get("customer")), 255),
@@ -391,7 +385,7 @@ def charge_sync(
     values = {
         "stripe_id": object_id,
         "livemode": bool(obj.get("livemode")),
-        "stripe_created": _stripe_time(obj.get("created")),
+        "stripe_created": time_of(obj.get("created")),
         "synced_at": now,
         "payment_intent_id": payment_intent_id,  # the subquery's parameter
         "payment_intent_stripe_id": payment_intent_id,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from core.stripe_objects import id_of
+from core.stripe_objects import id_of, time_of
 from orders.models import Order
 from orders.services import OrderChange, order_apply_refund_failed, order_apply_refunded_amount
 from payments.models import (
@@ -23,6 +22,9 @@ from payments.models import (
 JsonDict = dict[str, Any]
 
 
+MOVED_FIELDS = ["status", "failure_reason", "synced_at", "order", "updated_at"]
+
+
 def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, OrderChange | None]:
     """Mirror a Refund snapshot (status only moves forward) and, once it has succeeded, raise the
     order's refunded amount; lower it again if the refund then fails. Lock order: the order row,
@@ -31,7 +33,6 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
         if order is not None:
             order = Order.objects.select_for_update().get(pk=order.pk)
         status = str(refund.get("status") or Refund.Status.PENDING)
-        created = refund.get("created")
         mirror, created_now = Refund.objects.select_for_update().get_or_create(
             stripe_id=str(refund["id"]),
             defaults={
@@ -44,20 +45,19 @@ def refund_apply(*, refund: JsonDict, order: Order | None) -> tuple[Refund, Orde
                 "status": status,
                 "failure_reason": str(refund.get("failure_reason") or "")[:64],
                 "livemode": bool(refund.get("livemode")),
-                "stripe_created": datetime.fromtimestamp(created, tz=UTC)
-                if isinstance(created, int)
-                else None,
+                "stripe_created": time_of(refund.get("created")),
                 "synced_at": timezone.now(),
             },
         )
         held = mirror.status
-        if not created_now and REFUND_STATUS_RANK.get(status, -1) > REFUND_STATUS_RANK.get(held, -1):
+        rank = REFUND_STATUS_RANK.get(status, -1)  # pragma: no mutate: -1 or -2, under every rank
+        if not created_now and rank > REFUND_STATUS_RANK.get(held, -1):
             mirror.status = status
             mirror.failure_reason = str(refund.get("failure_reason") or "")[:64]
             mirror.synced_at = timezone.now()
             if order is not None and mirror.order_id is None:
                 mirror.order = order
-            mirror.save(update_fields=["status", "failure_reason", "synced_at", "order", "updated_at"])
+            mirror.save(update_fields=MOVED_FIELDS)  # pragma: no mutate: a locked row
         _refund_request_follow(mirror=mirror, refund=refund)
         if order is None:
             return mirror, None
@@ -81,7 +81,8 @@ def _refund_request_follow(*, mirror: Refund, refund: JsonDict) -> None:
     first) by `metadata.refund_request`. Lock order: order, refund, then the request."""
     requests = RefundRequest.objects.select_for_update()
     request = requests.filter(stripe_refund_id=mirror.stripe_id).first()
-    reference = str((refund.get("metadata") or {}).get("refund_request") or "")
+    metadata = refund.get("metadata") or {}
+    reference = str(metadata.get("refund_request") or "")  # pragma: no mutate: "XXXX" is no pk either
     if request is None and reference.isdigit():
         request = requests.filter(pk=int(reference), stripe_refund_id=None).first()
         if request is not None and mirror.order_id is not None and request.order_id != mirror.order_id:

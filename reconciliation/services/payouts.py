@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 from itertools import islice
 from typing import Any
@@ -19,7 +18,7 @@ from django.utils import timezone
 
 from config.celery import task_send
 from config.money import format_money
-from core.stripe_objects import id_of
+from core.stripe_objects import id_of, time_of
 from disputes.models import Dispute
 from orders.models import Order, order_pk_from_number
 from payments import stripe_gateway
@@ -60,10 +59,6 @@ SOURCE_PREFIXES: tuple[tuple[str, str], ...] = (
 )
 
 
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int) and value > 0 else None
-
-
 # ---------------------------------------------------------------------------- payouts
 
 
@@ -89,11 +84,11 @@ def _payout_fields(obj: JsonDict) -> JsonDict:
     trace = obj.get("trace_id") or {}
     return {
         "livemode": bool(obj.get("livemode")),
-        "stripe_created": _timestamp(obj.get("created")),
+        "stripe_created": time_of(obj.get("created")),
         "amount": int(obj.get("amount") or 0),
         "currency": str(obj.get("currency") or "").lower(),
         "status": str(obj.get("status") or Payout.Status.PENDING),
-        "arrival_date": _timestamp(obj.get("arrival_date")),
+        "arrival_date": time_of(obj.get("arrival_date")),
         "automatic": bool(obj.get("automatic", True)),
         "method": str(obj.get("method") or "")[:16],
         "type": str(obj.get("type") or "")[:32],
@@ -276,7 +271,7 @@ class _PageLinker:
         return BalanceTransaction(
             stripe_id=str(txn["id"]),
             livemode=payout.livemode,
-            stripe_created=_timestamp(txn.get("created")),
+            stripe_created=time_of(txn.get("created")),
             synced_at=timezone.now(),
             type=str(txn.get("type") or "")[:64],
             reporting_category=str(txn.get("reporting_category") or "")[:64],
@@ -286,7 +281,7 @@ class _PageLinker:
             net=int(txn["net"]),
             currency=str(txn.get("currency") or payout.currency).lower(),
             fee_details=txn.get("fee_details") or [],
-            available_on=_timestamp(txn.get("available_on")),
+            available_on=time_of(txn.get("available_on")),
             # str() first: the JSON number becomes the exact decimal Stripe wrote, not a binary float.
             exchange_rate=Decimal(str(rate)) if rate is not None else None,
             description=str(txn.get("description") or "")[:255],

@@ -77,6 +77,7 @@ def test_a_new_dispute_is_mirrored_with_its_links_and_the_order_becomes_disputed
     assert dispute.case_type == "chargeback"
     assert dispute.is_charge_refundable is True
     assert dispute.submission_count == 0 and dispute.past_due is False
+    assert dispute.closed_at is None  # open: not closed
     # staged on Stripe by the task queued on commit, with no one touching it
     assert dispute.has_evidence is True
     order.refresh_from_db()
@@ -443,6 +444,9 @@ def test_a_bare_snapshot_mirrors_empty_fields_and_an_unknown_status_is_refused_b
     assert (mirror.reason, mirror.amount, mirror.currency, mirror.stripe_created) == ("", 0, "", None)
     assert (mirror.card_brand, mirror.case_type, mirror.network_reason_code) == ("", "", "4837")
     assert (mirror.livemode, mirror.payment_intent_id) == (False, None)
+    # without a network reason code anywhere: none, nothing made up
+    del obj["network_reason_code"]
+    assert dispute_sync(obj={**obj, "id": "du_bare2"}, seen_at=NOW).dispute.network_reason_code == ""
     for status, shown in ((None, "''"), ("reversed", "'reversed'")):
         with pytest.raises(ValueError, match=f"^unknown dispute status {shown}$"):
             dispute_sync(obj={**obj, "status": status})

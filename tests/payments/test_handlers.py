@@ -453,6 +453,34 @@ def test_a_refund_status_we_do_not_know_never_overwrites_one_we_do(process: Proc
     assert Refund.objects.get().status == Refund.Status.PENDING
 
 
+def test_of_two_refund_statuses_we_do_not_know_the_one_held_stays(process: Process) -> None:
+    order = OrderFactory()
+    process(event("refund.created", refund(order, status="some_future_status", amount=1500)))
+    process(event("refund.updated", refund(order, status="another_future_status", amount=1500)))
+    assert Refund.objects.get().status == "some_future_status"
+
+
+def test_a_refund_without_an_amount_is_mirrored_as_nothing_refunded(process: Process) -> None:
+    order = OrderFactory(status=Order.Status.PAID)
+    bare = refund(order, status="succeeded", amount=0)
+    del bare["amount"]
+    process(event("refund.created", bare))
+    assert Refund.objects.get().amount == 0
+    order.refresh_from_db()
+    assert (order.status, order.amount_refunded) == (Order.Status.PAID, 0)
+
+
+def test_a_refunds_order_is_not_switched_by_a_later_snapshot_naming_another(process: Process) -> None:
+    # given a refund mirrored on its order
+    order, other = OrderFactory(), OrderFactory()
+    process(event("refund.created", refund(order, status="pending", amount=1500)))
+    # when a later snapshot's metadata names another order of ours
+    moved = refund(order, status="succeeded", amount=1500, metadata={"order_id": str(other.pk)})
+    process(event("refund.updated", moved))
+    # then the refund stays on its order
+    assert Refund.objects.get().order == order
+
+
 def test_a_refund_mirrored_before_its_order_was_known_is_linked_when_it_succeeds(process: Process) -> None:
     # given a refund event for a PaymentIntent that no order of ours pointed at yet
     order = OrderFactory(payment_intent_id=None)

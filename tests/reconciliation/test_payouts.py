@@ -510,6 +510,8 @@ def test_lines_naming_their_source_by_id_alone_are_linked_through_our_refund_and
         stripe_txn(
             amount=-10, type="adjustment", source="txr_unknown", reporting_category="other_adjustment"
         ),
+        # expanded, a source of a kind with no id prefix of ours is named by its object
+        stripe_txn(amount=700, type="topup", source={"id": "tu_expanded", "object": "topup"}),
     ]
     obj = fake_stripe.add_payout(stripe_payout(amount=sum(line["net"] for line in lines)), lines)
     payout_sync(obj=obj, source="test")
@@ -527,6 +529,7 @@ def test_lines_naming_their_source_by_id_alone_are_linked_through_our_refund_and
         dispute.stripe_id: ("dispute", disputed.pk, None, dispute.pk),
         by_number["id"]: ("refund", named.pk, None, None),
         "txr_unknown": ("", None, None, None),
+        "tu_expanded": ("topup", None, None, None),
     }
 
 
