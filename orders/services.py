@@ -219,7 +219,7 @@ def order_apply_payment_intent(
         raise ValueError(f"unknown PaymentIntent status {pi_status!r}")
     with transaction.atomic(savepoint=False):  # pragma: no mutate: savepoint or not, the same rows commit
         order = _lock(order, locked=locked)  # pragma: no mutate: re-locking a locked row reads the same row
-        fields = set(_link_payment_intent(order, str(payment_intent.get("id") or "")))
+        fields = set(_link_payment_intent(order, id_of(payment_intent)))
         charge_id = id_of(payment_intent.get("latest_charge"))
         if charge_id and (not order.charge_id or (pi_status == "succeeded" and order.charge_id != charge_id)):
             order.charge_id = charge_id
@@ -233,7 +233,7 @@ def order_apply_payment_intent(
                 order.payment_intent_status = pi_status
                 fields.add("payment_intent_status")
             fields, fulfilled = _mark_paid(order, fields, seen_at=seen_at, source=source)
-            return OrderChange(order, bool(fields) or fulfilled, fulfilled)
+            return OrderChange(order, bool(fields), fulfilled)  # fulfilling changes the status
 
         status = PAYMENT_INTENT_STATUS_TO_ORDER[pi_status]
         error = payment_intent.get("last_payment_error")

@@ -387,6 +387,31 @@ def test_a_canceled_payment_intent_cancels_the_order_once() -> None:
     assert order.canceled_at == canceled_at
 
 
+def test_a_payment_intent_applied_with_no_source_names_none_and_one_without_a_status_is_refused() -> None:
+    order = OrderFactory()
+    order_apply_payment_intent(order=order, payment_intent=payment_intent(order), seen_at=T0)
+    assert Fulfillment.objects.get(order=order).source == ""
+    with pytest.raises(ValueError, match=r"^unknown PaymentIntent status ''$"):
+        order_apply_payment_intent(order=order, payment_intent=payment_intent(order, status=None))
+
+
+def test_a_succeeded_payment_intent_says_what_it_changed_and_links_only_an_id_it_has() -> None:
+    # given an order a charge event has paid and fulfilled, which holds no PaymentIntent status yet
+    order = OrderFactory(payment_intent_id=None)
+    order_apply_charge(order=order, charge=charge(order, id="ch_paid", payment_intent=None), seen_at=T0)
+    # when a PaymentIntent snapshot without an id comes, then another with its status
+    bare = payment_intent(order, id=None, latest_charge="ch_paid")
+    first = order_apply_payment_intent(order=order, payment_intent=bare, seen_at=T0 + 1)
+    order.refresh_from_db()
+    assert order.payment_intent_id is None  # nothing made up to link
+    # then it changed the order (its PaymentIntent status) and fulfilled nothing again
+    assert (first.changed, first.fulfilled) == (True, False)
+    again = order_apply_payment_intent(order=order, payment_intent=bare, seen_at=T0 + 2)
+    assert (again.changed, again.fulfilled) == (False, False)
+    assert (order.status, order.payment_intent_status) == (Order.Status.FULFILLED, "succeeded")
+    assert Fulfillment.objects.filter(order=order).count() == 1
+
+
 def test_a_succeeded_charge_without_a_paid_flag_pays_and_is_the_order_s_charge() -> None:
     order = OrderFactory(payment_intent_id=None)
     paid = charge(order, id="ch_paid", payment_intent={"id": "pi_expanded", "object": "payment_intent"})

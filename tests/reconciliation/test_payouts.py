@@ -82,7 +82,8 @@ def test_a_paid_payout_adds_up_and_every_line_is_linked_to_its_order(fake_stripe
     # then
     payout = Payout.objects.get(stripe_id=obj["id"])
     assert (result.reconciled, result.unexplained, result.lines) == (True, 0, 7)
-    assert payout.reconciled and payout.unexplained == 0
+    assert payout.reconciled and payout.unexplained == 0 and payout.lines_count == 7
+    assert payout.reconciled_at is not None and payout.reconciled_at > payout.synced_at
     lines = {line.type: line for line in BalanceTransaction.objects.filter(payout=payout)}
     charges = BalanceTransaction.objects.filter(payout=payout, type="charge").order_by("amount")
     assert [c.order.amount for c in charges] == [2400, 4200]  # type: ignore[union-attr]
@@ -244,6 +245,54 @@ def test_payout_status_only_moves_forward_and_a_known_trace_id_is_kept() -> None
     )
     payout.refresh_from_db()
     assert (payout.status, payout.failure_code) == ("failed", "account_closed")
+
+
+def test_what_each_payout_snapshot_changes_and_what_the_sync_says_it_did() -> None:
+    base = stripe_payout(amount=5000, status="in_transit", reconciliation_status="in_progress")
+    base["trace_id"] = {"status": "pending", "value": "TRACE-1"}
+
+    def sync(at: int, **fields: Any) -> Any:
+        return payout_sync(obj={**base, **fields}, source="test", seen_at=at)
+
+    def held(*names: str) -> tuple[Any, ...]:
+        payout = Payout.objects.get(stripe_id=base["id"])
+        return tuple(getattr(payout, name) for name in names)
+
+    first = sync(100)
+    synced_first = held("synced_at")[0]
+    again = sync(100)
+    assert (first.created, first.changed, again.created, again.changed) == (True, True, False, False)
+    assert held("synced_at")[0] > synced_first  # we looked again, even though nothing changed
+    # a snapshot of the same second and status applies; an older one does not
+    same_second, older = sync(100, description="SAME SECOND"), sync(50, description="OLDER")
+    assert (same_second.created, same_second.changed) == (False, True)
+    assert (older.created, older.changed) == (False, False)
+    assert held("description") == ("SAME SECOND",)
+    # a status we do not know changes nothing, however new, and neither does such a reconciliation status
+    assert not sync(200, status="some_future_status").changed
+    sync(250, reconciliation_status="some_future_state")
+    assert held("status", "reconciliation_status") == ("in_transit", "in_progress")
+    # the trace's status moves on with its id; a snapshot without a trace keeps both
+    sync(300, trace_id={"status": "supported", "value": "TRACE-1"})
+    sync(400, trace_id={"status": "pending", "value": None})
+    assert held("trace_id", "trace_id_status") == ("TRACE-1", "supported")
+    # Stripe's reconciliation never goes back to in progress; between two final ones the newer wins
+    sync(500, status="paid", reconciliation_status="completed")
+    sync(600, status="paid", reconciliation_status="in_progress")
+    assert held("status", "reconciliation_status") == ("paid", "completed")
+    sync(700, status="paid", reconciliation_status="not_applicable")
+    assert held("reconciliation_status") == ("not_applicable",)
+
+
+def test_a_payout_held_in_statuses_we_do_not_know_takes_newer_ones_and_any_we_know() -> None:
+    obj = stripe_payout(amount=5000, status="future_a", reconciliation_status="future_state")
+    payout_sync(obj=obj, source="test", seen_at=100)
+    payout_sync(obj={**obj, "status": "future_b"}, source="test", seen_at=50)  # older: nothing
+    assert Payout.objects.get().status == "future_a"
+    payout_sync(obj={**obj, "status": "future_b"}, source="test", seen_at=200)  # newer: taken
+    assert Payout.objects.get().status == "future_b"
+    payout_sync(obj={**obj, "status": "pending", "reconciliation_status": None}, source="test", seen_at=150)
+    assert (Payout.objects.get().status, Payout.objects.get().reconciliation_status) == ("pending", "")
 
 
 def test_payout_events_go_through_the_inbox_and_a_paid_one_queues_its_reconciliation(
@@ -624,9 +673,11 @@ def test_a_payout_snapshot_with_odd_fields_keeps_what_fits_and_makes_nothing_up(
         "failure_code": "f" * 70,
     }
     odd = {"id": "po_odd", "object": "payout", "amount": 100, "currency": "gbp", "trace_id": "not an object"}
+    unsure = {**odd, "id": "po_unsure", "trace_id": {"value": "T-1"}}
 
     payout_sync(obj=long, source="test")
     payout_sync(obj=odd, source="test")
+    payout_sync(obj=unsure, source="test")
 
     kept = Payout.objects.get(stripe_id="po_long")
     assert (kept.currency, kept.stripe_created, kept.arrival_date) == ("gbp", None, at(1))
@@ -634,6 +685,9 @@ def test_a_payout_snapshot_with_odd_fields_keeps_what_fits_and_makes_nothing_up(
     assert (kept.trace_id, kept.trace_id_status, kept.failure_code) == ("v" * 255, "s" * 32, "f" * 64)
     bare = Payout.objects.get(stripe_id="po_odd")
     assert (bare.method, bare.type, bare.description, bare.trace_id, bare.trace_id_status) == ("",) * 5
+    # a trace without its status: none made up
+    unsure_row = Payout.objects.get(stripe_id="po_unsure")
+    assert (unsure_row.trace_id, unsure_row.trace_id_status) == ("T-1", "")
 
 
 def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing_up(
@@ -644,6 +698,7 @@ def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing
         sparse[name] = None
     long = stripe_txn(amount=-20, type="a" * 70, source=None, reporting_category="r" * 70)
     long.update(status="s" * 20, currency="GBP", description="d" * 300)
+    long["source"] = {"id": "x" * 300, "object": "k" * 70}  # expanded, of a kind we do not know
     obj = fake_stripe.add_payout(stripe_payout(amount=-30), [sparse, long])
     payout_sync(obj=obj, source="test")
 
@@ -658,3 +713,6 @@ def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing
     }
     assert got[sparse["id"]] == ("", "", "", "gbp", "")
     assert got[long["id"]] == ("a" * 64, "r" * 64, "s" * 16, "gbp", "d" * 255)
+    cut = BalanceTransaction.objects.get(stripe_id=long["id"])
+    assert (cut.source_id, cut.source_kind) == ("x" * 255, "k" * 64)
+    assert all(line.synced_at is not None for line in BalanceTransaction.objects.all())
