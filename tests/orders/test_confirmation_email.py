@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 def fulfilled_order(*, ago: timedelta = timedelta(0), **fields: Any) -> Order:
     order = OrderFactory(status=Order.Status.PAID, **fields)
     OrderItemFactory(order=order)
-    assert order_fulfill(order=order, source="evt_test") is True
+    assert order_fulfill(order=order, source="evt_test", locked=False) is True
     Fulfillment.objects.filter(order=order).update(created_at=timezone.now() - ago)
     return order
 
@@ -149,7 +149,7 @@ def fulfill_and_commit(order: Order | None = None) -> Order:
     order = order or OrderFactory(status=Order.Status.PAID)
     OrderItemFactory(order=order)
     with TestCase.captureOnCommitCallbacks(execute=True):
-        assert order_fulfill(order=order, source="evt_test") is True
+        assert order_fulfill(order=order, source="evt_test", locked=False) is True
     return order
 
 

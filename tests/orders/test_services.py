@@ -155,7 +155,7 @@ def test_a_failed_refund_of_nothing_changes_nothing() -> None:
 
 def test_a_charge_snapshot_that_only_refunds_says_it_changed_the_order_and_once() -> None:
     order = OrderFactory(status=Order.Status.PAID, amount=4200, charge_id="ch_1")
-    order_fulfill(order=order)  # paid and fulfilled before the refund
+    order_fulfill(order=order, source="", locked=False)  # paid and fulfilled before the refund
     refunded = {**charge(order, amount_refunded=1000), "id": "ch_1"}
     first = order_apply_charge(order=order, charge=refunded, seen_at=T0)
     assert (first.changed, first.fulfilled, first.order.amount_refunded) == (True, False, 1000)
@@ -507,8 +507,8 @@ def test_a_refunded_charge_refunds_the_order_and_says_so_once() -> None:
 
 def test_order_fulfill_fulfills_a_paid_order_once_and_keeps_where_it_came_from() -> None:
     order = OrderFactory(status=Order.Status.PAID)
-    assert order_fulfill(order=order, source="s" * 300) is True
-    assert order_fulfill(order=order, source="evt_again") is False
+    assert order_fulfill(order=order, source="s" * 300, locked=False) is True
+    assert order_fulfill(order=order, source="evt_again", locked=False) is False
     order.refresh_from_db()
     assert order.status == Order.Status.FULFILLED and order.fulfilled_at is not None
     assert Fulfillment.objects.get(order=order).source == "s" * 255

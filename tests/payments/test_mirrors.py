@@ -233,6 +233,30 @@ def test_a_charge_that_arrives_before_its_payment_intent_is_linked_when_it_comes
     assert mirror.order == order == mirror.payment_intent.order
 
 
+def test_a_payment_intent_links_only_the_charges_that_wait_for_it() -> None:
+    # given charges mirrored before their PaymentIntents, of two orders
+    order, other = OrderFactory(), OrderFactory()
+    charge_sync(obj=charge(order), source="test", seen_at=T0)
+    charge_sync(obj=charge(other), source="test", seen_at=T0)
+    # when one order's PaymentIntent comes
+    payment_intent_sync(obj=payment_intent(order), source="test", order=order, seen_at=T0)
+    # then its charge is linked to it, and the other order's still waits for its own
+    linked = dict(Charge.objects.values_list("stripe_id", "payment_intent__stripe_id"))
+    assert linked == {
+        f"ch_for_{order.payment_intent_id}": order.payment_intent_id,
+        f"ch_for_{other.payment_intent_id}": None,
+    }
+
+
+def test_an_expanded_latest_charge_is_mirrored_as_of_its_payment_intents_snapshot() -> None:
+    order = OrderFactory()
+    expanded = payment_intent(order, latest_charge={**charge(order), "amount_captured": None})
+    payment_intent_sync(obj=expanded, source="evt_1", order=order, seen_at=T0)
+    mirror = Charge.objects.get()
+    # the event's time, not the moment we read it; and no amount captured is nothing captured
+    assert (mirror.status_at, mirror.amount_captured) == (T0, 0)
+
+
 def test_objects_of_no_order_of_ours_are_mirrored_and_the_event_still_ignored(process: Process) -> None:
     stranger = OrderFactory.build(pk=987654, payment_intent_id="pi_dashboard_made")
     row = process(event("payment_intent.succeeded", payment_intent(stranger, metadata={})))
@@ -291,14 +315,17 @@ def test_the_mirror_remembers_the_key_the_payment_intent_was_created_with(proces
     assert PaymentIntent.objects.get().idempotency_key == f"order:{order.pk}:payment-intent:v1"
 
 
-def test_a_payment_intent_created_in_the_second_of_its_decline_undoes_nothing(process: Process) -> None:
+@pytest.mark.parametrize("created_as", ["requires_confirmation", "requires_payment_method"])
+def test_a_payment_intent_created_in_the_second_of_its_decline_undoes_nothing(
+    process: Process, created_as: str
+) -> None:
     # given a PaymentIntent created and declined within one second (confirm=true, or a fast card)
     order = OrderFactory()
     error = {"code": "card_declined", "decline_code": "insufficient_funds", "message": "Insufficient funds."}
     failed = payment_intent(order, status="requires_payment_method", last_payment_error=error)
     process(event("payment_intent.payment_failed", failed, created=T0))
-    # when its payment_intent.created (with the card, not yet confirmed) arrives last
-    created = payment_intent(order, status="requires_confirmation")
+    # when its payment_intent.created (with the card not yet confirmed, or with no card yet) arrives last
+    created = payment_intent(order, status=created_as)
     row = process(event("payment_intent.created", created, created=T0))
     # then the order and the mirror still say declined
     assert row.status == StripeEvent.Status.PROCESSED
