@@ -161,9 +161,10 @@ class _Upsert:
             )
             return f"(CASE {fresh}{cases} ELSE -1 END)"
 
-        old, new = rank(table), rank("excluded")
+        old, new = rank(table), rank("excluded")  # pragma: no mutate: SQL names ignore case
         status_at = quote("status_at")
-        kept = " AND ".join(f"excluded.{quote(name)} >= {table}.{quote(name)}" for name in self.growing)
+        at_least = (f"excluded.{quote(name)} >= {table}.{quote(name)}" for name in self.growing)
+        kept = " AND ".join(at_least)  # pragma: no mutate: SQL keywords ignore case
         return (
             f"INSERT INTO {table} ({columns}) VALUES ({values}) "  # noqa: S608 (names from _meta)
             f"ON CONFLICT ({quote('stripe_id')}) DO UPDATE SET {', '.join(sets)} "
@@ -434,16 +435,15 @@ def charge_sync(
 
 def mirror_sync(
     *, obj: JsonDict, source: str, order: Order | None = None, seen_at: int | None = None
-) -> bool:
-    """Sync a PaymentIntent or Charge snapshot into its mirror (whether it was applied); other
-    objects are not mirrored here. An incomplete snapshot is logged and skipped: the order's own
-    state change still runs (a mirror never blocks a payment from being applied)."""
+) -> None:
+    """Sync a PaymentIntent or Charge snapshot into its mirror; other objects are not mirrored
+    here. An incomplete snapshot is logged and skipped: the order's own state change still runs
+    (a mirror never blocks a payment from being applied)."""
     kind = obj.get("object")
     try:
         if kind == "payment_intent":
-            return payment_intent_sync(obj=obj, source=source, order=order, seen_at=seen_at)
-        if kind == "charge":
-            return charge_sync(obj=obj, source=source, order=order, seen_at=seen_at)
+            payment_intent_sync(obj=obj, source=source, order=order, seen_at=seen_at)
+        elif kind == "charge":
+            charge_sync(obj=obj, source=source, order=order, seen_at=seen_at)
     except SnapshotInvalid as error:
         logger.warning("mirror not synced source=%s: %s", source, error)
-    return False
