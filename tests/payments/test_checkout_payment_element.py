@@ -172,6 +172,24 @@ def test_two_payment_intent_creates_with_the_stored_key_reach_stripe_as_one(
     assert len(stripe_list(shop, "payment_intents")) == 1
 
 
+def test_the_stripe_customer_is_stored_on_the_order_once_and_never_over_another(
+    client: Client, shop: Any, catalog: dict[str, Product]
+) -> None:
+    # given an order placed: its Stripe Customer is stored on it
+    add_to_cart(client, catalog["MUG"], 1)
+    order = place(client)
+    assert order.stripe_customer_id.startswith("cus_")
+    # when another page, still holding the order as it was before any customer, asks again
+    # while the row has since been given another customer (a Checkout Session's)
+    Order.objects.filter(pk=order.pk).update(payment_intent_id=None, stripe_customer_id="cus_elsewhere")
+    stale = Order.objects.get(pk=order.pk)
+    stale.stripe_customer_id = ""
+    checkout_services.payment_element_intent(order=stale)
+    # then the row keeps the customer it was given
+    order.refresh_from_db()
+    assert order.stripe_customer_id == "cus_elsewhere"
+
+
 def test_a_changed_cart_updates_the_open_payment_intent(
     client: Client, shop: Any, catalog: dict[str, Product]
 ) -> None:
