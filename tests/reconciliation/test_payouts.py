@@ -697,7 +697,7 @@ def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing
     for name in ("type", "reporting_category", "status", "currency", "description"):
         sparse[name] = None
     long = stripe_txn(amount=-20, type="a" * 70, source=None, reporting_category="r" * 70)
-    long.update(status="s" * 20, currency="GBP", description="d" * 300)
+    long.update(status="s" * 20, currency="EUR", description="d" * 300)  # kept as Stripe says, lower-case
     long["source"] = {"id": "x" * 300, "object": "k" * 70}  # expanded, of a kind we do not know
     obj = fake_stripe.add_payout(stripe_payout(amount=-30), [sparse, long])
     payout_sync(obj=obj, source="test")
@@ -712,7 +712,7 @@ def test_a_balance_transaction_with_odd_fields_keeps_what_fits_and_makes_nothing
         for line in BalanceTransaction.objects.all()
     }
     assert got[sparse["id"]] == ("", "", "", "gbp", "")
-    assert got[long["id"]] == ("a" * 64, "r" * 64, "s" * 16, "gbp", "d" * 255)
+    assert got[long["id"]] == ("a" * 64, "r" * 64, "s" * 16, "eur", "d" * 255)
     cut = BalanceTransaction.objects.get(stripe_id=long["id"])
     assert (cut.source_id, cut.source_kind) == ("x" * 255, "k" * 64)
     assert all(line.synced_at is not None for line in BalanceTransaction.objects.all())
