@@ -82,7 +82,8 @@ def stripe_object_apply(
                 order=order, payment_intent=obj, seen_at=seen_at, source=source, locked=True
             )
         elif kind == "charge":
-            if order.refunds.filter(status=Refund.Status.FAILED).exists():
+            raises = int(obj.get("amount_refunded") or 0) > order.amount_refunded
+            if raises and order.refunds.filter(status=Refund.Status.FAILED).exists():
                 # A snapshot from before one of the order's refunds failed still counts it: from
                 # then on the refunds' own mirrors (refund_apply) say what is refunded.
                 obj = {**obj, "amount_refunded": 0}

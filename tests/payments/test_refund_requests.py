@@ -40,6 +40,15 @@ def paid_order(emulator: Any) -> Order:
     return paid_at_stripe(emulator)
 
 
+def refunded_in_full_by_a_failing_card(emulator: Any, finance: User) -> tuple[Order, RefundRequest]:
+    """An order paid by a card whose refunds fail at the bank, and its full refund (succeeded)."""
+    order = paid_at_stripe(emulator, card="pm_card_refundFail")
+    request = refund_request_create(
+        order=order, amount=4200, reason="requested_by_customer", requested_by=finance
+    )
+    return order, request
+
+
 def failed_at_stripe(emulator: Any, refund_id: str) -> dict[str, Any]:
     """The refund once Stripe has failed it (a `pm_card_refundFail` refund fails a moment after
     it succeeds)."""
@@ -445,10 +454,7 @@ def test_after_a_refund_fails_later_its_amount_can_be_refunded_again(
     emulator: Any, finance: User, process: Callable[..., StripeEvent]
 ) -> None:
     # given: an order paid by a card whose refunds fail at the bank, refunded in full
-    order = paid_at_stripe(emulator, card="pm_card_refundFail")
-    request = refund_request_create(
-        order=order, amount=4200, reason="requested_by_customer", requested_by=finance
-    )
+    order, request = refunded_in_full_by_a_failing_card(emulator, finance)
     order.refresh_from_db()
     assert (request.status, order.status, order.amount_refunded) == ("succeeded", Order.Status.REFUNDED, 4200)
     # when: Stripe fails the refund a moment later (its money goes back to the balance)
@@ -468,10 +474,7 @@ def test_a_charge_snapshot_from_before_a_refund_failed_does_not_count_it_again(
     emulator: Any, finance: User, process: Callable[..., StripeEvent]
 ) -> None:
     # given: an order refunded in full whose refund then failed at the bank
-    order = paid_at_stripe(emulator, card="pm_card_refundFail")
-    request = refund_request_create(
-        order=order, amount=4200, reason="requested_by_customer", requested_by=finance
-    )
+    order, request = refunded_in_full_by_a_failing_card(emulator, finance)
     refund = failed_at_stripe(emulator, request.stripe_refund_id)
     process(event("refund.failed", refund))
     # when: the charge.refunded event of the refund, sent before it failed, comes last
